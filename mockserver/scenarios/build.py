@@ -1,0 +1,287 @@
+"""Turn validated scenario data into typed objects, with a semantic pass that reports file:line errors."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .loader import LineMap
+from .model import (
+    FIELDS,
+    OPERATIONS,
+    PROVIDERS,
+    Account,
+    ClockSetting,
+    Fault,
+    FieldTest,
+    Matcher,
+    Outcome,
+    ProviderSettings,
+    Rule,
+    SatCfdi,
+    SatRegistry,
+    SizeLimit,
+    Transition,
+    TrustSettings,
+    is_glob,
+    is_guid,
+    mysuite_operation_ok,
+)
+from .units import parse_duration, parse_size
+
+# Certificate fixtures of the project's test PKI that scenarios may name (e.g. SF stored CSDs).
+FIXTURE_NAMES: frozenset[str] = frozenset({
+    "csd-EKU9003173C9",
+    "csd-JES900109Q90",
+    "csd-expired-EKU9003173C9",
+    "fiel-EKU9003173C9",
+})
+
+# A naive freeze time is Mexico City wall time, as CFDI dates are.
+MEXICO = ZoneInfo("America/Mexico_City")
+
+
+class Builder:
+    """Builds one document's objects; problems go to ``errors`` instead of raising."""
+
+    def __init__(self, lines: LineMap, *, overlay: bool, base_dir: Path | None,
+                 fixture_names: Iterable[str] | None) -> None:
+        self.lines = lines
+        self.overlay = overlay
+        self.base_dir = base_dir
+        self.fixture_names = frozenset(FIXTURE_NAMES if fixture_names is None else fixture_names)
+        self.errors: list[str] = []
+
+    def error(self, path: tuple[str | int, ...], message: str) -> None:
+        self.errors.append(self.lines.at(path, message))
+
+    # ------------------------------------------------------------ settings
+
+    def clock(self, raw: Any) -> ClockSetting | None:
+        if raw is None:
+            return None
+        if "freeze" in raw and "offset" in raw:
+            self.error(("clock",), "clock: give either 'freeze' or 'offset', not both")
+            return None
+        if "freeze" in raw:
+            try:
+                when = datetime.fromisoformat(str(raw["freeze"]))
+            except ValueError:
+                self.error(("clock", "freeze"), f"clock.freeze: {raw['freeze']!r} is not an ISO 8601 date-time")
+                return None
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=MEXICO)
+            return ClockSetting(freeze=when)
+        if "offset" in raw:
+            return ClockSetting(offset=self.duration(("clock", "offset"), raw["offset"]))
+        return None
+
+    def duration(self, path: tuple[str | int, ...], raw: Any):
+        try:
+            return parse_duration(raw)
+        except ValueError as exc:
+            self.error(path, str(exc))
+            return None
+
+    def trust(self, raw: dict[str, Any]) -> TrustSettings:
+        files: list[Path] = []
+        for i, name in enumerate(raw.get("ca_files", [])):
+            p = Path(name)
+            if not p.is_absolute() and self.base_dir is not None:
+                p = self.base_dir / p
+            if not p.is_file():
+                self.error(("trust", "ca_files", i), f"trust.ca_files[{i}]: file not found: {name}")
+            files.append(p)
+        return TrustSettings(
+            ca_files=tuple(files),
+            fixture_ca=raw.get("fixture_ca", True),
+            accept_sat_issuers=raw.get("accept_sat_issuers", True),
+            check_validity=raw.get("check_validity", True),
+        )
+
+    def sat(self, raw: dict[str, Any]) -> SatRegistry:
+        taxpayers = raw.get("taxpayers", "any")
+        cfdis: list[SatCfdi] = []
+        seen: dict[str, int] = {}
+        for i, c in enumerate(raw.get("cfdis", [])):
+            path = ("sat", "cfdis", i)
+            line = self.lines.line(path)
+            key = c["uuid"].upper()
+            if key in seen:
+                self.error(path, f"sat.cfdis[{i}]: UUID {c['uuid']} is listed twice (first on line {seen[key]})")
+            seen[key] = line or 0
+            after = c.get("recipient_after")
+            cfdis.append(SatCfdi(
+                uuid=key, status=c.get("status", "vigente"), cancelable=c.get("cancelable", "sin_aceptacion"),
+                issuer=c.get("issuer"), receiver=c.get("receiver"), recipient=c.get("recipient", "acepta"),
+                recipient_after=self.duration((*path, "recipient_after"), after) if after is not None else None,
+                description=c.get("description"), line=line,
+            ))
+        return SatRegistry(
+            taxpayers="any" if taxpayers == "any" else frozenset(taxpayers),
+            not_taxpayers=frozenset(raw.get("not_taxpayers", [])),
+            revoked_certificates=frozenset(raw.get("revoked_certificates", [])),
+            cfdis=tuple(cfdis),
+        )
+
+    def provider(self, pid: str, raw: dict[str, Any]) -> ProviderSettings:
+        base = ("providers", pid)
+        env = raw.get("environment", "pruebas")
+        kwargs: dict[str, Any] = {"id": pid, "environment": env,
+                                  "extra": {k: v for k, v in raw.items() if k != "accounts"}}
+        if "resolve_within" in raw:
+            d = self.duration((*base, "resolve_within"), raw["resolve_within"])
+            if d is not None:
+                kwargs["resolve_within"] = d
+        if "stored_csds" in raw:
+            for rfc, fixture in raw["stored_csds"].items():
+                if fixture not in self.fixture_names:
+                    known = ", ".join(sorted(self.fixture_names))
+                    self.error((*base, "stored_csds", rfc),
+                               f"providers.{pid}.stored_csds.{rfc}: unknown certificate fixture {fixture!r} "
+                               f"(known: {known})")
+            kwargs["stored_csds"] = dict(raw["stored_csds"])
+        processing = raw.get("processing", {})
+        for key, attr in (("base", "processing_base"), ("per_mb", "processing_per_mb")):
+            if key in processing:
+                d = self.duration((*base, "processing", key), processing[key])
+                if d is not None:
+                    kwargs[attr] = d
+        if "size_limits" in raw:
+            limits: dict[str, SizeLimit] = {}
+            for env_name, lim in raw["size_limits"].items():
+                path = (*base, "size_limits", env_name)
+                try:
+                    limit = SizeLimit(above=parse_size(lim["above"]), max=parse_size(lim["max"]))
+                except ValueError as exc:
+                    self.error(path, str(exc))
+                    continue
+                if limit.above >= limit.max:
+                    self.error(path, f"providers.{pid}.size_limits.{env_name}: 'above' must be less than 'max'")
+                limits[env_name] = limit
+            kwargs["size_limits"] = limits
+        return ProviderSettings(**kwargs)
+
+    def accounts(self, pid: str, raw: list[dict[str, Any]], seen: dict[tuple[str, str], int]) -> list[Account]:
+        out: list[Account] = []
+        for i, a in enumerate(raw):
+            path = ("providers", pid, "accounts", i)
+            line = self.lines.line(path)
+            user = str(a["user"])
+            if pid == "mysuite" and not is_guid(user):
+                self.error((*path, "user"), f"providers.mysuite.accounts[{i}].user: a MYSuite user is the "
+                                            f"Requestor GUID, got {user!r}")
+            acc = Account(
+                provider=pid, user=user,
+                password=None if a.get("password") is None else str(a["password"]),
+                state=a.get("state", "active"), environment=a.get("environment", "pruebas"),
+                stamps=a.get("stamps"), permissions=frozenset(a.get("permissions", ["*"])),
+                name=a.get("name"), entities=tuple(a.get("entities", ())),
+                user_names=tuple(a.get("user_names", ())), description=a.get("description"), line=line,
+            )
+            if acc.key in seen:
+                self.error(path, f"providers.{pid}.accounts[{i}]: duplicate account {user!r} "
+                                 f"(first on line {seen[acc.key]})")
+                continue
+            seen[acc.key] = line or 0
+            out.append(acc)
+        return out
+
+    # ------------------------------------------------------------ rules
+
+    def rules(self, raw: list[dict[str, Any]]) -> list[Rule]:
+        out: list[Rule] = []
+        ids: dict[str, int] = {}
+        prefix = "overlay" if self.overlay else "rule"
+        for i, r in enumerate(raw):
+            path = ("rules", i)
+            line = self.lines.line(path)
+            rid = r.get("id") or f"{prefix}-{i + 1}"
+            if rid in ids:
+                self.error((*path, "id") if "id" in r else path,
+                           f"rules[{i}]: duplicate rule id {rid!r} (first on line {ids[rid]})")
+            ids[rid] = line or 0
+            out.append(Rule(
+                id=rid, match=self.matcher(i, r), outcomes=self.outcomes(i, r),
+                times=r.get("times"), probability=float(r.get("probability", 1.0)),
+                priority=r.get("priority", 0), description=r.get("description"),
+                source=self.lines.source, line=line,
+            ))
+        return out
+
+    def matcher(self, i: int, r: dict[str, Any]) -> Matcher:
+        prov = r.get("provider", "*")
+        providers = None if prov == "*" else frozenset([prov] if isinstance(prov, str) else prov)
+        ops_raw = r.get("operation", [])
+        ops = tuple([ops_raw] if isinstance(ops_raw, str) else ops_raw)
+        for j, op in enumerate(ops):
+            if op == "*" or is_glob(op):
+                continue
+            ok = any(op in OPERATIONS[p] if p in OPERATIONS else mysuite_operation_ok(op)
+                     for p in (providers or PROVIDERS))
+            if not ok:
+                where = ("rules", i, "operation", j) if isinstance(ops_raw, list) else ("rules", i, "operation")
+                names = sorted(set().union(*(OPERATIONS.get(p, set()) for p in (providers or PROVIDERS))))
+                self.error(where, f"rules[{i}].operation: unknown operation {op!r} for "
+                                  f"{'/'.join(sorted(providers or PROVIDERS))} (known: {', '.join(names)}; "
+                                  "MYSuite: a Transaction name)")
+        allowed = set().union(*(FIELDS[p] for p in (providers or PROVIDERS)))
+        tests: list[FieldTest] = []
+        for name, spec in (r.get("match") or {}).items():
+            fpath = ("rules", i, "match", name)
+            if name not in allowed:
+                self.error(fpath, f"rules[{i}].match: unknown field {name!r} (known: {', '.join(sorted(allowed))})")
+                continue
+            tests.append(self.field_test(fpath, f"rules[{i}].match.{name}", name, spec))
+        return Matcher(providers=providers, operations=ops, fields=tuple(tests))
+
+    def field_test(self, path: tuple[str | int, ...], where: str, name: str, spec: Any) -> FieldTest:
+        if spec is None:
+            return FieldTest(name, "absent")
+        if isinstance(spec, dict):
+            ((kind, values),) = spec.items()
+        else:
+            values = spec
+            items = spec if isinstance(spec, list) else [spec]
+            kind = "glob" if any(is_glob(str(v)) for v in items) else "exact"
+        patterns = tuple(str(v) for v in (values if isinstance(values, list) else [values]))
+        compiled: list[re.Pattern[str]] = []
+        if kind == "regex":
+            for p in patterns:
+                try:
+                    compiled.append(re.compile(p))
+                except re.error as exc:
+                    self.error(path, f"{where}: bad regular expression {p!r}: {exc}")
+        return FieldTest(name, kind, patterns, tuple(compiled))
+
+    def outcomes(self, i: int, r: dict[str, Any]) -> tuple[Outcome, ...]:
+        if ("outcome" in r) == ("outcomes" in r):
+            self.error(("rules", i), f"rules[{i}]: give exactly one of 'outcome' or 'outcomes'")
+            return (Outcome(),)
+        if "outcome" in r:
+            return (self.outcome(("rules", i, "outcome"), r["outcome"]),)
+        return tuple(self.outcome(("rules", i, "outcomes", j), o) for j, o in enumerate(r["outcomes"]))
+
+    def outcome(self, path: tuple[str | int, ...], o: dict[str, Any]) -> Outcome:
+        then: list[Transition] = []
+        for k, t in enumerate(o.get("then", [])):
+            after = self.duration((*path, "then", k, "after"), t["after"])
+            if after is not None:
+                then.append(Transition(after, t["code"], t.get("message")))
+        fault = None
+        if "fault" in o:
+            params = {k: v for k, v in o["fault"].items() if k != "kind"}
+            if "seconds" in params:
+                d = self.duration((*path, "fault", "seconds"), params["seconds"])
+                params["seconds"] = d.total_seconds() if d is not None else 0.0
+            fault = Fault(kind=o["fault"]["kind"], params=params)
+        return Outcome(
+            code=o.get("code"), message=o.get("message"),
+            uuid_codes={str(k).upper() if not is_glob(str(k)) else str(k): v
+                        for k, v in (o.get("uuid_codes") or {}).items()},
+            then=tuple(then), fault=fault, extra=dict(o.get("extra") or {}),
+        )

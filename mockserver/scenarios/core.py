@@ -1,0 +1,236 @@
+"""The Scenarios object and the functions that load, check and merge scenario files."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from .build import Builder
+from .loader import LineMap, parse_yaml, validate
+from .model import (
+    PROVIDERS,
+    Account,
+    ClockSetting,
+    ProviderSettings,
+    Rule,
+    SatRegistry,
+    TrustSettings,
+    account_key,
+)
+
+
+class ScenarioError(Exception):
+    """A scenarios file or overlay is invalid. ``errors`` holds ``file:line: message`` strings."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = list(errors)
+
+
+class Scenarios:
+    """A loaded, validated set of scenarios (immutable; ``merged`` returns a new one)."""
+
+    def __init__(self, *, source: str, raw: dict[str, Any], clock: ClockSetting | None, seed: int | None,
+                 trust: TrustSettings, sat: SatRegistry, providers: Mapping[str, ProviderSettings],
+                 rules: Iterable[Rule], overlay: bool = False, description: str | None = None) -> None:
+        self.source = source
+        self.raw = raw  # the document's settings as written (without accounts and rules), for merging
+        self.clock = clock
+        self.seed = seed
+        self.trust = trust
+        self.sat = sat
+        self.overlay = overlay
+        self.description = description
+        self._providers = dict(providers)
+        # Stable sort: higher priority first, then written order (overlay rules already come first).
+        self.rules: tuple[Rule, ...] = tuple(sorted(rules, key=lambda r: -r.priority))
+        self._accounts = {a.key: a for p in self._providers.values() for a in p.accounts}
+
+    def __repr__(self) -> str:
+        return f"<Scenarios {self.source} rules={len(self.rules)} accounts={len(self._accounts)}>"
+
+    # ------------------------------------------------------------ queries
+
+    def provider(self, provider: str) -> ProviderSettings:
+        """Settings for ``provider`` (defaults when the file has no section for it)."""
+        _check_provider(provider)
+        return self._providers.get(provider) or ProviderSettings(id=provider)
+
+    def environment(self, provider: str) -> str:
+        """The environment ("pruebas" or "productivo") the mock plays for ``provider``."""
+        return self.provider(provider).environment
+
+    def accounts(self, provider: str) -> list[Account]:
+        return list(self.provider(provider).accounts)
+
+    def account(self, provider: str, user: str) -> Account | None:
+        """The account of ``user`` (MYSuite: the Requestor GUID, any case), or None."""
+        _check_provider(provider)
+        return self._accounts.get(account_key(provider, user))
+
+    def match(self, provider: str, operation: str, fields: Mapping[str, str | None]) -> list[Rule]:
+        """Rules that match this request, highest priority first (overlay rules before file rules)."""
+        return [r for r in self.rules if r.matches(provider, operation, fields)]
+
+    def rule(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+    # ------------------------------------------------------------ overlays
+
+    def merged(self, overlay: Scenarios | None) -> Scenarios:
+        """This file with ``overlay`` on top.
+
+        Settings the overlay writes replace the file's (``sat.cfdis`` entries replace by UUID,
+        other lists replace whole); accounts replace or add by (provider, user); overlay rules come
+        first, and an overlay rule with the id of a file rule replaces it.
+        """
+        if overlay is None:
+            return self
+        raw = _merge_raw(self.raw, overlay.raw)
+        # Both documents were checked on load; rebuilding merged settings cannot add new problems.
+        b = Builder(LineMap(f"{self.source}+{overlay.source}"), overlay=False, base_dir=None, fixture_names=None)
+        providers: dict[str, ProviderSettings] = {}
+        for pid in PROVIDERS:
+            section = raw.get("providers", {}).get(pid)
+            if section is None and pid not in self._providers and pid not in overlay._providers:
+                continue
+            accounts = {a.key: a for a in self.provider(pid).accounts}
+            accounts.update({a.key: a for a in overlay.provider(pid).accounts})
+            settings = b.provider(pid, section or {})
+            providers[pid] = replace(settings, accounts=tuple(accounts.values()))
+        overridden = {r.id for r in overlay.rules}
+        rules = [*overlay.rules, *(r for r in self.rules if r.id not in overridden)]
+        return Scenarios(
+            source=self.source, raw=raw,
+            clock=overlay.clock if "clock" in overlay.raw else self.clock,
+            seed=overlay.seed if "seed" in overlay.raw else self.seed,
+            trust=overlay.trust if "trust" in overlay.raw else self.trust,
+            sat=b.sat(raw.get("sat", {})) if "sat" in overlay.raw else self.sat,
+            providers=providers, rules=rules, description=self.description,
+        )
+
+
+def _check_provider(provider: str) -> None:
+    if provider not in PROVIDERS:
+        raise ValueError(f"unknown provider {provider!r} (known: {', '.join(PROVIDERS)})")
+
+
+def _merge_raw(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in top.items():
+        if key == "providers":
+            provs = out.setdefault("providers", {})
+            for pid, section in value.items():
+                provs.setdefault(pid, {}).update(copy.deepcopy(section))
+        elif key == "sat":
+            sat = out.setdefault("sat", {})
+            for k, v in value.items():
+                if k == "cfdis":
+                    by_uuid = {c["uuid"].upper(): c for c in sat.get("cfdis", [])}
+                    by_uuid.update({c["uuid"].upper(): c for c in v})
+                    sat["cfdis"] = list(by_uuid.values())
+                else:
+                    sat[k] = copy.deepcopy(v)
+        elif key == "trust" and isinstance(value, dict):
+            out.setdefault("trust", {}).update(copy.deepcopy(value))
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _load(text: str, source: str, *, overlay: bool, base_dir: Path | None,
+          fixture_names: Iterable[str] | None) -> tuple[Scenarios | None, list[str]]:
+    data, lines, errors = parse_yaml(text, source)
+    if data is None and not errors:
+        if not overlay:
+            return None, [f"{source}: the file is empty (it needs at least 'version: 1')"]
+        data = {}
+    if errors and data is None:
+        return None, errors
+    if not isinstance(data, dict):
+        return None, [*errors, lines.at((), f"the top level must be a mapping, not {type(data).__name__}")]
+    errors += validate(data, lines, overlay=overlay)
+    if errors:
+        # Building from data that fails the schema would only add confusing follow-on errors.
+        return None, errors
+    b = Builder(lines, overlay=overlay, base_dir=base_dir, fixture_names=fixture_names)
+    providers: dict[str, ProviderSettings] = {}
+    seen: dict[tuple[str, str], int] = {}
+    for pid, section in (data.get("providers") or {}).items():
+        settings = b.provider(pid, section)
+        providers[pid] = replace(settings, accounts=tuple(b.accounts(pid, section.get("accounts", []), seen)))
+    raw = {k: v for k, v in data.items() if k != "rules"}
+    raw["providers"] = {pid: {k: v for k, v in s.items() if k != "accounts"}
+                        for pid, s in (data.get("providers") or {}).items()}
+    if "providers" not in data:
+        del raw["providers"]
+    scenarios = Scenarios(
+        source=source, raw=raw, clock=b.clock(data.get("clock")), seed=data.get("seed"),
+        trust=b.trust(data.get("trust") or {}), sat=b.sat(data.get("sat") or {}),
+        providers=providers, rules=b.rules(data.get("rules") or []), overlay=overlay,
+        description=data.get("description"),
+    )
+    errors += b.errors
+    return (None if errors else scenarios), sorted(errors, key=_line_of)
+
+
+def _line_of(message: str) -> int:
+    parts = message.split(":")
+    for part in parts[1:3]:
+        if part.isdigit():
+            return int(part)
+    return 0
+
+
+def load_text(text: str, source: str = "<overlay>", *, overlay: bool = False,
+              base_dir: Path | None = None, fixture_names: Iterable[str] | None = None) -> Scenarios:
+    """Load scenarios from YAML or JSON text; raise ScenarioError listing every problem.
+
+    With ``overlay=True`` every section is optional (an empty text is an empty overlay).
+    """
+    scenarios, errors = _load(text, source, overlay=overlay, base_dir=base_dir, fixture_names=fixture_names)
+    if errors or scenarios is None:
+        raise ScenarioError(errors)
+    return scenarios
+
+
+def _read(path: str | Path) -> tuple[str | None, str]:
+    p = Path(path)
+    try:
+        return p.read_text(encoding="utf-8"), str(p)
+    except OSError as exc:
+        return None, f"{p}: cannot read: {exc.strerror or exc}"
+    except UnicodeDecodeError:
+        return None, f"{p}: not UTF-8 text"
+
+
+def load_file(path: str | Path, *, fixture_names: Iterable[str] | None = None) -> Scenarios:
+    """Load and validate a scenarios file; raise ScenarioError with ``file:line: message`` errors."""
+    text, source = _read(path)
+    if text is None:
+        raise ScenarioError([source])
+    return load_text(text, source, base_dir=Path(path).resolve().parent, fixture_names=fixture_names)
+
+
+def check_file(path: str | Path, *, fixture_names: Iterable[str] | None = None) -> list[str]:
+    """Every problem in a scenarios file as ``file:line: message`` strings; [] when it is valid."""
+    text, source = _read(path)
+    if text is None:
+        return [source]
+    _, errors = _load(text, source, overlay=False, base_dir=Path(path).resolve().parent,
+                      fixture_names=fixture_names)
+    return errors
+
+
+def default_path() -> Path:
+    """The default scenarios file: ``scenarios.yaml`` of a source checkout, else the packaged copy."""
+    checkout = Path(__file__).resolve().parents[2] / "scenarios.yaml"
+    if checkout.is_file() and (checkout.parent / "mockserver").is_dir():
+        return checkout
+    return Path(__file__).resolve().parent / "default.yaml"
