@@ -29,7 +29,7 @@ Errors: ``load_file``/``load_text`` raise ``ScenarioError`` whose ``errors`` are
 ``file:line: message`` strings; ``check_file`` returns them instead (``[]`` when valid).
 """
 
-from .build import FIXTURE_NAMES
+from .build import fixture_catalog
 from .core import ScenarioError, Scenarios, check_file, default_path, load_file, load_text
 from .loader import schema
 from .model import (
@@ -54,7 +54,6 @@ from .units import parse_duration, parse_size
 
 __all__ = [
     "FIELDS",
-    "FIXTURE_NAMES",
     "OPERATIONS",
     "PROVIDERS",
     "Account",
@@ -74,6 +73,7 @@ __all__ = [
     "TrustSettings",
     "check_file",
     "default_path",
+    "fixture_catalog",
     "load_file",
     "load_text",
     "parse_duration",

@@ -33,13 +33,12 @@ from .model import (
 )
 from .units import parse_duration, parse_size
 
-# Certificate fixtures of the project's test PKI that scenarios may name (e.g. SF stored CSDs).
-FIXTURE_NAMES: frozenset[str] = frozenset({
-    "csd-EKU9003173C9",
-    "csd-JES900109Q90",
-    "csd-expired-EKU9003173C9",
-    "fiel-EKU9003173C9",
-})
+
+def fixture_catalog() -> dict[str, dict[str, Any]]:
+    """Certificate fixtures of the project's test PKI by name (``kind``, ``rfc``, ...), from its manifest."""
+    from mockserver.sat.pki import load_manifest  # the PKI is the single source of fixture names
+
+    return dict(load_manifest()["certificates"])
 
 # A naive freeze time is Mexico City wall time, as CFDI dates are.
 MEXICO = ZoneInfo("America/Mexico_City")
@@ -53,7 +52,8 @@ class Builder:
         self.lines = lines
         self.overlay = overlay
         self.base_dir = base_dir
-        self.fixture_names = frozenset(FIXTURE_NAMES if fixture_names is None else fixture_names)
+        # Explicit names (e.g. a user's own PKI) carry no kind/RFC, so only the name is checked then.
+        self.fixtures = fixture_catalog() if fixture_names is None else {n: {} for n in fixture_names}
         self.errors: list[str] = []
 
     def error(self, path: tuple[str | int, ...], message: str) -> None:
@@ -139,11 +139,18 @@ class Builder:
                 kwargs["resolve_within"] = d
         if "stored_csds" in raw:
             for rfc, fixture in raw["stored_csds"].items():
-                if fixture not in self.fixture_names:
-                    known = ", ".join(sorted(self.fixture_names))
-                    self.error((*base, "stored_csds", rfc),
-                               f"providers.{pid}.stored_csds.{rfc}: unknown certificate fixture {fixture!r} "
-                               f"(known: {known})")
+                where = (*base, "stored_csds", rfc)
+                info = self.fixtures.get(fixture)
+                if info is None:
+                    known = ", ".join(sorted(self.fixtures))
+                    self.error(where, f"providers.{pid}.stored_csds.{rfc}: unknown certificate fixture "
+                                      f"{fixture!r} (known: {known})")
+                elif info.get("kind", "CSD") != "CSD":
+                    self.error(where, f"providers.{pid}.stored_csds.{rfc}: fixture {fixture!r} is a "
+                                      f"{info['kind']}, not a CSD")
+                elif info.get("rfc", rfc) != rfc:
+                    self.error(where, f"providers.{pid}.stored_csds.{rfc}: fixture {fixture!r} belongs to "
+                                      f"{info['rfc']}, not {rfc}")
             kwargs["stored_csds"] = dict(raw["stored_csds"])
         processing = raw.get("processing", {})
         for key, attr in (("base", "processing_base"), ("per_mb", "processing_per_mb")):
