@@ -240,6 +240,24 @@ def names_equal(a: Iterable[tuple[str, str]], b: Iterable[tuple[str, str]]) -> b
     return sorted((o, v.strip()) for o, v in a) == sorted((o, v.strip()) for o, v in b)
 
 
+_RFC4514_LABELS: dict[ObjectIdentifier, str] = {
+    NameOID.COMMON_NAME: "CN",
+    NameOID.ORGANIZATION_NAME: "O",
+    NameOID.ORGANIZATIONAL_UNIT_NAME: "OU",
+    NameOID.COUNTRY_NAME: "C",
+    NameOID.STATE_OR_PROVINCE_NAME: "ST",
+    NameOID.LOCALITY_NAME: "L",
+    NameOID.DOMAIN_COMPONENT: "DC",
+    NameOID.USER_ID: "UID",
+}
+
+
+def short_label(oid: str) -> str:
+    """OpenSSL-style short name of an attribute OID (dotted form when it has none)."""
+    o = ObjectIdentifier(oid)
+    return SHORT_NAMES.get(o) or _RFC4514_LABELS.get(o) or oid
+
+
 def is_sat_named(attributes: NameAttributes) -> bool:
     """An issuer whose O is SAT's (``SERVICIO DE ADMINISTRACION TRIBUTARIA``)."""
     return _first(attributes, NameOID.ORGANIZATION_NAME.dotted_string) == SAT_ORGANIZATION
