@@ -120,7 +120,7 @@ class VerifiedCancelacion:
 
 
 @dataclass(frozen=True)
-class _Sealed:
+class Sealed:
     signed_root: etree._Element
     certificate: Certificate
     signature_method: str
@@ -148,7 +148,7 @@ def verify_cancelacion(
 
 def verify_seal(xml: bytes) -> VerifiedCancelacion:
     """Verify the document and its signature, without any trust or time policy."""
-    sealed = _verify_enveloped(xml, "Cancelacion")
+    sealed = verify_enveloped(xml, "Cancelacion")
     cancelacion = cancelacion_from_element(sealed.signed_root)
     cert = sealed.certificate
     if cert.rfc is None or cert.rfc.upper() != cancelacion.rfc_emisor.upper():
@@ -171,7 +171,7 @@ def check_certificate_policy(
         )
 
 
-def _verify_enveloped(xml: bytes, root_name: str, expected_cert: Certificate | None = None) -> _Sealed:
+def verify_enveloped(xml: bytes, root_name: str, expected_cert: Certificate | None = None) -> Sealed:
     root = safe_fromstring(xml)
     qname = etree.QName(root)
     if qname.localname != root_name:
@@ -203,7 +203,7 @@ def _verify_enveloped(xml: bytes, root_name: str, expected_cert: Certificate | N
         raise MalformedSignature(f"firma inválida: {exc}") from None
     if result.signed_xml is None:
         raise MalformedSignature("el contenido firmado no es XML")
-    return _Sealed(result.signed_xml, cert, SIGNATURE_METHODS[sig_method], DIGEST_METHODS[digest_method])
+    return Sealed(result.signed_xml, cert, SIGNATURE_METHODS[sig_method], DIGEST_METHODS[digest_method])
 
 
 def _reject_unsigned_content(root: etree._Element) -> None:

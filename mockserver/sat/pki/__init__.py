@@ -234,7 +234,7 @@ def generate_pki(out_dir: str | Path, password: str = PASSWORD) -> list[Path]:
             "key": key_path.name,
             "password": password,
             "rfc": parsed.rfc if spec.kind != "CA" else None,
-            "kind": parsed.kind,
+            "kind": "CA" if spec.kind == "CA" else parsed.kind,
             "certificate_number": parsed.certificate_number,
             "legal_name": parsed.legal_name,
             "not_before": parsed.not_before.isoformat(),
