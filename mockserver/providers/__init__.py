@@ -1,0 +1,33 @@
+"""The emulated providers. Each package exposes ``PROVIDER``: its SOAP services, its own tables, and
+an ``install`` hook that registers timer handlers and the like on the runtime."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..soap.service import SoapService
+
+if TYPE_CHECKING:
+    from flask import Blueprint
+
+    from ..runtime import Runtime
+
+
+@dataclass
+class Provider:
+    id: str
+    title: str
+    services: list[SoapService]
+    schema: str = ""
+    install: Callable[[Runtime], None] | None = None
+    blueprints: list[Blueprint] = field(default_factory=list)
+
+
+def all_providers() -> list[Provider]:
+    from .expidetufactura import PROVIDER as expidetufactura
+    from .mysuite import PROVIDER as mysuite
+    from .solucionfactible import PROVIDER as solucionfactible
+
+    return [solucionfactible, expidetufactura, mysuite]

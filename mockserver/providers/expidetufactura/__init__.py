@@ -1,0 +1,6 @@
+"""Expide Tu Factura — ``cancelar`` (Apache CXF, SOAP 1.1), test and production endpoints."""
+
+from .. import Provider
+from .wire import SERVICES
+
+PROVIDER = Provider(id="expidetufactura", title="Expide Tu Factura", services=list(SERVICES))

@@ -1,0 +1,42 @@
+# Two commands do all the set-up on a fresh machine:
+#   make run    installs the sandbox in .venv and serves it on http://127.0.0.1:8080
+#   make test   installs it with its test tools (Python 3.11 and 3.12) and runs lint and tests
+PYTHON ?= $(shell scripts/python-for.sh 3.12 || scripts/python-for.sh 3.11 || command -v python3)
+TEST_VERSIONS ?= 3.11 3.12
+PYTEST_ARGS ?= -n 2 -q
+PIP_QUIET ?= -q
+
+.PHONY: run install test lint clean
+
+.venv/.installed: pyproject.toml
+	$(PYTHON) -m venv .venv
+	.venv/bin/python -m pip install $(PIP_QUIET) --upgrade pip
+	.venv/bin/python -m pip install $(PIP_QUIET) -e .
+	touch $@
+
+install: .venv/.installed
+
+run: install
+	.venv/bin/pac-mock serve
+
+.venv-%/.installed: pyproject.toml
+	@py=$$(scripts/python-for.sh $*) || { echo "Python $* not found: install it (e.g. pyenv install $*)"; exit 1; }; \
+	$$py -m venv .venv-$*
+	.venv-$*/bin/python -m pip install $(PIP_QUIET) --upgrade pip
+	.venv-$*/bin/python -m pip install $(PIP_QUIET) -e '.[test]'
+	touch $@
+
+lint: .venv-$(firstword $(TEST_VERSIONS))/.installed
+	.venv-$(firstword $(TEST_VERSIONS))/bin/ruff check .
+	.venv-$(firstword $(TEST_VERSIONS))/bin/hadolint docker/Dockerfile
+
+test: $(foreach v,$(TEST_VERSIONS),.venv-$(v)/.installed)
+	scripts/test-deps.sh
+	$(MAKE) lint
+	@set -e; for v in $(TEST_VERSIONS); do \
+	  echo "== Python $$v"; \
+	  .venv-$$v/bin/python -m pytest $(PYTEST_ARGS); \
+	done
+
+clean:
+	rm -rf .venv .venv-* data .pytest_cache

@@ -1,0 +1,111 @@
+"""``pac-mock serve | check | fixtures | sign``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__
+
+BANNER_ADMIN = "admin"
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from . import scenarios as scenario_module
+    from .providers import all_providers
+    from .settings import Settings
+
+    try:
+        settings = Settings.from_env().with_overrides(
+            host=args.host,
+            port=args.port,
+            scenarios=args.scenarios,
+            data_dir=args.data_dir,
+            workers=args.workers,
+            memory=True if args.memory else None,
+        )
+    except ValueError as exc:
+        print(f"pac-mock: {exc}", file=sys.stderr)
+        return 2
+    scenario_path = settings.scenarios or scenario_module.default_path()
+    errors = scenario_module.check_file(scenario_path)
+    if errors:
+        print(f"pac-mock: {scenario_path} is not valid:", file=sys.stderr)
+        print("\n".join("  " + e for e in errors), file=sys.stderr)
+        return 2
+    settings = settings.with_overrides(scenarios=scenario_path)
+    if settings.memory and settings.workers > 1:
+        print("pac-mock: --memory keeps state in one process; use --workers 1", file=sys.stderr)
+        return 2
+    if settings.host not in ("127.0.0.1", "localhost", "::1") and not settings.admin_token:
+        print(
+            f"pac-mock: WARNING: listening on {settings.host} with no PAC_MOCK_ADMIN_TOKEN: anyone who can "
+            "reach this port can reset state and read the request journal.",
+            file=sys.stderr,
+        )
+
+    def banner() -> None:
+        base = settings.base_url
+        lines = [f"pac-mock {__version__} ready on {base}  (scenarios: {scenario_path})"]
+        for provider in all_providers():
+            for service in provider.services:
+                env = f" [{service.environment}]" if service.environment else ""
+                lines.append(f"  {provider.title:<18} {base}{service.paths[0]}{env}   WSDL: ?wsdl")
+        lines.append(f"  {'Admin API':<18} {base}/__admin/health   dashboard: {base}/__admin/")
+        lines.append(f"  state: {'memory' if settings.memory else settings.database}   Ctrl+C stops")
+        print("\n".join(lines), flush=True)
+
+    from .server import serve
+
+    serve(settings, on_ready=banner)
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from . import scenarios as scenario_module
+
+    status = 0
+    for path in args.files or [scenario_module.default_path()]:
+        errors = scenario_module.check_file(Path(path))
+        if errors:
+            status = 1
+            print("\n".join(errors), file=sys.stderr)
+        else:
+            print(f"{path}: OK")
+    return status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pac-mock", description="A local sandbox for Mexican CFDI providers.")
+    parser.add_argument("--version", action="version", version=f"pac-mock {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the sandbox server")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1; PAC_MOCK_HOST)")
+    serve.add_argument("--port", type=int, help="port (default 8080; PAC_MOCK_PORT)")
+    serve.add_argument("--scenarios", type=Path, help="scenarios file (default ./scenarios.yaml; PAC_MOCK_SCENARIOS)")
+    serve.add_argument("--data-dir", type=Path, help="where state is kept (default ./data; PAC_MOCK_DATA_DIR)")
+    serve.add_argument("--workers", type=int, help="worker processes (default 1; PAC_MOCK_WORKERS)")
+    serve.add_argument("--memory", action="store_true", help="keep state in memory only (one worker)")
+    serve.set_defaults(func=_serve)
+
+    check = sub.add_parser("check", help="validate scenarios files")
+    check.add_argument("files", nargs="*", type=Path)
+    check.set_defaults(func=_check)
+
+    from .sat import commands as sat_commands
+
+    sat_commands.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

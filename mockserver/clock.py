@@ -1,0 +1,81 @@
+"""Mock time. Every rule reads ``Clock.now()``; nothing in a rule calls ``datetime.now()``.
+
+A clock is real, offset (real time shifted) or frozen. Its state lives in the store so that every
+worker process, and every session, sees the same time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+MEXICO_CITY = ZoneInfo("America/Mexico_City")
+
+_DURATION = re.compile(r"^\s*(-)?\s*((?:\d+(?:\.\d+)?\s*[wdhms]\s*)+)$", re.IGNORECASE)
+_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([wdhms])", re.IGNORECASE)
+_UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_duration(text: str | int | float) -> timedelta:
+    """``"72h"``, ``"1d 2h"``, ``"-30m"``, ``"90s"`` or a number of seconds."""
+    if isinstance(text, int | float):
+        return timedelta(seconds=text)
+    match = _DURATION.match(str(text))
+    if not match:
+        raise ValueError(f"not a duration: {text!r} (use e.g. '90s', '10m', '72h', '5d')")
+    seconds = sum(float(n) * _UNITS[u.lower()] for n, u in _PART.findall(match.group(2)))
+    return timedelta(seconds=-seconds if match.group(1) else seconds)
+
+
+def parse_instant(text: str) -> datetime:
+    """An ISO 8601 instant; a naive one is read as Mexico City local time."""
+    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=MEXICO_CITY)
+    return value.astimezone(UTC)
+
+
+def real_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Clock:
+    """One session's view of time: ``frozen_at`` when frozen, otherwise real time plus ``offset``."""
+
+    offset: timedelta = timedelta(0)
+    frozen_at: datetime | None = None
+
+    @property
+    def mode(self) -> str:
+        if self.frozen_at is not None:
+            return "frozen"
+        return "offset" if self.offset else "real"
+
+    def now(self) -> datetime:
+        if self.frozen_at is not None:
+            return self.frozen_at
+        return real_now() + self.offset
+
+    def now_local(self) -> datetime:
+        """Now in Mexico City, where the providers state their time rules."""
+        return self.now().astimezone(MEXICO_CITY)
+
+    def advanced(self, delta: timedelta) -> Clock:
+        if self.frozen_at is not None:
+            return Clock(self.offset, self.frozen_at + delta)
+        return Clock(self.offset + delta, None)
+
+    def frozen(self, at: datetime) -> Clock:
+        return Clock(timedelta(0), at.astimezone(UTC))
+
+    def describe(self) -> dict:
+        return {
+            "mode": self.mode,
+            "now": self.now().isoformat(),
+            "now_local": self.now_local().isoformat(),
+            "offset_seconds": self.offset.total_seconds(),
+            "frozen_at": self.frozen_at.isoformat() if self.frozen_at else None,
+        }

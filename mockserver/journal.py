@@ -1,0 +1,146 @@
+"""The request journal: what each client sent and got, newest first, bounded, secrets redacted."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from lxml import etree
+
+from .store import Store
+
+REDACTED = "***"
+# How much of a body the journal keeps; MYSuite requests can be 40 MB.
+BODY_LIMIT = 64 * 1024
+
+
+@dataclass
+class Entry:
+    session: str
+    at: datetime
+    method: str
+    path: str
+    status: int = 0
+    duration_ms: float = 0.0
+    provider: str | None = None
+    operation: str | None = None
+    soap_version: str | None = None
+    summary: dict = field(default_factory=dict)
+    request: str | None = None
+    response: str | None = None
+
+
+def redact_element(root: etree._Element, secret_names: Iterable[str]) -> None:
+    """Blank the text of every element whose local name is a secret (in place)."""
+    names = frozenset(secret_names)
+    if not names:
+        return
+    for el in root.iter():
+        if isinstance(el.tag, str) and etree.QName(el).localname in names and (el.text or len(el)):
+            el.text = REDACTED
+            for child in list(el):
+                el.remove(child)
+
+
+_TEXT_SECRET = re.compile(
+    r"(<(?:[\w.-]+:)?(password|csdPassword|contrasenaCSD|csdKey|derKeyCSD|token)\b[^>]*>)(.*?)(</)",
+    re.DOTALL | re.IGNORECASE,
+)
+
+
+def redact_text(text: str) -> str:
+    """Last line of defence for bodies that could not be parsed (malformed XML still carries secrets)."""
+    return _TEXT_SECRET.sub(lambda m: m.group(1) + REDACTED + m.group(4), text)
+
+
+def clip(data: bytes | str | None) -> str | None:
+    if data is None:
+        return None
+    if isinstance(data, bytes):
+        text = data[:BODY_LIMIT].decode("utf-8", "replace")
+        size = len(data)
+    else:
+        text, size = data[:BODY_LIMIT], len(data)
+    if size > BODY_LIMIT:
+        text += f"\n… [{size - BODY_LIMIT} more bytes not kept]"
+    return text
+
+
+class Journal:
+    def __init__(self, store: Store, limit: int = 10_000) -> None:
+        self.store = store
+        self.limit = limit
+        self._writes = 0
+
+    def record(self, entry: Entry) -> int:
+        with self.store.tx() as conn:
+            cur = conn.execute(
+                "INSERT INTO journal(session, at, provider, operation, method, path, soap_version, status, "
+                "duration_ms, summary, request, response) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    entry.session,
+                    entry.at.isoformat(),
+                    entry.provider,
+                    entry.operation,
+                    entry.method,
+                    entry.path,
+                    entry.soap_version,
+                    entry.status,
+                    round(entry.duration_ms, 3),
+                    json.dumps(entry.summary, ensure_ascii=False, default=str),
+                    entry.request,
+                    entry.response,
+                ),
+            )
+            new_id = cur.lastrowid
+            self._writes += 1
+            # Trimming costs a scan: do it now and then, not on every request.
+            if self._writes % 200 == 0:
+                conn.execute("DELETE FROM journal WHERE id <= ?", (new_id - self.limit,))
+        return new_id
+
+    def query(
+        self,
+        session: str,
+        *,
+        provider: str | None = None,
+        operation: str | None = None,
+        limit: int = 100,
+        include_bodies: bool = True,
+    ) -> list[dict]:
+        sql = "SELECT * FROM journal WHERE session = ?"
+        args: list = [session]
+        if provider:
+            sql += " AND provider = ?"
+            args.append(provider)
+        if operation:
+            sql += " AND operation = ?"
+            args.append(operation)
+        sql += " ORDER BY id DESC LIMIT ?"
+        args.append(max(0, min(limit, self.limit)))
+        with self.store.read() as conn:
+            rows = conn.execute(sql, args).fetchall()
+        out = []
+        for row in rows:
+            item = dict(row)
+            item["summary"] = json.loads(item["summary"] or "{}")
+            if not include_bodies:
+                item.pop("request", None)
+                item.pop("response", None)
+            out.append(item)
+        return out
+
+    def count(self, session: str, *, provider: str | None = None, operation: str | None = None) -> int:
+        sql = "SELECT COUNT(*) FROM journal WHERE session = ?"
+        args: list = [session]
+        if provider:
+            sql += " AND provider = ?"
+            args.append(provider)
+        if operation:
+            sql += " AND operation = ?"
+            args.append(operation)
+        with self.store.read() as conn:
+            return int(conn.execute(sql, args).fetchone()[0])

@@ -1,0 +1,52 @@
+"""The SAT side of a UUID, shared by every provider: vigente, en_proceso, cancelado or rechazado.
+
+A UUID cancelled through Solución Factible is "previously cancelled" for Expide Tu Factura too.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+
+VIGENTE = "vigente"
+EN_PROCESO = "en_proceso"
+CANCELADO = "cancelado"
+RECHAZADO = "rechazado"
+STATUSES = (VIGENTE, EN_PROCESO, CANCELADO, RECHAZADO)
+
+
+def status_of(conn: sqlite3.Connection, session: str, uuid: str) -> str | None:
+    row = conn.execute(
+        "SELECT status FROM sat_registry WHERE session=? AND uuid=?", (session, uuid.upper())
+    ).fetchone()
+    return row["status"] if row else None
+
+
+def set_status(
+    conn: sqlite3.Connection,
+    session: str,
+    uuid: str,
+    status: str,
+    *,
+    at: datetime,
+    rfc_emisor: str | None = None,
+    provider: str | None = None,
+) -> None:
+    if status not in STATUSES:
+        raise ValueError(f"unknown SAT status {status!r}")
+    conn.execute(
+        "INSERT INTO sat_registry(session, uuid, rfc_emisor, status, provider, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(session, uuid) DO UPDATE SET status=excluded.status, "
+        "rfc_emisor=COALESCE(excluded.rfc_emisor, rfc_emisor), provider=COALESCE(excluded.provider, provider), "
+        "updated_at=excluded.updated_at",
+        (session, uuid.upper(), rfc_emisor, status, provider, at.isoformat()),
+    )
+
+
+def entries(conn: sqlite3.Connection, session: str, limit: int = 200) -> list[dict]:
+    rows = conn.execute(
+        "SELECT uuid, rfc_emisor, status, provider, updated_at FROM sat_registry WHERE session=? "
+        "ORDER BY updated_at DESC LIMIT ?",
+        (session, limit),
+    ).fetchall()
+    return [dict(r) for r in rows]

@@ -1,0 +1,89 @@
+"""One typed Settings object: command-line flags > ``PAC_MOCK_*`` environment > defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+ENV_PREFIX = "PAC_MOCK_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    scenarios: Path | None = None  # None: ./scenarios.yaml when present, else the packaged default
+    data_dir: Path = Path("data")
+    memory: bool = False  # keep state in memory only (the in-process test server)
+    workers: int = 1
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    mail_from: str = "notificaciones@pac-mock.local"
+    admin_token: str | None = None
+    max_body_mb: int = 64  # a 40 MB MYSuite document is ~54 MB of base64 inside its envelope
+    journal_limit: int = 10_000
+    timer_interval: float = 0.25
+    log_level: str = "info"
+    secret: str | None = None  # signs download links; derived from the data directory when unset
+
+    @property
+    def database(self) -> Path | None:
+        return None if self.memory else self.data_dir / "pac-mock.sqlite3"
+
+    @property
+    def max_body_bytes(self) -> int:
+        return self.max_body_mb * 1024 * 1024
+
+    @property
+    def base_url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    def with_overrides(self, **values: object) -> Settings:
+        """Apply non-None values (typically from command-line flags)."""
+        clean = {k: _coerce(self, k, v) for k, v in values.items() if v is not None}
+        return replace(self, **clean)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        environ = dict(os.environ if environ is None else environ)
+        base = cls()
+        values = {}
+        for f in fields(cls):
+            raw = environ.get(ENV_PREFIX + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = raw
+        return base.with_overrides(**values)
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that rebuilds these settings in another process (server workers)."""
+        env = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None:
+                env[ENV_PREFIX + f.name.upper()] = str(value).lower() if isinstance(value, bool) else str(value)
+        return env
+
+
+def _coerce(settings: Settings, name: str, value: object) -> object:
+    current = getattr(Settings, name, None)
+    annotation = {f.name: f.type for f in fields(settings)}[name]
+    if isinstance(value, str):
+        if isinstance(current, bool) or annotation == "bool":
+            lowered = value.strip().lower()
+            if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                raise ValueError(f"{ENV_PREFIX}{name.upper()} must be true or false, not {value!r}")
+            return lowered in ("1", "true", "yes", "on")
+        if annotation in ("int",):
+            try:
+                return int(value)
+            except ValueError:
+                raise ValueError(f"{ENV_PREFIX}{name.upper()} must be a whole number, not {value!r}") from None
+        if annotation in ("float",):
+            return float(value)
+        if "Path" in str(annotation):
+            return Path(value)
+    return value

@@ -1,0 +1,152 @@
+"""SOAP 1.1 and 1.2 envelopes: reading requests, writing responses and faults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from .faults import SoapFault
+from .xml import XmlError, safe_fromstring
+
+SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+SOAP12_NS = "http://www.w3.org/2003/05/soap-envelope"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+
+
+@dataclass(frozen=True)
+class SoapVersion:
+    name: str
+    ns: str
+    content_type: str
+    media_type: str
+
+    def fault_code(self, code: str) -> str:
+        if self.name == "1.2":
+            return code
+        return {"Sender": "Client", "Receiver": "Server"}.get(code, code)
+
+    def fault_status(self, code: str) -> int:
+        # SOAP 1.1 HTTP binding: always 500. SOAP 1.2: Sender faults are 400, the rest 500.
+        if self.name == "1.2" and code == "Sender":
+            return 400
+        return 500
+
+
+SOAP11 = SoapVersion("1.1", SOAP11_NS, "text/xml; charset=utf-8", "text/xml")
+SOAP12 = SoapVersion("1.2", SOAP12_NS, "application/soap+xml; charset=utf-8", "application/soap+xml")
+VERSIONS = {SOAP11_NS: SOAP11, SOAP12_NS: SOAP12}
+
+
+@dataclass
+class SoapRequest:
+    version: SoapVersion
+    envelope: etree._Element
+    payload: etree._Element
+    header: etree._Element | None = None
+    action: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def operation_qname(self) -> str:
+        return self.payload.tag
+
+
+def version_for_content_type(content_type: str | None) -> SoapVersion | None:
+    """The SOAP version a Content-Type announces, or None when it names none."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media == SOAP12.media_type:
+        return SOAP12
+    if media in ("text/xml", "application/xml"):
+        return SOAP11
+    return None
+
+
+def soap_action(headers_action: str | None, content_type: str | None) -> str | None:
+    """SOAPAction from the 1.1 header or the 1.2 ``action`` media-type parameter (a hint only)."""
+    if headers_action:
+        return headers_action.strip().strip('"') or None
+    for part in (content_type or "").split(";")[1:]:
+        name, _, value = part.partition("=")
+        if name.strip().lower() == "action":
+            return value.strip().strip('"') or None
+    return None
+
+
+def parse_request(
+    body: bytes,
+    content_type: str | None,
+    *,
+    action: str | None = None,
+    huge: bool = False,
+    accepted: tuple[SoapVersion, ...] = (SOAP11, SOAP12),
+) -> SoapRequest:
+    """Read a SOAP envelope. Every problem becomes a :class:`SoapFault` in a version the client reads."""
+    announced = version_for_content_type(content_type)
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media and announced is None:
+        raise SoapFault(
+            f"Unsupported Content-Type '{media}': send text/xml (SOAP 1.1) or application/soap+xml (SOAP 1.2)"
+        )
+    try:
+        root = safe_fromstring(body, huge=huge)
+    except XmlError as exc:
+        raise SoapFault(f"The request is not a well-formed XML document: {exc}") from None
+    version = VERSIONS.get(etree.QName(root).namespace or "")
+    if etree.QName(root).localname != "Envelope" or version is None:
+        raise SoapFault(
+            f"The request is not a SOAP envelope: expected {{{SOAP11_NS}}}Envelope or {{{SOAP12_NS}}}Envelope, got {root.tag}",
+            code="VersionMismatch",
+        )
+    if announced is not None and media != "application/xml" and announced is not version:
+        raise SoapFault(
+            f"SOAP {version.name} envelope sent with Content-Type '{media}'; "
+            f"SOAP {version.name} uses {version.media_type}",
+            code="VersionMismatch",
+        )
+    if version not in accepted:
+        names = " or ".join(v.name for v in accepted)
+        raise SoapFault(f"This endpoint speaks SOAP {names} only", code="VersionMismatch")
+    header = root.find(f"{{{version.ns}}}Header")
+    body_el = root.find(f"{{{version.ns}}}Body")
+    if body_el is None:
+        raise SoapFault("The SOAP envelope has no Body")
+    payload = next((child for child in body_el if isinstance(child.tag, str)), None)
+    if payload is None:
+        raise SoapFault("The SOAP Body is empty: it must hold the operation element")
+    return SoapRequest(version, root, payload, header, action)
+
+
+def _envelope(version: SoapVersion) -> tuple[etree._Element, etree._Element]:
+    prefix = "soapenv" if version is SOAP11 else "soap"
+    env = etree.Element(f"{{{version.ns}}}Envelope", nsmap={prefix: version.ns})
+    body = etree.SubElement(env, f"{{{version.ns}}}Body")
+    return env, body
+
+
+def response_bytes(version: SoapVersion, payload: etree._Element) -> bytes:
+    env, body = _envelope(version)
+    body.append(payload)
+    return etree.tostring(env, xml_declaration=True, encoding="utf-8")
+
+
+def fault_bytes(version: SoapVersion, fault: SoapFault) -> bytes:
+    env, body = _envelope(version)
+    ns = version.ns
+    el = etree.SubElement(body, f"{{{ns}}}Fault")
+    prefix = env.prefix
+    if version is SOAP11:
+        etree.SubElement(el, "faultcode").text = f"{prefix}:{version.fault_code(fault.code)}"
+        etree.SubElement(el, "faultstring").text = fault.message
+        if fault.detail:
+            etree.SubElement(el, "detail").text = fault.detail
+    else:
+        code = etree.SubElement(el, f"{{{ns}}}Code")
+        etree.SubElement(code, f"{{{ns}}}Value").text = f"{prefix}:{fault.code}"
+        reason = etree.SubElement(el, f"{{{ns}}}Reason")
+        text = etree.SubElement(reason, f"{{{ns}}}Text")
+        text.set("{http://www.w3.org/XML/1998/namespace}lang", "en")
+        text.text = fault.message
+        if fault.detail:
+            etree.SubElement(el, f"{{{ns}}}Detail").text = fault.detail
+    return etree.tostring(env, xml_declaration=True, encoding="utf-8")

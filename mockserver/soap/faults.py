@@ -1,0 +1,32 @@
+"""SOAP faults, in the shape each SOAP version prescribes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class SoapFault(Exception):
+    """A fault to send back instead of a response.
+
+    ``code`` is the SOAP 1.2 name (Sender, Receiver, VersionMismatch, MustUnderstand); the 1.1 names
+    (Client, Server, ...) are derived from it when the envelope is 1.1.
+    """
+
+    message: str
+    code: str = "Sender"
+    detail: str | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def client_fault(message: str, detail: str | None = None) -> SoapFault:
+    return SoapFault(message, "Sender", detail)
+
+
+def server_fault(message: str, detail: str | None = None) -> SoapFault:
+    return SoapFault(message, "Receiver", detail)
+
+
+NOT_IMPLEMENTED = "This operation is not implemented by the sandbox yet"

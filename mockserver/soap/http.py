@@ -1,0 +1,152 @@
+"""The HTTP side of a SOAP call: body in, dispatch, scenario faults, envelope out, journal entry."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import time
+from collections.abc import Iterator
+
+from flask import Request, Response
+from flask import request as current_request
+from lxml import etree
+
+from ..journal import Entry, clip, redact_element, redact_text
+from ..runtime import Runtime
+from .envelope import (
+    SOAP11,
+    fault_bytes,
+    parse_request,
+    response_bytes,
+    soap_action,
+    version_for_content_type,
+)
+from .faults import SoapFault
+from .service import Call, SoapService
+
+log = logging.getLogger("pac_mock.soap")
+
+# A scenario delay never holds a worker longer than this.
+MAX_DELAY_SECONDS = 300
+
+
+class _Dropped(Exception):
+    """Raised inside a response body to make the server close the connection mid-response."""
+
+
+def handle(runtime: Runtime, service: SoapService, request: Request, session: str, base_url: str) -> Response:
+    started = time.perf_counter()
+    ctx = runtime.context(session)
+    entry = Entry(session=session, at=ctx.now(), method="POST", path=request.path, provider=service.provider)
+    version = version_for_content_type(request.content_type) or SOAP11
+    call: Call | None = None
+    body = b""
+    try:
+        body = request.get_data(cache=False)
+        soap_request = parse_request(
+            body,
+            request.content_type,
+            action=soap_action(request.headers.get("SOAPAction"), request.content_type),
+            huge=service.huge,
+            accepted=service.versions,
+        )
+        version = soap_request.version
+        entry.soap_version = version.name
+        operation = service.operation_for(soap_request)
+        entry.operation = operation.name
+        call = Call(ctx, service, operation, soap_request, base_url=base_url)
+        fields = operation.fields(soap_request.payload) if operation.fields else {}
+        call.outcome = ctx.outcome(service.provider, operation.name, fields)
+        fault = getattr(call.outcome, "fault", None)
+        if fault is not None:
+            injected = _injected(fault, version, call)
+            if injected is not None:
+                return _finish(runtime, entry, call, body, injected, started)
+        payload = operation.handler(call)
+        response = Response(response_bytes(version, payload), 200, content_type=version.content_type)
+    except SoapFault as fault:
+        response = _fault_response(version, fault)
+        entry.summary["fault"] = fault.message
+    except Exception as exc:  # a bug must still answer like a SOAP server, not with a stack trace
+        log.exception("internal error in %s", service.name)
+        fault = SoapFault(f"Internal error in the sandbox ({type(exc).__name__})", code="Receiver")
+        response = _fault_response(version, fault)
+        entry.summary["fault"] = fault.message
+    return _finish(runtime, entry, call, body, response, started)
+
+
+def _fault_response(version, fault: SoapFault) -> Response:
+    return Response(fault_bytes(version, fault), version.fault_status(fault.code), content_type=version.content_type)
+
+
+def _finish(runtime: Runtime, entry: Entry, call: Call | None, body: bytes, response: Response, started) -> Response:
+    if call is not None:
+        entry.summary = {**call.summary, **entry.summary}
+    entry.status = response.status_code
+    entry.duration_ms = (time.perf_counter() - started) * 1000
+    entry.request = _journal_request(call, body, entry)
+    if not response.is_streamed:
+        entry.response = clip(response.get_data())
+    try:
+        runtime.journal.record(entry)
+    except Exception:  # the journal must never cost the client its answer
+        log.exception("journal write failed")
+    return response
+
+
+def _journal_request(call: Call | None, body: bytes, entry: Entry) -> str | None:
+    secrets = call.service.secret_fields if call is not None else frozenset()
+    if call is not None and len(body) <= 64 * 1024:
+        redact_element(call.request.envelope, secrets)
+        text = etree.tostring(call.request.envelope, encoding="unicode")
+    else:
+        text = clip(body) or ""
+    return redact_text(text)
+
+
+_FAULT_CODES = {"client": "Sender", "server": "Receiver", "sender": "Sender", "receiver": "Receiver"}
+
+
+def _injected(fault, version, call: Call) -> Response | None:
+    """Turn a scenario fault into what the client sees; None lets the call go on (a plain delay)."""
+    kind = fault.kind
+    params = fault.params
+    call.summary["injected"] = kind
+    if kind == "delay":
+        time.sleep(min(fault.seconds, MAX_DELAY_SECONDS))
+        return None
+    if kind == "http_status":
+        status = int(fault.status or 503)
+        text = params.get("body") or f"{status} injected by a pac-mock scenario"
+        return Response(text, status, content_type=params.get("content_type") or "text/plain; charset=utf-8")
+    if kind == "soap_fault":
+        code = fault.faultcode.split(":")[-1]
+        raise SoapFault(fault.faultstring, code=_FAULT_CODES.get(code.lower(), code), detail=params.get("detail"))
+    if kind == "malformed":
+        data = params.get("body")
+        if data is None:
+            data = f'<?xml version="1.0"?><s:Envelope xmlns:s="{version.ns}"><s:Body><broken></s:Body>'
+        return Response(str(data).encode(), 200, content_type=version.content_type)
+    if kind in ("truncate", "drop"):
+        full = response_bytes(version, call.operation.handler(call)) if kind == "truncate" else b""
+        keep = full[: fault.keep_bytes if fault.keep_bytes is not None else len(full) // 2]
+
+        def body() -> Iterator[bytes]:
+            if kind == "drop":
+                _shutdown()
+            if keep:
+                yield keep
+            raise _Dropped(f"connection {kind} injected by a scenario")
+
+        response = Response(body(), 200, content_type=version.content_type)
+        response.headers["Content-Length"] = str(len(full) or 1)
+        return response
+    raise SoapFault(f"Unknown scenario fault kind {kind!r}", code="Receiver")
+
+
+def _shutdown() -> None:
+    sock = current_request.environ.get("werkzeug.socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)

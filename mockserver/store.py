@@ -1,0 +1,205 @@
+"""State in SQLite: one file shared by every worker process (WAL), or memory for in-process tests.
+
+Every table carries a ``session`` column so that one server can hold isolated per-test sessions and
+reset one of them. Providers add their own tables by passing their DDL to :class:`Store`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+CORE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS journal (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session TEXT NOT NULL,
+    at TEXT NOT NULL,
+    provider TEXT,
+    operation TEXT,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    soap_version TEXT,
+    status INTEGER NOT NULL,
+    duration_ms REAL NOT NULL,
+    summary TEXT NOT NULL DEFAULT '{}',
+    request TEXT,
+    response TEXT
+);
+CREATE INDEX IF NOT EXISTS journal_session ON journal(session, id);
+CREATE TABLE IF NOT EXISTS clock (
+    session TEXT PRIMARY KEY,
+    offset_s REAL NOT NULL DEFAULT 0,
+    frozen_at TEXT
+);
+CREATE TABLE IF NOT EXISTS overlays (
+    session TEXT PRIMARY KEY,
+    text TEXT NOT NULL,
+    revision INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS counters (
+    session TEXT NOT NULL,
+    key TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (session, key)
+);
+CREATE TABLE IF NOT EXISTS claims (
+    session TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (session, scope, key)
+);
+CREATE TABLE IF NOT EXISTS timers (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    due_at REAL NOT NULL,
+    payload TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    fired_at TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS timers_due ON timers(fired_at, session, due_at);
+CREATE TABLE IF NOT EXISTS sat_registry (
+    session TEXT NOT NULL,
+    uuid TEXT NOT NULL,
+    rfc_emisor TEXT,
+    status TEXT NOT NULL,
+    provider TEXT,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (session, uuid)
+);
+"""
+
+
+class Store:
+    """SQLite access. ``tx()`` is a write transaction (BEGIN IMMEDIATE); ``read()`` a plain connection.
+
+    With ``path=None`` the database lives in memory for this process only (the in-process test
+    server); one connection is then shared under a lock.
+    """
+
+    def __init__(self, path: str | Path | None, schemas: Iterable[str] = ()) -> None:
+        self.path = None if path in (None, ":memory:") else Path(path)
+        self._local = threading.local()
+        self._lock = threading.RLock()
+        self._shared: sqlite3.Connection | None = None
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        else:
+            self._shared = self._connect(":memory:")
+        with self.read() as conn:
+            for ddl in (CORE_SCHEMA, *schemas):
+                conn.executescript(ddl)
+
+    @property
+    def in_memory(self) -> bool:
+        return self.path is None
+
+    def _connect(self, target: str) -> sqlite3.Connection:
+        conn = sqlite3.connect(target, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout=30000")
+        if target != ":memory:":
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._shared is not None:
+            return self._shared
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect(str(self.path))
+        return conn
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction; concurrent writers (threads or processes) queue on it."""
+        with self._lock if self._shared is not None else _nullcontext():
+            conn = self._conn()
+            if conn.in_transaction:  # nested use joins the outer transaction
+                yield conn
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock if self._shared is not None else _nullcontext():
+            yield self._conn()
+
+    def tables(self) -> list[str]:
+        with self.read() as conn:
+            rows = conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+            ).fetchall()
+        return [r["name"] for r in rows]
+
+    def reset(self, session: str | None = None) -> None:
+        """Forget everything, or one session's state only."""
+        tables = self.tables()
+        with self.tx() as conn:
+            for table in tables:
+                if session is None:
+                    conn.execute(f'DELETE FROM "{table}"')
+                else:
+                    conn.execute(f'DELETE FROM "{table}" WHERE session = ?', (session,))
+
+    # Small atomic helpers shared by the providers.
+
+    def claim(self, session: str, scope: str, key: str, value: str) -> tuple[bool, str]:
+        """Atomically bind ``key`` to ``value`` once. Returns (won, value now bound)."""
+        with self.tx() as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO claims(session, scope, key, value) VALUES (?, ?, ?, ?)",
+                (session, scope, key, value),
+            )
+            if cur.rowcount == 1:
+                return True, value
+            row = conn.execute(
+                "SELECT value FROM claims WHERE session=? AND scope=? AND key=?", (session, scope, key)
+            ).fetchone()
+            return False, row["value"]
+
+    def increment(self, session: str, key: str, by: int = 1) -> int:
+        """Atomically add ``by`` to a counter and return the new value."""
+        with self.tx() as conn:
+            row = conn.execute(
+                "INSERT INTO counters(session, key, n) VALUES (?, ?, ?) "
+                "ON CONFLICT(session, key) DO UPDATE SET n = n + excluded.n RETURNING n",
+                (session, key, by),
+            ).fetchone()
+            return int(row["n"])
+
+    def counter(self, session: str, key: str) -> int:
+        with self.read() as conn:
+            row = conn.execute("SELECT n FROM counters WHERE session=? AND key=?", (session, key)).fetchone()
+        return int(row["n"]) if row else 0
+
+    def set_counter(self, session: str, key: str, value: int) -> None:
+        with self.tx() as conn:
+            conn.execute(
+                "INSERT INTO counters(session, key, n) VALUES (?, ?, ?) "
+                "ON CONFLICT(session, key) DO UPDATE SET n = excluded.n",
+                (session, key, value),
+            )
+
+    def close(self) -> None:
+        conn = self._shared or getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+
+
+@contextmanager
+def _nullcontext() -> Iterator[None]:
+    yield

@@ -1,0 +1,145 @@
+"""A small admin client for a running sandbox (docker, CI service, or the in-process fixture).
+
+Standard library only, so it adds nothing to a user's test dependencies.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+PROVIDER_PATHS = {
+    "solucionfactible": "/ws/services/Cancelacion",
+    "expidetufactura": "/cancelacion/CancelacionPruebas",
+    "expidetufactura_productivo": "/cancelacion/CancelacionProductivo",
+    "mysuite": "/mx.com.fact.wsfront/factwsfront.asmx",
+}
+
+
+class AdminError(RuntimeError):
+    def __init__(self, status: int, body: Any) -> None:
+        super().__init__(f"admin API answered {status}: {body}")
+        self.status = status
+        self.body = body
+
+
+class AdminClient:
+    """``/__admin`` of one sandbox, optionally within one session (``/__session/<id>``)."""
+
+    def __init__(self, base_url: str, session: str | None = None, token: str | None = None, timeout: float = 30):
+        self.root = base_url.rstrip("/")
+        self.session = session
+        self.token = token
+        self.timeout = timeout
+        self.clock = _Clock(self)
+        self.mail = _Mail(self)
+
+    @property
+    def url(self) -> str:
+        """Base URL of the services as this client's session sees them."""
+        return f"{self.root}/__session/{self.session}" if self.session else self.root
+
+    def service_url(self, provider: str) -> str:
+        return self.url + PROVIDER_PATHS[provider]
+
+    def call(self, method: str, path: str, body: Any = None, *, content_type: str = "application/json") -> Any:
+        data = None
+        headers = {}
+        if body is not None:
+            data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+            headers["Content-Type"] = content_type
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        req = urllib.request.Request(f"{self.url}/__admin/{path.lstrip('/')}", data, headers, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as exc:
+            raw = exc.read()
+            try:
+                detail = json.loads(raw)
+            except ValueError:
+                detail = raw.decode("utf-8", "replace")
+            raise AdminError(exc.code, detail) from None
+        return json.loads(raw) if raw else None
+
+    def health(self) -> dict:
+        return self.call("GET", "health")
+
+    def wait_until_healthy(self, timeout: float = 30) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.health()
+            except (OSError, AdminError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def reset(self) -> None:
+        self.call("POST", "reset", {})
+
+    def scenario(self, overlay: str | dict) -> None:
+        """Apply a scenarios overlay (YAML text or a dict) to this session."""
+        if isinstance(overlay, str):
+            self.call("PUT", "scenarios", overlay, content_type="application/yaml")
+        else:
+            self.call("PUT", "scenarios", overlay)
+
+    def clear_scenario(self) -> None:
+        self.call("DELETE", "scenarios")
+
+    def requests(self, provider: str | None = None, operation: str | None = None, limit: int = 100) -> list[dict]:
+        query = urllib.parse.urlencode({k: v for k, v in (("provider", provider), ("operation", operation),
+                                                         ("limit", limit)) if v})
+        return self.call("GET", f"requests?{query}")["requests"]
+
+    def count(self, provider: str | None = None, operation: str | None = None) -> int:
+        query = urllib.parse.urlencode({k: v for k, v in (("provider", provider), ("operation", operation)) if v})
+        return self.call("GET", f"requests/count?{query}")["count"]
+
+    def timers(self) -> list[dict]:
+        return self.call("GET", "timers")["pending"]
+
+    def jobs(self) -> dict:
+        return self.call("GET", "jobs")
+
+    def registry(self) -> list[dict]:
+        return self.call("GET", "registry")["uuids"]
+
+
+class _Clock:
+    def __init__(self, client: AdminClient) -> None:
+        self._c = client
+
+    def now(self) -> dict:
+        return self._c.call("GET", "clock")
+
+    def freeze(self, at: str | None = None) -> dict:
+        return self._c.call("POST", "clock", {"freeze": at or "now"})
+
+    def advance(self, duration: str) -> dict:
+        return self._c.call("POST", "clock", {"advance": duration})
+
+    def reset(self) -> dict:
+        return self._c.call("POST", "clock", {"reset": True})
+
+
+class _Mail:
+    def __init__(self, client: AdminClient) -> None:
+        self._c = client
+
+    def messages(self, **filters: str) -> list[dict]:
+        query = urllib.parse.urlencode(filters)
+        return self._c.call("GET", f"mail?{query}")["messages"]
+
+    def wait(self, count: int = 1, timeout: float = 10, **filters: str) -> list[dict]:
+        query = urllib.parse.urlencode({"count": count, "timeout": timeout, **filters})
+        return self._c.call("GET", f"mail/wait?{query}")["messages"]
+
+    def clear(self) -> None:
+        self._c.call("DELETE", "mail")

@@ -1,0 +1,48 @@
+"""Shared fixtures: one in-process sandbox for the run, and a fresh session per test."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import pytest
+import requests
+
+from mockserver.server import BackgroundServer
+from mockserver.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def server():
+    with BackgroundServer(Settings(port=0, memory=True)) as srv:
+        yield srv
+
+
+@dataclass
+class Sandbox:
+    """A test's own session on the shared server."""
+
+    root: str  # the server, no session prefix
+    session: str
+
+    @property
+    def url(self) -> str:
+        return f"{self.root}/__session/{self.session}"
+
+    def admin(self, method: str, path: str, **kwargs) -> requests.Response:
+        return requests.request(method, f"{self.url}/__admin/{path.lstrip('/')}", timeout=30, **kwargs)
+
+    def post_soap(self, path: str, body: bytes | str, *, version: str = "1.1", action: str | None = None,
+                  headers: dict | None = None) -> requests.Response:
+        content_type = "text/xml; charset=utf-8" if version == "1.1" else "application/soap+xml; charset=utf-8"
+        hdrs = {"Content-Type": content_type}
+        if action is not None:
+            hdrs["SOAPAction"] = action
+        hdrs.update(headers or {})
+        data = body.encode() if isinstance(body, str) else body
+        return requests.post(self.url + path, data=data, headers=hdrs, timeout=60)
+
+
+@pytest.fixture
+def sandbox(server) -> Sandbox:
+    return Sandbox(server.url, uuid.uuid4().hex[:12])

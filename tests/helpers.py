@@ -1,0 +1,27 @@
+"""Helpers shared by the tests (import as ``from helpers import ...``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def reference_dir() -> Path | None:
+    """The providers' published WSDLs and notes (``../shared/reference``), when present."""
+    env = os.environ.get("PAC_MOCK_REFERENCE_DIR")
+    for candidate in ([Path(env)] if env else []) + [ROOT.parent / "shared" / "reference"]:
+        if (candidate / "wsdl").is_dir():
+            return candidate
+    return None
+
+
+def reference_wsdl(name: str) -> Path:
+    """A published provider WSDL; skips the test when the reference folder is absent."""
+    ref = reference_dir()
+    if ref is None:
+        pytest.skip("the providers' reference WSDLs (../shared/reference) are not present")
+    return ref / "wsdl" / name
