@@ -172,6 +172,15 @@ def fire_timers():
     return jsonify({"fired": runtime().timers.fire_due(session())})
 
 
+@blueprint.get("/jobs")
+def jobs():
+    """Each provider's asynchronous work in this session (MYSuite jobs, SF cancellations, ...)."""
+    rt = runtime()
+    ctx = rt.context(session())
+    rt.timers.fire_due(session())
+    return jsonify({p.id: p.state(ctx) for p in rt.providers if p.state is not None})
+
+
 @blueprint.get("/registry")
 def sat_registry():
     with runtime().store.read() as conn:

@@ -12,7 +12,7 @@ from ..soap.service import SoapService
 if TYPE_CHECKING:
     from flask import Blueprint
 
-    from ..runtime import Runtime
+    from ..runtime import Context, Runtime
 
 
 @dataclass
@@ -23,6 +23,8 @@ class Provider:
     schema: str = ""
     install: Callable[[Runtime], None] | None = None
     blueprints: list[Blueprint] = field(default_factory=list)
+    # What the dashboard and ``GET /__admin/jobs`` show of this provider's state in a session.
+    state: Callable[[Context], dict] | None = None
 
 
 def all_providers() -> list[Provider]:
