@@ -414,6 +414,24 @@ def test_yaml_syntax_and_duplicate_keys_and_non_mapping():
     assert errors_of("version: 1\nrules: [{outcome: {code: 1}}]\nrules: []\n")[0].startswith("test.yaml:3:")
 
 
+def test_anchors_dates_and_hostile_yaml():
+    sc = load("""
+        version: 1
+        clock: {freeze: 2024-05-01T10:00:00-06:00}
+        x-slow: &slow {kind: delay, seconds: 2s}
+        rules:
+          - {id: a, outcome: {fault: *slow}}
+          - {id: b, outcome: {code: 1, fault: *slow}}
+    """)
+    assert sc.clock.freeze.isoformat() == "2024-05-01T10:00:00-06:00"
+    assert sc.rule("b").outcome_for(0).fault.seconds == 2.0
+    laughs = "a: &a [x,x,x,x,x,x,x,x,x,x]\n" + "".join(
+        f"{c}: &{c} [{', '.join([f'*{p}'] * 10)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True))
+    for text in (laughs, "rules: &r [*r]\n"):
+        with pytest.raises(ScenarioError, match="expands to more than"):
+            load_text(text, overlay=True)
+
+
 def test_missing_or_unreadable_file(tmp_path: Path):
     missing = tmp_path / "nope.yaml"
     assert check_file(missing)[0].startswith(f"{missing}: cannot read")

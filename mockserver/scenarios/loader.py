@@ -47,10 +47,27 @@ class LineMap:
         return f"{self.source}:{line}: {message}" if line else f"{self.source}: {message}"
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that keeps dates as text, so `freeze: 2024-05-01T10:00:00` needs no quotes."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+# Aliases share nodes, so a small text can stand for a huge tree ("billion laughs"); refuse that.
+MAX_NODES = 200_000
+
+
+class _TooBig(Exception):
+    pass
+
+
 def parse_yaml(text: str, source: str) -> tuple[Any, LineMap, list[str]]:
     """Parse YAML (or JSON) text. Returns (data, lines, errors); data is None when unreadable."""
     lines = LineMap(source)
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -63,14 +80,23 @@ def parse_yaml(text: str, source: str) -> tuple[Any, LineMap, list[str]]:
         return None, lines, [f"{where}: YAML syntax error: {what}"]
     except yaml.YAMLError as exc:
         return None, lines, [f"{source}: YAML error: {exc}"]
+    except RecursionError:
+        return None, lines, [f"{source}: the document is nested too deeply"]
     finally:
         loader.dispose()
     errors: list[str] = []
-    _walk(node, (), lines, errors)
+    try:
+        _walk(node, (), lines, errors, [0])
+    except (_TooBig, RecursionError):
+        return None, lines, [f"{source}: the document expands to more than {MAX_NODES} values "
+                             "(too many aliases, or an alias that contains itself)"]
     return data, lines, errors
 
 
-def _walk(node: yaml.Node, path: Path_, lines: LineMap, errors: list[str]) -> None:
+def _walk(node: yaml.Node, path: Path_, lines: LineMap, errors: list[str], count: list[int]) -> None:
+    count[0] += 1
+    if count[0] > MAX_NODES:
+        raise _TooBig
     lines.record(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
@@ -82,10 +108,10 @@ def _walk(node: yaml.Node, path: Path_, lines: LineMap, errors: list[str]) -> No
             seen[key] = line
             # The key's line is the most useful place to point at for anything about its value.
             lines.record((*path, key), line)
-            _walk(value_node, (*path, key), lines, errors)
+            _walk(value_node, (*path, key), lines, errors, count)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _walk(item, (*path, i), lines, errors)
+            _walk(item, (*path, i), lines, errors, count)
 
 
 @cache
