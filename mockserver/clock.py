@@ -6,28 +6,11 @@ worker process, and every session, sees the same time.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 MEXICO_CITY = ZoneInfo("America/Mexico_City")
-
-_DURATION = re.compile(r"^\s*(-)?\s*((?:\d+(?:\.\d+)?\s*[wdhms]\s*)+)$", re.IGNORECASE)
-_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([wdhms])", re.IGNORECASE)
-_UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
-
-
-def parse_duration(text: str | int | float) -> timedelta:
-    """``"72h"``, ``"1d 2h"``, ``"-30m"``, ``"90s"`` or a number of seconds."""
-    if isinstance(text, int | float):
-        return timedelta(seconds=text)
-    match = _DURATION.match(str(text))
-    if not match:
-        raise ValueError(f"not a duration: {text!r} (use e.g. '90s', '10m', '72h', '5d')")
-    seconds = sum(float(n) * _UNITS[u.lower()] for n, u in _PART.findall(match.group(2)))
-    return timedelta(seconds=-seconds if match.group(1) else seconds)
-
 
 def parse_instant(text: str) -> datetime:
     """An ISO 8601 instant; a naive one is read as Mexico City local time."""

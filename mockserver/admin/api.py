@@ -13,8 +13,9 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from .. import __version__, registry
 from .. import scenarios as scenario_module
-from ..clock import parse_duration, parse_instant
+from ..clock import parse_instant
 from ..runtime import DEFAULT_SESSION, Runtime
+from ..scenarios import parse_duration
 
 blueprint = Blueprint("admin", __name__, url_prefix="/__admin")
 
