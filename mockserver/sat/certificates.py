@@ -409,14 +409,20 @@ def _lenient_name(der: bytes, which: str) -> NameAttributes:
         out: list[tuple[str, str]] = []
         for rdn in rdns:
             for atv in rdn:
-                raw = core.load(atv["value"].dump(force=False))
+                # Re-read as a plain SEQUENCE so asn1crypto does not impose its own value types.
+                oid, raw = _pair(core, atv)
                 codec = _STRING_CODECS.get(raw.tag) if raw.class_ == 0 else None
-                out.append((atv["type"].dotted, _decode(raw.contents, codec)))
+                out.append((oid, _decode(raw.contents, codec)))
         return tuple(out)
     except ImportError:
         raise CertificateFormatError(f"no se pudo leer el {which} del certificado") from None
     except (ValueError, TypeError, KeyError) as exc:
         raise CertificateFormatError(f"no se pudo leer el {which} del certificado: {exc}") from None
+
+
+def _pair(core, atv):  # type: ignore[no-untyped-def]
+    seq = core.Sequence.load(atv.dump())
+    return seq[0].dotted, seq[1]
 
 
 def _decode(contents: bytes, codec: str | None) -> str:
