@@ -24,7 +24,7 @@ import re
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Protocol
 from xml.sax.saxutils import escape, quoteattr
@@ -279,42 +279,69 @@ def _amount(value: str | None, where: str, *, required: bool = True) -> str | No
     return value
 
 
-def _impuestos(concepto: etree._Element, kind: str, where: str) -> list[Impuesto]:
-    result = []
-    for i, node in enumerate(concepto.iterfind(f"{{*}}ImpuestosSAT/{{*}}{kind}s/{{*}}{kind}"), start=1):
-        label = f"{where}/{kind}[{i}]"
-        code = IMPUESTOS.get((node.get("Impuesto") or "").strip().upper())
-        if code is None:
-            raise NativeDocumentError(f"{label}: Impuesto desconocido {node.get('Impuesto')!r} (ISR, IVA o IEPS).")
-        tipo_factor = (node.get("TipoFactor") or "Tasa").strip()
-        exento = tipo_factor == "Exento"
-        result.append(
-            Impuesto(
-                base=_amount(node.get("Base"), f"{label}@Base"),
-                impuesto=code,
-                tipo_factor=tipo_factor,
-                tasa_o_cuota=None if exento else _amount(node.get("TasaOCuota"), f"{label}@TasaOCuota"),
-                importe=None if exento else _amount(node.get("Importe"), f"{label}@Importe"),
-            )
+def _concepto_amount(fields: dict[str, str], name: str, index: int, *, required: bool = True) -> str | None:
+    return _amount(fields.get(name), f"Concepto[{index}]/{name}", required=required)
+
+
+_TAX_GROUPS = {"Traslados": "Traslado", "Retenciones": "Retencion"}
+
+
+def _local(tag: object) -> str:
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
+
+
+def _impuesto(node: etree._Element, kind: str, number: int, index: int) -> Impuesto:
+    label = f"Concepto[{index}]/{kind}[{number}]"
+    code = IMPUESTOS.get((node.get("Impuesto") or "").strip().upper())
+    if code is None:
+        raise NativeDocumentError(
+            f"{label}: Impuesto desconocido {node.get('Impuesto')!r} (ISR, IVA o IEPS)."
         )
-    return result
+    tipo_factor = (node.get("TipoFactor") or "Tasa").strip()
+    exento = tipo_factor == "Exento"
+    return Impuesto(
+        base=_amount(node.get("Base"), f"{label}@Base"),
+        impuesto=code,
+        tipo_factor=tipo_factor,
+        tasa_o_cuota=None if exento else _amount(node.get("TasaOCuota"), f"{label}@TasaOCuota"),
+        importe=None if exento else _amount(node.get("Importe"), f"{label}@Importe"),
+    )
 
 
 def _concepto(elem: etree._Element, index: int) -> Concepto:
-    where = f"Concepto[{index}]"
-    traslados = _impuestos(elem, "Traslado", where)
-    retenciones = _impuestos(elem, "Retencion", where)
+    # One pass over the children: this runs tens of thousands of times for large documents.
+    fields: dict[str, str] = {}
+    traslados: list[Impuesto] = []
+    retenciones: list[Impuesto] = []
+    for child in elem:
+        name = _local(child.tag)
+        if name == "ImpuestosSAT":
+            for group in child:
+                kind = _TAX_GROUPS.get(_local(group.tag))
+                if kind is None:
+                    continue
+                target = traslados if kind == "Traslado" else retenciones
+                for node in group:
+                    if _local(node.tag) == kind:
+                        target.append(_impuesto(node, kind, len(target) + 1, index))
+        elif child.text is not None:
+            text = " ".join(child.text.split())
+            if text:
+                fields[name] = text
+    descripcion = fields.get("Descripcion")
+    if descripcion is None:
+        raise NativeDocumentError(f"Falta Concepto[{index}]/Descripcion en el XML nativo.")
     return Concepto(
-        clave_prod_serv=_text(elem, "{*}ClaveProdServ") or "01010101",
-        no_identificacion=_text(elem, "{*}Codigo"),
-        cantidad=_amount(_text(elem, "{*}Cantidad"), f"{where}/Cantidad"),
-        clave_unidad=_text(elem, "{*}ClaveUnidad") or "H87",
-        unidad=_text(elem, "{*}UnidadDeMedida"),
-        descripcion=_required(elem, "{*}Descripcion", where),
-        valor_unitario=_amount(_text(elem, "{*}ValorUnitario"), f"{where}/ValorUnitario"),
-        importe=_amount(_text(elem, "{*}Importe"), f"{where}/Importe"),
-        descuento=_amount(_text(elem, "{*}Descuento"), f"{where}/Descuento", required=False),
-        objeto_imp=_text(elem, "{*}ObjetoImp") or ("02" if traslados or retenciones else "01"),
+        clave_prod_serv=fields.get("ClaveProdServ", "01010101"),
+        no_identificacion=fields.get("Codigo"),
+        cantidad=_concepto_amount(fields, "Cantidad", index),
+        clave_unidad=fields.get("ClaveUnidad", "H87"),
+        unidad=fields.get("UnidadDeMedida"),
+        descripcion=descripcion,
+        valor_unitario=_concepto_amount(fields, "ValorUnitario", index),
+        importe=_concepto_amount(fields, "Importe", index),
+        descuento=_concepto_amount(fields, "Descuento", index, required=False),
+        objeto_imp=fields.get("ObjetoImp") or ("02" if traslados or retenciones else "01"),
         traslados=traslados,
         retenciones=retenciones,
     )
@@ -364,7 +391,9 @@ def _native_document(
     subtotal = _text(totales_elem, "{*}SubTotalBruto") or _text(totales_elem, "{*}SubTotal")
     totales = Totales(
         moneda=(_text(totales_elem, "{*}Moneda") or "MXN").upper(),
-        tipo_cambio=_amount(_text(totales_elem, "{*}TipoDeCambioVenta"), "Totales/TipoDeCambioVenta", required=False),
+        tipo_cambio=_amount(
+            _text(totales_elem, "{*}TipoDeCambioVenta"), "Totales/TipoDeCambioVenta", required=False
+        ),
         subtotal=_amount(subtotal, "Totales/SubTotal"),
         descuento=_amount(_text(totales_elem, "{*}Descuento"), "Totales/Descuento", required=False),
         total=_amount(_text(totales_elem, "{*}Total"), "Totales/Total"),
@@ -455,7 +484,9 @@ class _Resumen:
 
     def add(self, concepto: Concepto) -> None:
         for tax in concepto.traslados:
-            sums = self.traslados.setdefault((tax.impuesto, tax.tipo_factor, tax.tasa_o_cuota), [Decimal(0)] * 2)
+            sums = self.traslados.setdefault(
+                (tax.impuesto, tax.tipo_factor, tax.tasa_o_cuota), [Decimal(0)] * 2
+            )
             sums[0] += Decimal(tax.base)
             if tax.importe is not None:
                 sums[1] += Decimal(tax.importe)
@@ -468,17 +499,25 @@ class _Resumen:
         trasladados = [sums[1] for (_, factor, _), sums in self.traslados.items() if factor != "Exento"]
         return _attrs(
             [
-                ("TotalImpuestosRetenidos", _money(sum(self.retenciones.values())) if self.retenciones else None),
+                (
+                    "TotalImpuestosRetenidos",
+                    _money(sum(self.retenciones.values())) if self.retenciones else None,
+                ),
                 ("TotalImpuestosTrasladados", _money(sum(trasladados)) if trasladados else None),
             ]
         )
 
     def retencion_attrs(self) -> list[list[tuple[str, str]]]:
-        return [[("Impuesto", code), ("Importe", _money(total))] for code, total in sorted(self.retenciones.items())]
+        return [
+            [("Impuesto", code), ("Importe", _money(total))]
+            for code, total in sorted(self.retenciones.items())
+        ]
 
     def traslado_attrs(self) -> list[list[tuple[str, str]]]:
         rows = []
-        for (code, factor, rate), (base, importe) in sorted(self.traslados.items(), key=lambda kv: str(kv[0])):
+        for (code, factor, rate), (base, importe) in sorted(
+            self.traslados.items(), key=lambda kv: str(kv[0])
+        ):
             exento = factor == "Exento"
             rows.append(
                 _attrs(
@@ -626,8 +665,12 @@ def _comprobante_groups(comprobante, emisor, receptor, conceptos, resumen) -> It
 
 
 def _fake_rfc(faker) -> str:  # type: ignore[no-untyped-def]
-    rfc = getattr(faker, "rfc", None)
-    return rfc(natural=False) if callable(rfc) else faker.bothify("???######???").upper()
+    """A company-shaped RFC drawn only from ``faker``'s own random (so a seed reproduces it)."""
+    upper = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    founded = faker.date_between(start_date=date(1970, 1, 1), end_date=date(2015, 12, 31))
+    return (
+        faker.bothify("???", letters=upper) + founded.strftime("%y%m%d") + faker.bothify("??#", letters=upper)
+    )
 
 
 def _write_cfdi(root_attrs, emisor, receptor, conceptos, resumen, tfd) -> bytes:  # type: ignore[no-untyped-def]
@@ -768,7 +811,9 @@ def render_pdf(cfdi_xml: bytes, *, max_conceptos: int = PDF_MAX_CONCEPTOS) -> by
              new_x="LMARGIN", new_y="NEXT")  # fmt: skip
     pdf.cell(width, 5, _latin1(f"Lugar de expedición: {c.get('LugarExpedicion', '')}   Fecha: {c.get('Fecha', '')}"),
              new_x="LMARGIN", new_y="NEXT")  # fmt: skip
-    serie_folio = f"{c.get('Serie', '')}{'-' if c.get('Serie') and c.get('Folio') else ''}{c.get('Folio', '')}"
+    serie_folio = (
+        f"{c.get('Serie', '')}{'-' if c.get('Serie') and c.get('Folio') else ''}{c.get('Folio', '')}"
+    )
     pdf.set_font("Helvetica", "B", 10)
     pdf.cell(width, 6, _latin1(f"Comprobante {c.get('TipoDeComprobante', '')}  Serie/Folio: {serie_folio or '-'}"),
              new_x="LMARGIN", new_y="NEXT")  # fmt: skip
@@ -829,7 +874,14 @@ def render_pdf(cfdi_xml: bytes, *, max_conceptos: int = PDF_MAX_CONCEPTOS) -> by
             continue
         pdf.set_font("Helvetica", "B" if label == "Total" else "", 9)
         pdf.cell(width * 0.74, 5, _latin1(label), align="R")
-        pdf.cell(width * 0.26, 5, _latin1(f"{value} {c.get('Moneda', '')}"), align="R", new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(
+            width * 0.26,
+            5,
+            _latin1(f"{value} {c.get('Moneda', '')}"),
+            align="R",
+            new_x="LMARGIN",
+            new_y="NEXT",
+        )
     pdf.set_font("Helvetica", size=8)
     pdf.cell(width, 5, _latin1(f"Forma de pago: {c.get('FormaPago', '-')}   Método de pago: {c.get('MetodoPago', '-')}"),
              new_x="LMARGIN", new_y="NEXT")  # fmt: skip
@@ -839,7 +891,10 @@ def render_pdf(cfdi_xml: bytes, *, max_conceptos: int = PDF_MAX_CONCEPTOS) -> by
     pdf.cell(width, 5, _latin1(f"No. de certificado del emisor: {c.get('NoCertificado', '')}   "
                                f"No. de certificado SAT: {tfd.get('NoCertificadoSAT', '')}   "
                                f"Fecha de timbrado: {tfd.get('FechaTimbrado', '')}"), new_x="LMARGIN", new_y="NEXT")  # fmt: skip
-    for label, value in (("Sello digital del CFDI", c.get("Sello", "")), ("Sello del SAT", tfd.get("SelloSAT", ""))):
+    for label, value in (
+        ("Sello digital del CFDI", c.get("Sello", "")),
+        ("Sello del SAT", tfd.get("SelloSAT", "")),
+    ):
         pdf.set_font("Helvetica", "B", 7)
         pdf.cell(width, 4, _latin1(label), new_x="LMARGIN", new_y="NEXT")
         pdf.set_font("Courier", size=6)
@@ -914,7 +969,7 @@ def native_sample(
         written += len(text.encode("utf-8"))
     total = subtotal + iva
     tail = (
-        f"</fx:Conceptos><fx:ImpuestosSAT TotalTraslados=\"{iva}\"><fx:Traslados><fx:Traslado Base=\"{subtotal}\""
+        f'</fx:Conceptos><fx:ImpuestosSAT TotalTraslados="{iva}"><fx:Traslados><fx:Traslado Base="{subtotal}"'
         f' Importe="{iva}" Impuesto="IVA" TasaOCuota="0.160000" TipoFactor="Tasa"/></fx:Traslados></fx:ImpuestosSAT>'
         f"<fx:Totales><fx:Moneda>MXN</fx:Moneda><fx:TipoDeCambioVenta>1</fx:TipoDeCambioVenta>"
         f"<fx:SubTotalBruto>{subtotal}</fx:SubTotalBruto><fx:SubTotal>{subtotal}</fx:SubTotal>"
