@@ -1,14 +1,75 @@
-"""Expide Tu Factura ``cancelar``: WSDL operation ⇄ Python."""
+"""Expide Tu Factura ``cancelar``: WSDL operation ⇄ Python.
+
+Request ``{http://service.xpd.mx/}cancelar`` with unqualified ``usuario``, ``token``, ``xmlBytes``
+(base64 of the signed SAT Cancelacion); response ``cancelarResponse/return`` =
+``respuestaCancelacion{acuse, codEstatus, codMensaje, estatusUUIDs*, uuids*}``, every child
+unqualified, as CXF writes it. Children are also found when a client qualifies them.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+from collections.abc import Callable
 from pathlib import Path
 
+from lxml import etree
+
 from ...soap.envelope import SOAP11
-from ...soap.service import Operation, SoapService, not_implemented
+from ...soap.service import Call, Operation, SoapService
+from ...soap.xml import text_of
+from . import codes
+from .service import CancelarRequest, RespuestaCancelacion, cancelar, rule_fields
 
 NS = "http://service.xpd.mx/"
 WSDL_DIR = Path(__file__).parent / "wsdl"
+
+
+def read_cancelar(payload: etree._Element) -> CancelarRequest:
+    """The three parameters; ``xmlBytes`` decoded (a reason instead when absent or not base64)."""
+    values: dict[str, str | None] = {}
+    for child in payload:
+        if isinstance(child.tag, str):
+            values.setdefault(etree.QName(child).localname, text_of(child))
+    text = values.get("xmlBytes")
+    if text is None or not text.strip():
+        return CancelarRequest(values.get("usuario"), values.get("token"), None, codes.NO_XML)
+    try:
+        xml = base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return CancelarRequest(values.get("usuario"), values.get("token"), None, codes.BAD_BASE64)
+    return CancelarRequest(values.get("usuario"), values.get("token"), xml)
+
+
+def write_respuesta(respuesta: RespuestaCancelacion) -> etree._Element:
+    """``cancelarResponse`` with its ``return`` (children in schema order, unqualified)."""
+    response = etree.Element(f"{{{NS}}}cancelarResponse", nsmap={"ns2": NS})
+    ret = etree.SubElement(response, "return")
+    if respuesta.acuse is not None:
+        etree.SubElement(ret, "acuse").text = respuesta.acuse
+    etree.SubElement(ret, "codEstatus").text = respuesta.cod_estatus
+    etree.SubElement(ret, "codMensaje").text = respuesta.cod_mensaje
+    for _, estatus in respuesta.folios:
+        etree.SubElement(ret, "estatusUUIDs").text = estatus
+    for uuid, _ in respuesta.folios:
+        etree.SubElement(ret, "uuids").text = uuid
+    return response
+
+
+def _handler(environment: str) -> Callable[[Call], etree._Element]:
+    def handle(call: Call) -> etree._Element:
+        respuesta = cancelar(call.ctx, environment, read_cancelar(call.payload), call.outcome)
+        call.summary.update(respuesta.summary)
+        return write_respuesta(respuesta)
+
+    return handle
+
+
+def _fields(environment: str) -> Callable[[etree._Element], dict]:
+    def fields(payload: etree._Element) -> dict:
+        return rule_fields(read_cancelar(payload), environment)
+
+    return fields
 
 
 def _service(name: str, environment: str) -> SoapService:
@@ -16,7 +77,7 @@ def _service(name: str, environment: str) -> SoapService:
         provider="expidetufactura",
         name=name,
         wsdl_file=WSDL_DIR / f"{name}.wsdl",
-        operations=[Operation("cancelar", NS, not_implemented)],
+        operations=[Operation("cancelar", NS, _handler(environment), _fields(environment))],
         versions=(SOAP11,),
         secret_fields=frozenset({"token"}),
         environment=environment,

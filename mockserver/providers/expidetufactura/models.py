@@ -1,0 +1,111 @@
+"""Expide Tu Factura state: stamps used per account, and what SAT knows about each UUID.
+
+Stamps live in the shared ``counters`` table and UUID states in the shared SAT registry, so the
+provider needs no table of its own. Every function taking ``conn`` runs inside the caller's write
+transaction, which is what makes a stamp count-down and a 201-vs-202 decision atomic across workers.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from ... import registry
+
+if TYPE_CHECKING:
+    from ...runtime import Context, Runtime
+    from ...timers import Firing
+
+PROVIDER_ID = "expidetufactura"
+RECIPIENT_TIMER = "expidetufactura.recipient"
+_STAMPS = "expidetufactura:stamps-used:"
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the shared SAT registry holds for one UUID."""
+
+    status: str
+    rfc_emisor: str | None
+
+
+# ---------------------------------------------------------------- stamps
+
+
+def stamps_used(conn: sqlite3.Connection, session: str, user: str) -> int:
+    row = conn.execute(
+        "SELECT n FROM counters WHERE session=? AND key=?", (session, _STAMPS + user)
+    ).fetchone()
+    return int(row["n"]) if row else 0
+
+
+def take_stamp(conn: sqlite3.Connection, session: str, user: str, limit: int | None) -> bool:
+    """Use one stamp of ``user``; False when ``limit`` is already used up (None = unlimited)."""
+    if limit is None:
+        return True
+    if stamps_used(conn, session, user) >= limit:
+        return False
+    conn.execute(
+        "INSERT INTO counters(session, key, n) VALUES (?, ?, 1) "
+        "ON CONFLICT(session, key) DO UPDATE SET n = n + 1",
+        (session, _STAMPS + user),
+    )
+    return True
+
+
+# ---------------------------------------------------------------- the SAT registry
+
+
+def known(conn: sqlite3.Connection, session: str, uuid: str) -> Known | None:
+    # registry.status_of gives the status only; the issuer it recorded decides 203 as well.
+    row = conn.execute(
+        "SELECT status, rfc_emisor FROM sat_registry WHERE session=? AND uuid=?", (session, uuid.upper())
+    ).fetchone()
+    return Known(row["status"], row["rfc_emisor"]) if row else None
+
+
+def mark_cancelled(conn: sqlite3.Connection, session: str, uuid: str, rfc: str, at: datetime) -> None:
+    registry.set_status(conn, session, uuid, registry.CANCELADO, at=at, rfc_emisor=rfc, provider=PROVIDER_ID)
+
+
+def mark_pending(
+    ctx: Context, conn: sqlite3.Connection, uuid: str, rfc: str, at: datetime, answer_in: timedelta, accepted: bool
+) -> None:
+    """A cancellation that waits for the recipient: in process now, resolved by a timer."""
+    registry.set_status(conn, ctx.session, uuid, registry.EN_PROCESO, at=at, rfc_emisor=rfc, provider=PROVIDER_ID)
+    ctx.timers.schedule(
+        conn,
+        ctx.session,
+        RECIPIENT_TIMER,
+        at + answer_in,
+        {"uuid": uuid, "status": registry.CANCELADO if accepted else registry.RECHAZADO},
+    )
+
+
+def resolve_recipient(firing: Firing) -> None:
+    """The recipient answered (or the acceptance period ran out): settle the UUID if still pending."""
+    uuid = firing.payload["uuid"]
+    if registry.status_of(firing.conn, firing.session, uuid) == registry.EN_PROCESO:
+        registry.set_status(
+            firing.conn, firing.session, uuid, firing.payload["status"], at=firing.due_at, provider=PROVIDER_ID
+        )
+
+
+def install(runtime: Runtime) -> None:
+    runtime.timers.register(RECIPIENT_TIMER, resolve_recipient)
+
+
+def state(ctx: Context) -> dict:
+    """Stamps left per limited account, and cancellations waiting for the recipient."""
+    accounts = [a for a in ctx.scenarios.accounts(PROVIDER_ID) if a.stamps is not None]
+    with ctx.store.read() as conn:
+        stamps = {
+            a.user: {"limit": a.stamps, "used": stamps_used(conn, ctx.session, a.user)} for a in accounts
+        }
+    pending = [t for t in ctx.timers.pending(ctx.session) if t["kind"] == RECIPIENT_TIMER]
+    return {
+        "stamps": stamps,
+        "awaiting_recipient": [{"uuid": t["payload"]["uuid"], "due_at": t["due_at"]} for t in pending],
+    }

@@ -1,0 +1,332 @@
+"""Expide Tu Factura ``cancelar`` rules: credentials, the signed Cancelacion, dates, SAT's answers.
+
+No XML envelopes and no HTTP here: :func:`cancelar` takes what the wire read and returns what the
+wire writes. Order of checks (the first failure answers):
+
+1. credentials: 501 unknown user, wrong token, or an account of the other environment; 502 account
+   not active or without the ``cancel`` permission; 503 no stamps left;
+2. ``xmlBytes``: 301 absent or not base64;
+3. the document and its seal (SAT core, see ``codes.SAT_REASONS``): 301 structure, 302 seal,
+   303 RFC / SerialNumber / IssuerName not of the certificate, 401 Fecha not ``aaaa-MM-ddThh:mm:ss``;
+4. Fecha (Mexico City wall clock, mock clock): 403 before 2012-01-01, 401 in the future or older
+   than 72 hours;
+5. the certificate: 308 not issued by SAT, 306 not a CSD, 304 revoked or expired, 305 Fecha outside
+   its validity (or not valid yet);
+6. 402 RFC not in the taxpayer registry;
+7. scenario rules (they never switch a check off): a rule's ``code`` other than 200 and 201–205
+   answers the whole request; 201–205 (and ``uuid_codes``) set a folio's status;
+8. one stamp is used and each folio gets 201/202/203/204/205 — atomically, in one transaction.
+
+Rules are matched once per UUID: the dispatcher matches the first UUID (see :func:`rule_fields`),
+:func:`cancelar` the others. ``then`` and ``extra`` do not apply (the answer is synchronous).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from ... import registry
+from ...sat import (
+    Cancelacion,
+    FechaOutsideValidity,
+    NotACsd,
+    SatError,
+    TrustStore,
+    VerifiedCancelacion,
+    build_acuse,
+    parse_cancelacion,
+    verify_seal,
+)
+from ...sat.certificates import certificate_number_of, check_validity
+from ...sat.pki import packaged_dir
+from . import codes, models
+from .models import PROVIDER_ID, Known
+
+if TYPE_CHECKING:
+    from ...runtime import Context
+    from ...scenarios.model import Account, Outcome, SatCfdi, TrustSettings
+
+OPERATION = "cancelar"
+FECHA_MINIMA = datetime(2012, 1, 1)
+VENTANA = timedelta(hours=72)
+# A client's clock running a little ahead of the mock's is not a "future" Fecha.
+TOLERANCIA_RELOJ = timedelta(minutes=5)
+# A cancellation needing the recipient's acceptance is settled by SAT after 72 h without an answer.
+PLAZO_RECEPTOR = timedelta(hours=72)
+SUMMARY_UUIDS = 20
+
+
+@dataclass(frozen=True)
+class CancelarRequest:
+    """What the wire read from ``cancelar``. ``xml`` is None when absent or undecodable (``problem``)."""
+
+    usuario: str | None
+    token: str | None
+    xml: bytes | None
+    problem: str | None = None
+
+
+@dataclass
+class RespuestaCancelacion:
+    """``respuestaCancelacion``: codes as text; ``folios`` are (uuid, estatusUUID) in request order."""
+
+    cod_estatus: str
+    cod_mensaje: str
+    acuse: str | None = None
+    folios: list[tuple[str, str]] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+class _Answer(Exception):
+    """A check failed: answer this code and message."""
+
+    def __init__(self, code: str, message: str | None = None) -> None:
+        super().__init__(code)
+        self.code = code
+        self.message = message or codes.message(code)
+
+
+# ---------------------------------------------------------------- rule fields
+
+
+def rule_fields(request: CancelarRequest, environment: str) -> dict[str, str | None]:
+    """Fields rules match on for the request and its first UUID (read without verifying the seal).
+
+    Never raises: an unreadable document gives the credential fields only.
+    """
+    fields: dict[str, str | None] = {"user": request.usuario, "environment": environment}
+    if request.xml is None:
+        return fields
+    try:
+        cancelacion = parse_cancelacion(request.xml)
+    except SatError:
+        return fields
+    fields.update(_folio_fields(cancelacion, 0))
+    fields["certificate_number"] = _claimed_certificate_number(request.xml)
+    return fields
+
+
+def _folio_fields(cancelacion: Cancelacion, index: int) -> dict[str, str | None]:
+    folio = cancelacion.folios[index]
+    return {
+        "rfc": cancelacion.rfc_emisor,
+        "uuid": folio.uuid,
+        "motivo": folio.motivo,
+        "folio_sustitucion": folio.folio_sustitucion,
+    }
+
+
+def _claimed_certificate_number(xml: bytes) -> str | None:
+    # Cheap, unverified: X509SerialNumber as written (decimal serial or the 20-digit number).
+    start = xml.find(b"X509SerialNumber>")
+    if start < 0:
+        return None
+    end = xml.find(b"<", start)
+    text = xml[start + len("X509SerialNumber>") : end].strip().decode("ascii", "replace")
+    if not text.isdigit():
+        return None
+    return text if len(text) == 20 else certificate_number_of(int(text))
+
+
+# ---------------------------------------------------------------- cancelar
+
+
+def cancelar(
+    ctx: Context, environment: str, request: CancelarRequest, outcome: Outcome | None = None
+) -> RespuestaCancelacion:
+    """Answer one ``cancelar`` call. ``outcome`` is the scenario outcome for the first UUID."""
+    summary: dict[str, Any] = {"user": request.usuario, "environment": environment}
+    try:
+        account = _check_account(ctx, environment, request)
+        verified = _check_document(ctx, request, summary)
+        cancelacion = verified.cancelacion
+        outcomes = [outcome, *_outcomes_for_other_folios(ctx, environment, request, cancelacion)]
+        forced = _forced_answer(outcomes)
+        if forced is not None:
+            summary["rule"] = True
+            raise _Answer(*forced)
+        folios = _cancel_folios(ctx, account, cancelacion, outcomes)
+    except _Answer as answer:
+        summary.update(code=answer.code, message=answer.message)
+        return RespuestaCancelacion(answer.code, answer.message, summary=summary)
+    acuse = build_acuse(cancelacion.rfc_emisor, ctx.now(), folios).decode("utf-8")
+    counts: dict[str, int] = {}
+    for _, estatus in folios:
+        counts[estatus] = counts.get(estatus, 0) + 1
+    summary.update(
+        code=codes.OK,
+        estatus=counts,
+        uuids=[f"{u}:{e}" for u, e in folios[:SUMMARY_UUIDS]],
+    )
+    return RespuestaCancelacion(codes.OK, codes.message(codes.OK), acuse, folios, summary)
+
+
+def _check_account(ctx: Context, environment: str, request: CancelarRequest) -> Account:
+    account = ctx.scenarios.account(PROVIDER_ID, request.usuario or "")
+    # An account of the other environment is refused as if unknown, as the real service does.
+    if account is None or not account.check_password(request.token) or account.environment != environment:
+        raise _Answer("501")
+    if not account.active or not account.allows("cancel"):
+        raise _Answer("502")
+    if account.stamps is not None:
+        with ctx.store.read() as conn:
+            if models.stamps_used(conn, ctx.session, account.user) >= account.stamps:
+                raise _Answer("503")
+    return account
+
+
+def _check_document(ctx: Context, request: CancelarRequest, summary: dict[str, Any]) -> VerifiedCancelacion:
+    if request.xml is None:
+        raise _Answer("301", f"{codes.CODES['301']}: {request.problem or codes.NO_XML}")
+    try:
+        verified = verify_seal(request.xml)
+    except SatError as error:
+        raise _Answer(*codes.for_sat_error(error)) from None
+    cancelacion, cert = verified.cancelacion, verified.certificate
+    summary.update(
+        rfc=cancelacion.rfc_emisor,
+        fecha=cancelacion.fecha_text,
+        format=cancelacion.format,
+        folios=len(cancelacion.folios),
+        certificate_number=cert.certificate_number,
+    )
+    _check_fecha(ctx, cancelacion)
+    try:
+        _check_certificate(ctx, verified)
+    except SatError as error:
+        raise _Answer(*codes.for_sat_error(error)) from None
+    if not ctx.scenarios.sat.is_taxpayer(cancelacion.rfc_emisor):
+        raise _Answer("402")
+    return verified
+
+
+def _check_fecha(ctx: Context, cancelacion: Cancelacion) -> None:
+    if cancelacion.fecha < FECHA_MINIMA:
+        raise _Answer("403")
+    fecha = cancelacion.fecha_aware()
+    now = ctx.now()
+    if fecha > now + TOLERANCIA_RELOJ:
+        raise _Answer("401", codes.FECHA_FUTURA)
+    if fecha < now - VENTANA:
+        raise _Answer("401", codes.FECHA_VENCIDA)
+
+
+def _check_certificate(ctx: Context, verified: VerifiedCancelacion) -> None:
+    cert = verified.certificate
+    trust_store(ctx.scenarios.trust).check_issuer(cert)
+    if cert.kind != "CSD":
+        raise NotACsd(f"el certificado {cert.certificate_number} no es un CSD ({cert.kind})")
+    if ctx.scenarios.sat.is_revoked(cert.certificate_number):
+        raise _Answer("304", codes.REVOKED.format(number=cert.certificate_number))
+    if ctx.scenarios.trust.check_validity:
+        check_validity(cert, ctx.now())
+        if not verified.fecha_within_validity():
+            raise FechaOutsideValidity(
+                f"Fecha {verified.cancelacion.fecha_text} fuera de la vigencia del certificado "
+                f"{cert.certificate_number}"
+            )
+
+
+@lru_cache(maxsize=8)
+def trust_store(settings: TrustSettings) -> TrustStore:
+    """The CAs a scenario trusts (the fake SAT root, extra CA files, SAT-named issuers)."""
+    cas = [(packaged_dir() / "ac_uat.cer").read_bytes()] if settings.fixture_ca else []
+    cas += [path.read_bytes() for path in settings.ca_files]
+    return TrustStore(cas, accept_sat_named_issuers=settings.accept_sat_issuers)
+
+
+# ---------------------------------------------------------------- rules and folios
+
+
+def _outcomes_for_other_folios(
+    ctx: Context, environment: str, request: CancelarRequest, cancelacion: Cancelacion
+) -> list[Outcome | None]:
+    base = {
+        "user": request.usuario,
+        "environment": environment,
+        "certificate_number": _claimed_certificate_number(request.xml or b""),
+    }
+    return [
+        ctx.outcome(PROVIDER_ID, OPERATION, {**base, **_folio_fields(cancelacion, i)})
+        for i in range(1, len(cancelacion.folios))
+    ]
+
+
+def _is_folio_code(code: int) -> bool:
+    return 201 <= code <= 205
+
+
+def _forced_answer(outcomes: list[Outcome | None]) -> tuple[str, str] | None:
+    for outcome in outcomes:
+        if outcome is None or outcome.code is None or outcome.code == 200 or _is_folio_code(outcome.code):
+            continue
+        code = str(outcome.code)
+        return code, outcome.message or codes.message(code)
+    return None
+
+
+def _forced_estatus(uuid: str, own: Outcome | None, outcomes: list[Outcome | None]) -> str | None:
+    if own is not None and own.code is not None and _is_folio_code(own.code):
+        return str(own.code)
+    for outcome in outcomes:
+        code = outcome.code_for_uuid(uuid) if outcome is not None else None
+        if code is not None:
+            return str(code)
+    return None
+
+
+def _cancel_folios(
+    ctx: Context, account: Account, cancelacion: Cancelacion, outcomes: list[Outcome | None]
+) -> list[tuple[str, str]]:
+    rfc = cancelacion.rfc_emisor
+    sat = ctx.scenarios.sat
+    now = ctx.now()
+    ctx.timers.fire_due(ctx.session)  # pending recipient answers settle before we read the registry
+    folios: list[tuple[str, str]] = []
+    with ctx.store.tx() as conn:
+        if not models.take_stamp(conn, ctx.session, account.user, account.stamps):
+            raise _Answer("503")  # another request used the last stamp meanwhile
+        for folio, own in zip(cancelacion.folios, outcomes, strict=True):
+            uuid = folio.uuid
+            seed = sat.cfdi(uuid)
+            estatus, action = estatus_folio(rfc, models.known(conn, ctx.session, uuid), seed)
+            forced = _forced_estatus(uuid, own, outcomes)
+            if forced is not None:
+                estatus, action = forced, ("cancelar" if forced == codes.CANCELADO else None)
+            if action == "cancelar":
+                models.mark_cancelled(conn, ctx.session, uuid, rfc, now)
+            elif action == "esperar" and seed is not None:
+                accepted = seed.recipient != "rechaza"
+                wait = seed.recipient_after
+                if wait is None:
+                    wait = PLAZO_RECEPTOR if seed.recipient == "sin_respuesta" else timedelta(0)
+                models.mark_pending(ctx, conn, uuid, rfc, now, wait, accepted)
+            folios.append((uuid, estatus))
+    return folios
+
+
+def estatus_folio(rfc: str, known: Known | None, seed: SatCfdi | None) -> tuple[str, str | None]:
+    """SAT's EstatusUUID for one folio, and what to do: "cancelar", "esperar" (recipient) or None.
+
+    ``known`` is the shared registry's entry (any provider may have written it); ``seed`` the
+    scenarios' ``sat.cfdis`` entry. The registry wins over the seed for existence and status.
+    """
+    if known is None and seed is not None and not seed.exists:
+        return codes.NO_EXISTE, None
+    issuer = (seed.issuer if seed is not None else None) or (known.rfc_emisor if known else None)
+    if issuer and issuer.upper() != rfc.upper():
+        return codes.NO_DEL_EMISOR, None
+    status = known.status if known is not None else (seed.status if seed is not None else registry.VIGENTE)
+    if status == registry.CANCELADO:
+        return codes.PREVIAMENTE_CANCELADO, None
+    if status == registry.EN_PROCESO:
+        return codes.CANCELADO, None  # already waiting for the recipient: received, nothing new
+    if seed is not None and seed.cancelable == "no_cancelable":
+        return codes.NO_APLICABLE, None
+    if seed is not None and seed.cancelable == "con_aceptacion":
+        return codes.CANCELADO, "esperar"
+    return codes.CANCELADO, "cancelar"
+
