@@ -1,0 +1,506 @@
+// pac-mock dashboard: reads the admin API next to this page and shows it.
+// Every value from the server enters the page through textContent (see el()), never as markup.
+"use strict";
+
+(() => {
+  const POLL_MS = 1500;
+  const TOKEN_KEY = "pac-mock-admin-token";
+  const TZ = "America/Mexico_City";
+
+  // The API lives next to the page: /__admin/ or /__session/<id>/__admin/.
+  const apiBase = new URL(location.pathname.endsWith("/") ? location.pathname : location.pathname + "/", location.origin);
+
+  // A ?token= in the address is kept for this tab only and taken out of the address bar.
+  const params = new URLSearchParams(location.search);
+  if (params.has("token")) {
+    sessionStorage.setItem(TOKEN_KEY, params.get("token"));
+    params.delete("token");
+    const rest = params.toString();
+    history.replaceState(null, "", location.pathname + (rest ? "?" + rest : "") + location.hash);
+  }
+  let token = sessionStorage.getItem(TOKEN_KEY) || "";
+
+  const $ = (id) => document.getElementById(id);
+  const state = { paused: false, busy: false, lastJournalKey: "", maxSeenId: null, providers: {}, journal: [],
+    mail: [], lastKeys: {} };
+
+  // ---- DOM helpers -----------------------------------------------------------------------------
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === undefined || value === null || value === false) continue;
+      if (key === "class") node.className = value;
+      else if (key === "dataset") Object.assign(node.dataset, value);
+      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, String(value));
+    }
+    for (const child of children.flat(Infinity)) {
+      if (child === undefined || child === null) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  function replace(node, ...children) {
+    node.replaceChildren(...children.flat(Infinity).filter((c) => c !== undefined && c !== null));
+  }
+
+  function show(node, visible) {
+    node.hidden = !visible;
+  }
+
+  function scalarText(value) {
+    if (value === null || value === undefined) return "—";
+    if (typeof value === "object") return JSON.stringify(value);
+    return String(value);
+  }
+
+  const timeFormat = new Intl.DateTimeFormat("en-GB", { timeZone: TZ, hour: "2-digit", minute: "2-digit",
+    second: "2-digit", hour12: false });
+  const dateTimeFormat = new Intl.DateTimeFormat("en-CA", { timeZone: TZ, year: "numeric", month: "2-digit",
+    day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+
+  function parseDate(text) {
+    if (!text) return null;
+    const d = new Date(text);
+    return Number.isNaN(d.getTime()) ? null : d;
+  }
+
+  function shortTime(text) {
+    const d = parseDate(text);
+    return d ? timeFormat.format(d) : scalarText(text);
+  }
+
+  function localDateTime(text) {
+    const d = parseDate(text);
+    return d ? dateTimeFormat.format(d).replace(",", "") : scalarText(text);
+  }
+
+  function statusClass(status) {
+    const n = Number(status);
+    if (n >= 200 && n < 300) return "ok";
+    if (n >= 400 && n < 500) return "warn";
+    if (n >= 500 || n === 0) return "bad";
+    return "";
+  }
+
+  // Indent XML for reading; the result is plain text for a <pre>, never parsed as HTML.
+  function prettyXml(text) {
+    if (!text || !text.trim().startsWith("<")) return text || "";
+    const doc = new DOMParser().parseFromString(text, "application/xml");
+    if (doc.getElementsByTagName("parsererror").length) return text;
+    const lines = [];
+    const attrs = (node) => Array.from(node.attributes).map((a) => ` ${a.name}="${a.value}"`).join("");
+    const walk = (node, depth) => {
+      const pad = "  ".repeat(depth);
+      const kids = Array.from(node.childNodes).filter((c) => c.nodeType !== Node.TEXT_NODE || c.nodeValue.trim());
+      if (kids.length === 0) {
+        lines.push(`${pad}<${node.nodeName}${attrs(node)}/>`);
+      } else if (kids.length === 1 && kids[0].nodeType === Node.TEXT_NODE) {
+        lines.push(`${pad}<${node.nodeName}${attrs(node)}>${kids[0].nodeValue.trim()}</${node.nodeName}>`);
+      } else {
+        lines.push(`${pad}<${node.nodeName}${attrs(node)}>`);
+        for (const kid of kids) {
+          if (kid.nodeType === Node.ELEMENT_NODE) walk(kid, depth + 1);
+          else if (kid.nodeType === Node.TEXT_NODE) lines.push(pad + "  " + kid.nodeValue.trim());
+          else if (kid.nodeType === Node.CDATA_SECTION_NODE) lines.push(`${pad}  <![CDATA[${kid.nodeValue}]]>`);
+        }
+        lines.push(`${pad}</${node.nodeName}>`);
+      }
+    };
+    walk(doc.documentElement, 0);
+    return lines.join("\n");
+  }
+
+  // ---- API -------------------------------------------------------------------------------------
+
+  class ApiError extends Error {
+    constructor(status, message) {
+      super(message);
+      this.status = status;
+    }
+  }
+
+  async function api(method, path, body) {
+    const headers = { Accept: "application/json" };
+    if (token) headers["X-Admin-Token"] = token;
+    const init = { method, headers, cache: "no-store" };
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    const response = await fetch(new URL(path, apiBase), init);
+    const text = await response.text();
+    let data = null;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch {
+      data = null;
+    }
+    if (!response.ok) {
+      const message = (data && (data.message || data.error)) || text.slice(0, 200) || response.statusText;
+      throw new ApiError(response.status, message);
+    }
+    return data;
+  }
+
+  function notice(message, kind) {
+    const box = $("notice");
+    box.dataset.kind = kind || "info";
+    box.textContent = message;
+    show(box, Boolean(message));
+  }
+
+  function setLive(kind, text) {
+    $("live").dataset.state = kind;
+    $("live-text").textContent = text;
+  }
+
+  // Only redraw a section when its data changed, so scroll position and selection survive polling.
+  function changed(name, data) {
+    const key = JSON.stringify(data);
+    if (state.lastKeys[name] === key) return false;
+    state.lastKeys[name] = key;
+    return true;
+  }
+
+  // ---- Sections --------------------------------------------------------------------------------
+
+  function renderHealth(health) {
+    $("version").textContent = health.version ? "v" + health.version : "";
+    $("session").textContent = "session: " + health.session;
+    const select = $("provider-filter");
+    for (const p of health.providers || []) {
+      state.providers[p.id] = p.title;
+      if (!Array.from(select.options).some((o) => o.value === p.id)) select.append(el("option", { value: p.id }, p.title));
+    }
+    renderScenarioFile(health.scenarios);
+  }
+
+  function renderScenarioFile(file) {
+    if (!file || !changed("scenario-file", file)) return;
+    const rows = [
+      el("dt", {}, "File"), el("dd", { class: "mono" }, scalarText(file.path)),
+      el("dt", {}, "Loaded"), el("dd", {}, localDateTime(file.loaded_at)),
+      el("dt", {}, "Status"),
+      el("dd", { class: file.error ? "bad" : "ok", id: "scenarios-status" }, file.error ? scalarText(file.error) : "valid"),
+    ];
+    replace($("scenarios-file"), rows);
+  }
+
+  function renderOverlay(data) {
+    if (!changed("overlay", data)) return;
+    const overlay = data && data.overlay;
+    $("overlay-state").textContent = overlay ? "active" : "none";
+    $("overlay-text").textContent = overlay || "This session has no overlay (PUT /__admin/scenarios sets one).";
+    if (data && data.file) renderScenarioFile(data.file);
+  }
+
+  function summaryChips(summary) {
+    const entries = Object.entries(summary || {});
+    return entries.map(([key, value]) =>
+      el("span", { class: "chip" + (key === "fault" || key === "injected" ? " chip-bad" : "") },
+        el("span", { class: "chip-key" }, key), " ", scalarText(value)));
+  }
+
+  function renderJournal(data) {
+    const items = data.requests || [];
+    state.journal = items;
+    $("journal-count").textContent = String(items.length);
+    show($("journal-empty"), items.length === 0);
+    if (!changed("journal", items)) return;
+    const previousMax = state.maxSeenId;
+    const rows = items.map((item) => {
+      const fresh = previousMax !== null && item.id > previousMax;
+      return el("tr", {
+        class: "clickable" + (fresh ? " fresh" : ""), tabindex: "0", dataset: { id: String(item.id) },
+        title: "Show the redacted request and response",
+        onclick: () => openRequest(item),
+        onkeydown: (e) => { if (e.key === "Enter") openRequest(item); },
+      },
+      el("td", { class: "mono nowrap", title: item.at }, shortTime(item.at)),
+      el("td", { class: "nowrap" }, state.providers[item.provider] || scalarText(item.provider)),
+      el("td", { class: "mono nowrap" }, scalarText(item.operation)),
+      el("td", {}, el("span", { class: "status " + statusClass(item.status) }, scalarText(item.status))),
+      el("td", { class: "num" }, item.duration_ms === undefined ? "—" : Number(item.duration_ms).toFixed(1)),
+      el("td", { class: "summary" }, summaryChips(item.summary)));
+    });
+    replace($("journal-body"), rows);
+    state.maxSeenId = items.reduce((m, i) => Math.max(m, i.id), previousMax || 0);
+  }
+
+  function renderClock(clock) {
+    if (!changed("clock", clock)) return;
+    state.clock = clock;
+    $("clock-mode").textContent = clock.mode;
+    $("clock-mode").dataset.mode = clock.mode;
+    $("clock-now").textContent = localDateTime(clock.now) + " CDMX";
+    $("clock-utc").textContent = "UTC " + clock.now.replace("+00:00", "Z") +
+      (clock.offset_seconds ? `  (offset ${clock.offset_seconds}s)` : "");
+    $("unfreeze").disabled = clock.mode !== "frozen";
+  }
+
+  function renderRegistry(data) {
+    const items = (data && data.uuids) || [];
+    $("registry-count").textContent = String(items.length);
+    show($("registry-empty"), items.length === 0);
+    if (!changed("registry", items)) return;
+    replace($("registry-body"), items.map((u) => el("tr", {},
+      el("td", { class: "mono" }, scalarText(u.uuid)),
+      el("td", {}, el("span", { class: "badge status-" + String(u.status) }, scalarText(u.status))),
+      el("td", { class: "mono" }, scalarText(u.rfc_emisor)),
+      el("td", {}, state.providers[u.provider] || scalarText(u.provider)),
+      el("td", { class: "nowrap" }, localDateTime(u.updated_at)))));
+  }
+
+  function renderMail(data, unavailable) {
+    if (unavailable) {
+      $("mail-count").textContent = "";
+      replace($("mail-body"));
+      $("mail-empty").textContent = "This sandbox has no mail outbox (GET mail answered 404).";
+      show($("mail-empty"), true);
+      return;
+    }
+    const items = (data && data.messages) || [];
+    state.mail = items;
+    $("mail-count").textContent = String(items.length);
+    $("mail-empty").textContent = "No mail sent.";
+    show($("mail-empty"), items.length === 0);
+    if (!changed("mail", items)) return;
+    replace($("mail-body"), items.map((m) => el("tr", {
+      class: "clickable", tabindex: "0", title: "Show headers and body", onclick: () => openMail(m),
+      onkeydown: (e) => { if (e.key === "Enter") openMail(m); },
+    },
+    el("td", { class: "nowrap" }, localDateTime(m.created_at)),
+    el("td", {}, Array.isArray(m.to) ? m.to.join(", ") : scalarText(m.to)),
+    el("td", {}, scalarText(m.subject)),
+    el("td", {}, el("span", { class: "status " + mailStatusClass(m.status) }, scalarText(m.status))),
+    el("td", { class: "num" }, scalarText(m.attempts)),
+    el("td", { class: m.last_error ? "bad" : "" }, m.last_error ? scalarText(m.last_error) : ""))));
+  }
+
+  function mailStatusClass(status) {
+    const s = String(status || "").toLowerCase();
+    if (s === "sent") return "ok";
+    if (s === "failed" || s === "error") return "bad";
+    return "warn";
+  }
+
+  // Provider job state has no fixed shape: lists of records become tables, the rest key/value lists.
+  function renderValue(value) {
+    if (Array.isArray(value)) {
+      if (value.length === 0) return el("span", { class: "muted" }, "none");
+      if (value.every((v) => v && typeof v === "object" && !Array.isArray(v))) {
+        const columns = [];
+        for (const row of value) for (const k of Object.keys(row)) if (!columns.includes(k)) columns.push(k);
+        return el("div", { class: "table-wrap short" }, el("table", { class: "data" },
+          el("thead", {}, el("tr", {}, columns.map((c) => el("th", {}, c)))),
+          el("tbody", {}, value.map((row) => el("tr", {}, columns.map((c) =>
+            el("td", { class: "mono" }, scalarText(row[c]))))))));
+      }
+      return el("span", {}, value.map(scalarText).join(", "));
+    }
+    if (value && typeof value === "object") {
+      const keys = Object.keys(value);
+      if (keys.length === 0) return el("span", { class: "muted" }, "none");
+      return el("dl", { class: "kv" }, keys.map((k) => [
+        el("dt", {}, k),
+        el("dd", {}, typeof value[k] === "object" && value[k] !== null ? renderValue(value[k]) : scalarText(value[k])),
+      ]));
+    }
+    return el("span", {}, scalarText(value));
+  }
+
+  function renderJobs(data) {
+    const providers = Object.keys(data || {});
+    show($("jobs-empty"), providers.every((p) => isEmpty(data[p])));
+    if (!changed("jobs", data)) return;
+    replace($("jobs"), providers.filter((p) => !isEmpty(data[p])).map((p) =>
+      el("div", { class: "job-provider", dataset: { provider: p } },
+        el("h3", {}, state.providers[p] || p), renderValue(data[p]))));
+  }
+
+  function isEmpty(value) {
+    if (value === null || value === undefined) return true;
+    if (Array.isArray(value)) return value.length === 0;
+    if (typeof value === "object") return Object.values(value).every(isEmpty);
+    return false;
+  }
+
+  function renderTimers(data) {
+    const pending = (data && data.pending) || [];
+    $("timers-count").textContent = String(pending.length);
+    if (!changed("timers", pending)) return;
+    replace($("timers"), pending.length ? renderValue(pending) : el("p", { class: "empty" }, "None pending."));
+  }
+
+  // ---- Detail dialog ---------------------------------------------------------------------------
+
+  function openDialog(title, meta, a, b) {
+    $("detail-title").textContent = title;
+    replace($("detail-meta"), meta.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, scalarText(v))]));
+    $("detail-a-title").textContent = a.title;
+    $("detail-a").textContent = a.text;
+    $("detail-b-title").textContent = b.title;
+    $("detail-b").textContent = b.text;
+    const dialog = $("detail");
+    if (!dialog.open) dialog.showModal();
+  }
+
+  async function openRequest(item) {
+    const meta = [["Time", item.at], ["Path", item.path], ["SOAP", item.soap_version], ["Status", item.status],
+      ["Duration", `${item.duration_ms} ms`], ...Object.entries(item.summary || {})];
+    const title = `${state.providers[item.provider] || item.provider || ""} · ${item.operation || item.path}`;
+    openDialog(title, meta, { title: "Request (secrets redacted)", text: "loading…" },
+      { title: "Response", text: "loading…" });
+    try {
+      const full = await findEntry(item);
+      if (!full) throw new Error("the entry is no longer in the journal");
+      openDialog(title, meta, { title: "Request (secrets redacted)", text: prettyXml(full.request) || "(empty)" },
+        { title: "Response", text: prettyXml(full.response) || "(empty)" });
+    } catch (err) {
+      openDialog(title, meta, { title: "Request", text: "Could not load it: " + err.message },
+        { title: "Response", text: "" });
+    }
+  }
+
+  // The journal is newest first: fetch with bodies down to this entry, widening if others arrived.
+  async function findEntry(item) {
+    const index = Math.max(0, state.journal.findIndex((j) => j.id === item.id));
+    const query = new URLSearchParams({ limit: String(index + 20) });
+    if (item.provider) query.set("provider", item.provider);
+    if (item.operation) query.set("operation", item.operation);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const data = await api("GET", "requests?" + query);
+      const found = (data.requests || []).find((r) => r.id === item.id);
+      if (found || (data.requests || []).length < Number(query.get("limit"))) return found || null;
+      query.set("limit", String(Number(query.get("limit")) * 4));
+    }
+    return null;
+  }
+
+  function openMail(m) {
+    const headers = m.headers && typeof m.headers === "object"
+      ? Object.entries(m.headers).map(([k, v]) => `${k}: ${scalarText(v)}`).join("\n") : scalarText(m.headers);
+    openDialog(scalarText(m.subject), [["To", Array.isArray(m.to) ? m.to.join(", ") : m.to], ["Status", m.status],
+      ["Attempts", m.attempts], ["Created", m.created_at], ["Sent", m.sent_at], ["Last error", m.last_error || "—"]],
+    { title: "Headers", text: headers }, { title: "Body", text: scalarText(m.body) });
+  }
+
+  // ---- Polling ---------------------------------------------------------------------------------
+
+  async function optional(promise) {
+    try {
+      return { data: await promise };
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return { missing: true };
+      throw err;
+    }
+  }
+
+  async function refresh() {
+    if (state.busy) return;
+    state.busy = true;
+    try {
+      const provider = $("provider-filter").value;
+      const journalQuery = new URLSearchParams({ bodies: "0", limit: "200" });
+      if (provider) journalQuery.set("provider", provider);
+      const [health, journal, clock, scenarios, registry, mail, jobs, timers] = await Promise.all([
+        api("GET", "health"),
+        api("GET", "requests?" + journalQuery),
+        api("GET", "clock"),
+        api("GET", "scenarios"),
+        optional(api("GET", "registry")),
+        optional(api("GET", "mail")),
+        optional(api("GET", "jobs")),
+        optional(api("GET", "timers")),
+      ]);
+      renderHealth(health);
+      renderJournal(journal);
+      renderClock(clock);
+      renderOverlay(scenarios);
+      renderRegistry(registry.data);
+      renderMail(mail.data, mail.missing);
+      renderJobs(jobs.data || {});
+      renderTimers(timers.data);
+      show($("token-form"), false);
+      setLive("ok", "live");
+      document.body.dataset.loaded = "true";
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) {
+        show($("token-form"), true);
+        setLive("error", "token required");
+      } else {
+        setLive("error", "offline: " + err.message);
+      }
+    } finally {
+      state.busy = false;
+    }
+  }
+
+  async function act(label, method, path, body) {
+    try {
+      await api(method, path, body);
+      notice(label, "ok");
+      setTimeout(() => notice(""), 2500);
+    } catch (err) {
+      notice(`${label} failed: ${err.message}`, "error");
+    }
+    await refresh();
+  }
+
+  function advance(duration) {
+    if (duration) act(`Clock advanced ${duration}`, "POST", "clock", { advance: duration });
+  }
+
+  function wire() {
+    $("pause").addEventListener("click", () => {
+      state.paused = !state.paused;
+      $("pause").textContent = state.paused ? "Resume" : "Pause";
+      $("pause").setAttribute("aria-pressed", String(state.paused));
+      if (state.paused) setLive("paused", "paused");
+      else refresh();
+    });
+    $("reset").addEventListener("click", () => {
+      const session = $("session").textContent.replace("session: ", "");
+      const scope = session === "default"
+        ? "every session: journal, jobs, registry, mail, clocks and overlays"
+        : `session "${session}": its journal, jobs, registry, mail, clock and overlay`;
+      if (confirm(`Forget all state of ${scope}?`)) act("State reset", "POST", "reset", {});
+    });
+    $("advance-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      advance($("advance-input").value.trim());
+    });
+    for (const button of document.querySelectorAll("[data-advance]")) {
+      button.addEventListener("click", () => advance(button.dataset.advance));
+    }
+    $("freeze").addEventListener("click", () => act("Clock frozen", "POST", "clock", { freeze: "now" }));
+    $("unfreeze").addEventListener("click", () => {
+      const frozen = state.clock && parseDate(state.clock.frozen_at);
+      if (!frozen) return;
+      // Keep the frozen instant and let time run on from there: an offset from real time.
+      act("Clock running", "POST", "clock", { offset: Math.round((frozen.getTime() - Date.now()) / 1000) });
+    });
+    $("clock-reset").addEventListener("click", () => act("Clock reset", "POST", "clock", { reset: true }));
+    $("provider-filter").addEventListener("change", () => refresh());
+    $("detail-close").addEventListener("click", () => $("detail").close());
+    $("detail").addEventListener("click", (e) => { if (e.target === $("detail")) $("detail").close(); });
+    $("token-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      token = $("token-input").value;
+      sessionStorage.setItem(TOKEN_KEY, token);
+      $("token-input").value = "";
+      refresh();
+    });
+  }
+
+  function tick() {
+    if (!state.paused && !document.hidden) refresh();
+  }
+
+  wire();
+  refresh();
+  setInterval(tick, POLL_MS);
+})();
