@@ -90,8 +90,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_url_rule("/<path:path>", "soap", soap_endpoint, methods=["GET", "POST"])
 
     from .admin.api import blueprint as admin_blueprint
+    from .admin.dashboard import blueprint as dashboard_blueprint
 
     app.register_blueprint(admin_blueprint)
+    app.register_blueprint(dashboard_blueprint)
     for provider in runtime.providers:
         for bp in provider.blueprints:
             app.register_blueprint(bp)
