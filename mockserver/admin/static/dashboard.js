@@ -348,7 +348,16 @@
     if (!dialog.open) dialog.showModal();
   }
 
+  // #request-<id> opens that entry's detail, so a link can point at one request.
+  function openFromHash() {
+    const match = /^#request-(\d+)$/.exec(location.hash);
+    if (!match || $("detail").open) return;
+    const item = state.journal.find((j) => j.id === Number(match[1]));
+    if (item) openRequest(item);
+  }
+
   async function openRequest(item) {
+    if (location.hash !== `#request-${item.id}`) history.replaceState(null, "", `#request-${item.id}`);
     const meta = [["Time", item.at], ["Path", item.path], ["SOAP", item.soap_version], ["Status", item.status],
       ["Duration", `${item.duration_ms} ms`], ...Object.entries(item.summary || {})];
     const title = `${state.providers[item.provider] || item.provider || ""} · ${item.operation || item.path}`;
@@ -418,6 +427,10 @@
       ]);
       renderHealth(health);
       renderJournal(journal);
+      if (!state.hashHandled) {
+        state.hashHandled = true;
+        openFromHash();
+      }
       renderClock(clock);
       renderOverlay(scenarios);
       renderRegistry(registry.data);
@@ -486,6 +499,10 @@
     $("clock-reset").addEventListener("click", () => act("Clock reset", "POST", "clock", { reset: true }));
     $("provider-filter").addEventListener("change", () => refresh());
     $("detail-close").addEventListener("click", () => $("detail").close());
+    $("detail").addEventListener("close", () => {
+      if (location.hash) history.replaceState(null, "", location.pathname + location.search);
+    });
+    window.addEventListener("hashchange", openFromHash);
     $("detail").addEventListener("click", (e) => { if (e.target === $("detail")) $("detail").close(); });
     $("token-form").addEventListener("submit", (e) => {
       e.preventDefault();

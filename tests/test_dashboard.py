@@ -1,0 +1,208 @@
+"""The dashboard at /__admin/: served safely, and rendered for real by a headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+import lxml.html
+import pytest
+import requests
+
+from mockserver.server import BackgroundServer
+from mockserver.settings import Settings
+
+STATIC = Path(__file__).resolve().parents[1] / "mockserver" / "admin" / "static"
+TOKEN = "dash-board-token-5150"
+SF_PASSWORD = "timbrado.SF.16672"
+# Markup that must come out as text: a scenario fault carries it into the journal summary.
+PAYLOAD = "<img src=x onerror=\"document.title='pwned'\">"
+WINDOW = (1400, 1000)
+
+SF_ENVELOPE = (
+    '<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/" xmlns:sf="http://ws.cfdi.solucionfactible.com">'
+    "<e:Body><sf:getStatusCancelacionAsincrona><sf:usuario>testing@solucionfactible.com</sf:usuario>"
+    f"<sf:password>{SF_PASSWORD}</sf:password>"
+    "<sf:transactionId>C5E58106-6C1E-41C9-A211-FB8BAD1CABB0</sf:transactionId>"
+    "</sf:getStatusCancelacionAsincrona></e:Body></e:Envelope>"
+)
+ETF_ENVELOPE = (
+    '<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/" xmlns:x="http://service.xpd.mx/">'
+    "<e:Body><x:cancelar><usuario>pruebas</usuario><token>123456</token><xmlBytes>PG5vdC14bWw=</xmlBytes>"
+    "</x:cancelar></e:Body></e:Envelope>"
+)
+MYSUITE_ENVELOPE = (
+    '<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://www.fact.com.mx/schema/ws">'
+    "<e:Body><m:RequestTransaction><m:Requestor>0c320b03-d4f1-47bc-9fb4-77995f9bf33e</m:Requestor>"
+    "<m:Transaction>ASYNC_CONVERT_VERIFY</m:Transaction><m:Country>MX</m:Country>"
+    "<m:Entity>JES900109Q90</m:Entity><m:User>0c320b03-d4f1-47bc-9fb4-77995f9bf33e</m:User>"
+    "<m:UserName>MX.JES900109Q90.Juan</m:UserName><m:Data1>0c320b03-d4f1-47bc-9fb4-77995f9bf33e</m:Data1>"
+    "</m:RequestTransaction></e:Body></e:Envelope>"
+)
+OVERLAY = {
+    "version": 1,
+    "rules": [{"id": "dashboard-xss", "provider": "mysuite",
+               "outcome": {"fault": {"kind": "soap_fault", "faultstring": PAYLOAD}}}],
+}
+
+
+def chromium_binary() -> str | None:
+    for name in (os.environ.get("PAC_MOCK_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def render(url: str, tmp: Path, *, screenshot: Path | None = None) -> str:
+    """The page's DOM after its script ran (and a PNG when asked), from a headless Chromium."""
+    binary = chromium_binary()
+    if binary is None:
+        pytest.skip("no Chromium binary (install the Debian 'chromium' package, or set PAC_MOCK_CHROMIUM)")
+    profile = tmp / f"profile-{uuid.uuid4().hex[:6]}"
+    cmd = [
+        binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--disable-dev-shm-usage", f"--user-data-dir={profile}", f"--window-size={WINDOW[0]},{WINDOW[1]}",
+        "--hide-scrollbars", "--virtual-time-budget=5000", "--dump-dom",
+    ]
+    if screenshot is not None:
+        cmd.append(f"--screenshot={screenshot}")
+    result = subprocess.run([*cmd, url], capture_output=True, text=True, timeout=90)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def guarded():
+    """A server whose admin API needs a token, as one exposed on a network would."""
+    with BackgroundServer(Settings(port=0, memory=True, admin_token=TOKEN)) as srv:
+        yield srv
+
+
+def _text(doc, element_id: str) -> str:
+    found = doc.get_element_by_id(element_id)
+    return found.text_content().strip()
+
+
+# ---- Served page --------------------------------------------------------------------------------
+
+
+def test_page_and_assets_are_served_at_the_top_and_in_a_session(sandbox):
+    for base in (sandbox.root, sandbox.url):
+        page = requests.get(base + "/__admin/", timeout=10)
+        assert page.status_code == 200
+        assert page.headers["Content-Type"].startswith("text/html")
+        csp = page.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert page.headers["Referrer-Policy"] == "no-referrer"
+        assert 'src="static/dashboard.js"' in page.text  # relative, so the session prefix carries over
+        for asset, kind in (("dashboard.js", "javascript"), ("dashboard.css", "text/css")):
+            response = requests.get(f"{base}/__admin/static/{asset}", timeout=10)
+            assert response.status_code == 200 and kind in response.headers["Content-Type"]
+    bare = requests.get(sandbox.url + "/__admin", timeout=10, allow_redirects=False)
+    assert bare.status_code in (301, 308)
+    assert bare.headers["Location"].endswith(f"/__session/{sandbox.session}/__admin/")
+
+
+def test_the_page_is_open_but_its_data_needs_the_token(guarded):
+    assert requests.get(guarded.url + "/__admin/", timeout=10).status_code == 200
+    assert requests.get(guarded.url + "/__admin/requests", timeout=10).status_code == 401
+    ok = requests.get(guarded.url + "/__admin/requests", headers={"X-Admin-Token": TOKEN}, timeout=10)
+    assert ok.status_code == 200
+
+
+def test_script_never_writes_markup():
+    script = (STATIC / "dashboard.js").read_text()
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+        assert sink not in script
+    html = (STATIC / "dashboard.html").read_text()
+    # No inline script or event handler attributes (the page's CSP would block them anyway).
+    assert "<script>" not in html and not re.search(r"<[^>]*\son\w+\s*=", html)
+
+
+# ---- Rendered page ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def busy_session(guarded):
+    """A session with real journal entries from the three providers, a frozen clock and an overlay."""
+    session = "dash-" + uuid.uuid4().hex[:8]
+    base = f"{guarded.url}/__session/{session}"
+    auth = {"X-Admin-Token": TOKEN}
+    put = requests.put(base + "/__admin/scenarios", json=OVERLAY, headers=auth, timeout=10)
+    assert put.status_code == 200, put.text
+    xml = {"Content-Type": "text/xml; charset=utf-8"}
+    requests.post(base + "/ws/services/Cancelacion", data=SF_ENVELOPE, timeout=10,
+                  headers={**xml, "SOAPAction": "urn:getStatusCancelacionAsincrona"})
+    requests.post(base + "/cancelacion/CancelacionPruebas", data=ETF_ENVELOPE, timeout=10,
+                  headers={**xml, "SOAPAction": '""'})
+    requests.post(base + "/mx.com.fact.wsfront/factwsfront.asmx", data=MYSUITE_ENVELOPE, timeout=10,
+                  headers={**xml, "SOAPAction": "http://www.fact.com.mx/schema/ws/RequestTransaction"})
+    clock = requests.post(base + "/__admin/clock", json={"freeze": "2026-01-10T10:00:00"}, headers=auth, timeout=10)
+    assert clock.status_code == 200
+    journal = requests.get(base + "/__admin/requests?bodies=0", headers=auth, timeout=10).json()["requests"]
+    assert [e["provider"] for e in journal] == ["mysuite", "expidetufactura", "solucionfactible"]
+    return base, journal
+
+
+def test_dashboard_renders_the_session_in_chromium(busy_session, tmp_path):
+    base, journal = busy_session
+    sf_entry = journal[-1]
+    dom = render(f"{base}/__admin/?token={TOKEN}#request-{sf_entry['id']}", tmp_path)
+    doc = lxml.html.fromstring(dom)
+
+    assert doc.body.get("data-loaded") == "true", "the page's script did not finish a refresh"
+    assert _text(doc, "live-text") == "live"
+    assert _text(doc, "session") == "session: " + base.rsplit("/", 1)[1]
+
+    rows = doc.get_element_by_id("journal-body").findall("tr")
+    assert [r.get("data-id") for r in rows] == [str(e["id"]) for e in journal]
+    cells = [[td.text_content().strip() for td in r.findall("td")] for r in rows]
+    assert [c[1] for c in cells] == ["MYSuite", "Expide Tu Factura", "Solución Factible"]
+    assert [c[2] for c in cells] == [e["operation"] for e in journal]
+    assert [c[3] for c in cells] == [str(e["status"]) for e in journal]
+    # The injected fault's markup is shown as text and never became an element.
+    assert PAYLOAD in cells[0][5]
+    assert not doc.xpath("//body//img") and doc.findtext(".//title") == "pac-mock dashboard"
+
+    assert _text(doc, "clock-now") == "2026-01-10 10:00:00 CDMX"
+    assert _text(doc, "clock-mode") == "frozen"
+    assert _text(doc, "scenarios-status") == "valid"
+    assert "dashboard-xss" in _text(doc, "overlay-text")
+
+    # The #request-<id> link opened the redacted request and its response.
+    dialog = doc.get_element_by_id("detail")
+    assert dialog.get("open") is not None
+    request_text = _text(doc, "detail-a")
+    assert "getStatusCancelacionAsincrona" in request_text and "***" in request_text
+    assert "Envelope" in _text(doc, "detail-b")
+    assert SF_PASSWORD not in dom and TOKEN not in dom
+
+
+def test_dashboard_screenshot_is_a_drawn_page(busy_session, tmp_path):
+    from PIL import Image  # fpdf2, a dependency, brings Pillow
+
+    base, _journal = busy_session
+    png = tmp_path / "dashboard.png"
+    render(f"{base}/__admin/?token={TOKEN}", tmp_path, screenshot=png)
+    with Image.open(png) as image:
+        rgb = image.convert("RGB")
+    assert rgb.size == WINDOW
+    # The stylesheet applied: the dark top bar, the grey page behind the white cards.
+    assert _close(rgb.getpixel((4, 4)), (0x16, 0x20, 0x2B))
+    assert _close(rgb.getpixel((6, WINDOW[1] - 6)), (0xF4, 0xF5, 0xF7))
+    # Text and tables were drawn: many colours (anti-aliased glyphs), and not one flat colour.
+    colours = rgb.getcolors(maxcolors=1 << 16)
+    assert colours is None or len(colours) > 200
+    top = max(colours or [(0, None)], key=lambda c: c[0])[0]
+    assert top < 0.8 * WINDOW[0] * WINDOW[1]
+    if os.environ.get("PAC_MOCK_KEEP_SCREENSHOT"):
+        shutil.copy(png, os.environ["PAC_MOCK_KEEP_SCREENSHOT"])
+
+
+def _close(pixel: tuple, expected: tuple, tolerance: int = 6) -> bool:
+    return all(abs(a - b) <= tolerance for a, b in zip(pixel, expected, strict=True))
