@@ -1,0 +1,294 @@
+"""The e-mail outbox: notifications recorded exactly once, delivered over SMTP at least once.
+
+A provider records a message with :meth:`Outbox.enqueue` inside the same write transaction as the
+state change it reports (a timer firing, an admin decision), so the record exists iff the change
+does. Delivery happens outside that transaction, in a loop (:meth:`Outbox.start`) that claims due
+rows atomically (several worker processes never send one row twice), sends them with ``smtplib``
+to ``settings.smtp_host:smtp_port``, and retries with exponential backoff.
+
+Status of a row: ``recorded`` (no SMTP server configured: kept for ``/__admin/mail`` only),
+``pending`` (waiting for its next attempt), ``sending`` (claimed by a delivery loop), ``sent``,
+``failed`` (gave up after ``max_attempts``; ``last_error`` says why). A claim that is not finished
+(its process died) expires after ``claim_seconds`` and the row is sent again: delivery is at
+least once, the record exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import smtplib
+import threading
+import time
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from .runtime import Runtime
+    from .settings import Settings
+    from .store import Store
+
+log = logging.getLogger("pac_mock.mail")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    provider TEXT,
+    uuid TEXT,
+    mail_from TEXT NOT NULL,
+    mail_to TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    headers TEXT NOT NULL DEFAULT '{}',
+    body TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL,
+    claimed_until REAL,
+    last_error TEXT,
+    sent_at TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_session ON outbox(session, id);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, next_attempt_at);
+"""
+
+RECORDED = "recorded"
+PENDING = "pending"
+SENDING = "sending"
+SENT = "sent"
+FAILED = "failed"
+
+MAX_WAIT_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class Mail:
+    """One notification to record (and deliver). ``headers`` are extra headers such as ``X-SFService``."""
+
+    to: str
+    subject: str
+    body: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    uuid: str | None = None
+    provider: str | None = None
+
+
+class Outbox:
+    """The outbox table of one store, and the loop that delivers it."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        max_attempts: int = 5,
+        backoff_seconds: float = 1.0,
+        claim_seconds: float = 60.0,
+        smtp_timeout: float = 10.0,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.max_attempts = max_attempts
+        self.backoff_seconds = backoff_seconds
+        self.claim_seconds = claim_seconds
+        self.smtp_timeout = smtp_timeout
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        with store.read() as conn:
+            conn.executescript(SCHEMA)
+
+    @property
+    def delivers(self) -> bool:
+        """True when an SMTP server is configured (otherwise messages are only recorded)."""
+        return bool(self.settings.smtp_host)
+
+    # Recording -----------------------------------------------------------------------------------
+
+    def enqueue(self, conn: sqlite3.Connection, session: str, mail: Mail, *, at: datetime) -> int:
+        """Record ``mail`` inside the caller's transaction; ``at`` is the (mock) time it was written."""
+        cur = conn.execute(
+            "INSERT INTO outbox(session, created_at, provider, uuid, mail_from, mail_to, subject, headers, body, "
+            "status, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                session,
+                at.isoformat(),
+                mail.provider,
+                mail.uuid.upper() if mail.uuid else None,
+                self.settings.mail_from,
+                mail.to,
+                mail.subject,
+                json.dumps(dict(mail.headers)),
+                mail.body,
+                PENDING if self.delivers else RECORDED,
+                time.time() if self.delivers else None,
+            ),
+        )
+        self._wake.set()
+        return int(cur.lastrowid)
+
+    # Reading -------------------------------------------------------------------------------------
+
+    def messages(
+        self, session: str, *, to: str | None = None, uuid: str | None = None, status: str | None = None,
+        limit: int = 500,
+    ) -> list[dict[str, Any]]:
+        """The session's messages, oldest first, optionally filtered (``to`` and ``uuid`` in any case)."""
+        sql = "SELECT * FROM outbox WHERE session=?"
+        args: list[Any] = [session]
+        if to:
+            sql += " AND lower(mail_to)=lower(?)"
+            args.append(to)
+        if uuid:
+            sql += " AND uuid=?"
+            args.append(uuid.upper())
+        if status:
+            sql += " AND status=?"
+            args.append(status)
+        sql += " ORDER BY id LIMIT ?"
+        args.append(max(1, min(limit, 10_000)))
+        with self.store.read() as conn:
+            rows = conn.execute(sql, args).fetchall()
+        return [_describe(r) for r in rows]
+
+    def wait(self, session: str, count: int, timeout: float, **filters: str | None) -> tuple[list[dict], bool]:
+        """Wait until ``count`` messages match or ``timeout`` seconds pass. Returns (messages, timed_out)."""
+        deadline = time.monotonic() + max(0.0, min(timeout, MAX_WAIT_SECONDS))
+        while True:
+            found = self.messages(session, **filters)
+            if len(found) >= count:
+                return found, False
+            if time.monotonic() >= deadline:
+                return found, True
+            time.sleep(0.05)
+
+    def clear(self, session: str) -> int:
+        with self.store.tx() as conn:
+            return conn.execute("DELETE FROM outbox WHERE session=?", (session,)).rowcount
+
+    # Delivery ------------------------------------------------------------------------------------
+
+    def claim_due(self, limit: int = 20) -> list[dict]:
+        """Atomically take due rows (pending and due, or abandoned while sending) for this process."""
+        now = time.time()
+        with self.store.tx() as conn:
+            rows = conn.execute(
+                "UPDATE outbox SET status=?, claimed_until=?, attempts=attempts+1 WHERE id IN ("
+                " SELECT id FROM outbox WHERE (status=? AND next_attempt_at<=?) OR (status=? AND claimed_until<?)"
+                " ORDER BY id LIMIT ?) RETURNING *",
+                (SENDING, now + self.claim_seconds, PENDING, now, SENDING, now, limit),
+            ).fetchall()
+        return [dict(r) for r in rows]
+
+    def deliver_due(self) -> int:
+        """Send what is due now. Returns how many messages were sent."""
+        sent = 0
+        for row in self.claim_due():
+            try:
+                self._send(row)
+            except (OSError, smtplib.SMTPException) as exc:
+                self._failed(row, f"{type(exc).__name__}: {exc}")
+                continue
+            with self.store.tx() as conn:
+                conn.execute(
+                    "UPDATE outbox SET status=?, sent_at=?, last_error=NULL, claimed_until=NULL WHERE id=?",
+                    (SENT, datetime.now(UTC).isoformat(), row["id"]),
+                )
+            sent += 1
+        return sent
+
+    def _failed(self, row: dict, error: str) -> None:
+        give_up = row["attempts"] >= self.max_attempts
+        delay = self.backoff_seconds * (2 ** (row["attempts"] - 1))
+        log.warning("mail %s to %s: attempt %s failed: %s", row["id"], row["mail_to"], row["attempts"], error)
+        with self.store.tx() as conn:
+            conn.execute(
+                "UPDATE outbox SET status=?, last_error=?, next_attempt_at=?, claimed_until=NULL WHERE id=?",
+                (FAILED if give_up else PENDING, error[:500], None if give_up else time.time() + delay, row["id"]),
+            )
+
+    def build_message(self, row: Mapping[str, Any]) -> EmailMessage:
+        message = EmailMessage()
+        message["From"] = row["mail_from"]
+        message["To"] = row["mail_to"]
+        message["Subject"] = row["subject"]
+        message["Date"] = format_datetime(datetime.fromisoformat(row["created_at"]))
+        message["Message-ID"] = make_msgid(idstring=f"outbox-{row['id']}", domain="pac-mock.local")
+        for name, value in json.loads(row["headers"]).items():
+            message[name] = value
+        message.set_content(row["body"])
+        return message
+
+    def _send(self, row: Mapping[str, Any]) -> None:
+        host = self.settings.smtp_host
+        if not host:
+            raise smtplib.SMTPException("no SMTP server configured")
+        with smtplib.SMTP(host, self.settings.smtp_port, timeout=self.smtp_timeout) as smtp:
+            smtp.send_message(self.build_message(row))
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self, interval: float = 0.5) -> None:
+        """Deliver in a background thread (only when an SMTP server is configured)."""
+        if self._thread is not None or not self.delivers:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, args=(interval,), name="pac-mock-mail", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.smtp_timeout + 5)
+            self._thread = None
+
+    def _run(self, interval: float) -> None:
+        while not self._stop.is_set():
+            try:
+                self.deliver_due()
+            except Exception:  # one bad round must not end delivery
+                log.exception("mail delivery round failed")
+            self._wake.wait(interval)
+            self._wake.clear()
+
+
+def _describe(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "created_at": row["created_at"],
+        "provider": row["provider"],
+        "uuid": row["uuid"],
+        "from": row["mail_from"],
+        "to": row["mail_to"],
+        "subject": row["subject"],
+        "headers": json.loads(row["headers"]),
+        "body": row["body"],
+        "status": row["status"],
+        "attempts": row["attempts"],
+        "last_error": row["last_error"],
+        "sent_at": row["sent_at"],
+    }
+
+
+_OUTBOXES: weakref.WeakKeyDictionary[Runtime, Outbox] = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
+
+
+def outbox_for(runtime: Runtime) -> Outbox:
+    """The runtime's outbox (created once; creating it creates the table)."""
+    with _LOCK:
+        outbox = _OUTBOXES.get(runtime)
+        if outbox is None:
+            outbox = _OUTBOXES[runtime] = Outbox(runtime.store, runtime.settings)
+            runtime.timers.after_fire.append(outbox.wake)
+        return outbox
