@@ -1,26 +1,238 @@
-"""Solución Factible ``Cancelacion``: WSDL operations ⇄ Python."""
+"""Solución Factible ``Cancelacion``: WSDL operations ⇄ Python.
+
+Requests: wrapper and children qualified in ``http://ws.cfdi.solucionfactible.com`` (unqualified
+children are read too); ``xsi:nil`` reads as absent. Responses as Axis2 writes them:
+``<ns:<op>Response><ns:return xsi:type=...>`` with the children in the return type's namespace and
+``xsi:nil="true"`` for nulls.
+
+Scenario fields (for rules): ``user``, ``uuid`` (without the ``|Motivo|Folio`` suffix), ``motivo``,
+``folio_sustitucion``, ``rfc``, ``email``, ``certificate_number``, ``transaction_id``. For operations
+with several UUIDs (``cancelar``, ``enviarSolicitud*``) the request is matched with its first UUID by
+the dispatcher, and every further UUID is matched again on its own.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from pathlib import Path
 
-from ...soap.service import Operation, SoapService, not_implemented
+from lxml import etree
+
+from ...sat import SatError, load_certificate, parse_cancelacion
+from ...soap.service import Call, Operation, SoapService
+from ...soap.xml import text_of
+from . import service
+from .service import Answer, Csd, Folio
 
 NS = "http://ws.cfdi.solucionfactible.com"
+ASYNC_NS = "http://ws.cfdi.solucionfactible.com/xsd"
+STATUS_NS = "http://response.cancelacion.commons.timbrado.solucionfactible.com/xsd"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+PROVIDER = service.PROVIDER
+
+
+# ---------------------------------------------------------------- reading requests
+
+
+def _one(payload: etree._Element, name: str) -> str | None:
+    element = payload.find(f"{{{NS}}}{name}")
+    if element is None:
+        element = payload.find(name)
+    return text_of(element)
+
+
+def _many(payload: etree._Element, name: str) -> tuple[str, ...]:
+    found = payload.findall(f"{{{NS}}}{name}") or payload.findall(name)
+    return tuple(t for t in (text_of(e) for e in found) if t is not None)
+
+
+def _split_uuid(text: str | None) -> dict[str, str | None]:
+    if not text:
+        return {}
+    parts = [p.strip() for p in text.split("|")]
+    return {
+        "uuid": parts[0].upper(),
+        "motivo": parts[1] if len(parts) > 1 and parts[1] else None,
+        "folio_sustitucion": parts[2].upper() if len(parts) > 2 and parts[2] else None,
+    }
+
+
+def _certificate_number(b64: str | None) -> str | None:
+    if not b64:
+        return None
+    try:
+        return load_certificate(base64.b64decode("".join(b64.split()), validate=True)).certificate_number
+    except (SatError, binascii.Error, ValueError):
+        return None
+
+
+def _solicitud_fields(b64: str | None) -> tuple[dict[str, str | None], list[Folio]]:
+    """Unverified look at a signed Cancelacion, only to match rules (the service verifies it)."""
+    try:
+        cancelacion = parse_cancelacion(base64.b64decode("".join((b64 or "").split()), validate=True))
+    except (SatError, binascii.Error, ValueError):
+        return {}, []
+    first = cancelacion.folios[0]
+    fields = {"rfc": cancelacion.rfc_emisor, "uuid": first.uuid, "motivo": first.motivo,
+              "folio_sustitucion": first.folio_sustitucion}
+    return fields, list(cancelacion.folios)
+
+
+def fields_cancelar_asincrono(payload: etree._Element) -> dict:
+    return {
+        "user": _one(payload, "usuario"),
+        **_split_uuid(_one(payload, "uuid")),
+        "rfc": (_one(payload, "rfcEmisor") or "").upper() or None,
+        "email": _one(payload, "emailNotifica"),
+        "certificate_number": _certificate_number(_one(payload, "csdCer")),
+    }
+
+
+def fields_status(payload: etree._Element) -> dict:
+    transaction = _one(payload, "transactionId")
+    return {"user": _one(payload, "usuario"), "transaction_id": transaction, **_split_uuid(transaction)}
+
+
+def fields_cancelar(payload: etree._Element) -> dict:
+    uuids = _many(payload, "uuids")
+    return {
+        "user": _one(payload, "usuario"),
+        **_split_uuid(uuids[0] if uuids else None),
+        "rfc": (_one(payload, "rfcEmisor") or "").upper() or None,
+        "certificate_number": _certificate_number(_one(payload, "derCertCSD")),
+    }
+
+
+def fields_solicitud(payload: etree._Element) -> dict:
+    found, _ = _solicitud_fields(_one(payload, "solicitud"))
+    return {"user": _one(payload, "usuario"), "email": _one(payload, "emailNotifica"), **found}
+
+
+def fields_sector_primario(payload: etree._Element) -> dict:
+    return {"user": _one(payload, "usuario"), **_split_uuid(_one(payload, "uuid"))}
+
+
+def _outcome_for(call: Call, base_fields: dict):
+    """Per-UUID rule lookup: the dispatcher's outcome for the first UUID, a new match for the others."""
+    first = base_fields.get("uuid")
+
+    def lookup(uuid: str, folio: Folio):
+        if first is None or uuid.upper() == first:
+            return call.outcome
+        fields = {**base_fields, "uuid": uuid.upper(), "motivo": folio.motivo,
+                  "folio_sustitucion": folio.folio_sustitucion}
+        return call.ctx.outcome(PROVIDER, call.operation.name, fields)
+
+    return lookup
+
+
+# ---------------------------------------------------------------- writing responses
+
+
+def _value(parent: etree._Element, tag: str, text: str | None) -> None:
+    element = etree.SubElement(parent, tag)
+    if text is None:
+        element.set(f"{{{XSI}}}nil", "true")
+    else:
+        element.text = text
+
+
+def async_response(operation: str, answer: Answer) -> etree._Element:
+    """``<op>Response/return`` of type CancelacionAsincronoResponse {mensaje, status}."""
+    root = etree.Element(f"{{{NS}}}{operation}Response", nsmap={"ns": NS})
+    ret = etree.SubElement(root, f"{{{NS}}}return", nsmap={"ax29": ASYNC_NS, "xsi": XSI})
+    ret.set(f"{{{XSI}}}type", "ax29:CancelacionAsincronoResponse")
+    _value(ret, f"{{{ASYNC_NS}}}mensaje", answer.mensaje)
+    _value(ret, f"{{{ASYNC_NS}}}status", str(answer.status))
+    return root
+
+
+def status_response(operation: str, answer: Answer) -> etree._Element:
+    """``<op>Response/return`` of type StatusCancelacionResponse {acuseSat, mensaje, status}."""
+    root = etree.Element(f"{{{NS}}}{operation}Response", nsmap={"ns": NS})
+    ret = etree.SubElement(root, f"{{{NS}}}return", nsmap={"ax27": STATUS_NS, "xsi": XSI})
+    ret.set(f"{{{XSI}}}type", "ax27:StatusCancelacionResponse")
+    acuse = base64.b64encode(answer.acuse).decode("ascii") if answer.acuse else None
+    _value(ret, f"{{{STATUS_NS}}}acuseSat", acuse)
+    _value(ret, f"{{{STATUS_NS}}}mensaje", answer.mensaje)
+    _value(ret, f"{{{STATUS_NS}}}status", str(answer.status))
+    return root
+
+
+def _finish(call: Call, answer: Answer, build) -> etree._Element:
+    call.summary.update({k: v for k, v in answer.summary.items() if v is not None})
+    return build(call.operation.name, answer)
+
+
+# ---------------------------------------------------------------- handlers
+
+
+def _csd(payload: etree._Element, cer: str, key: str, password: str) -> Csd:
+    return Csd(_one(payload, cer), _one(payload, key), _one(payload, password))
+
+
+def cancelar_asincrono(call: Call) -> etree._Element:
+    p = call.payload
+    req = service.CancelarAsincronoRequest(
+        usuario=_one(p, "usuario"), password=_one(p, "password"), uuid=_one(p, "uuid"),
+        rfc_emisor=_one(p, "rfcEmisor"), email=_one(p, "emailNotifica"),
+        csd=_csd(p, "csdCer", "csdKey", "csdPassword"),
+    )
+    return _finish(call, service.cancelar_asincrono(call.ctx, req, call.outcome), async_response)
+
+
+def get_status(call: Call) -> etree._Element:
+    p = call.payload
+    req = service.StatusRequest(_one(p, "usuario"), _one(p, "password"), _one(p, "transactionId"))
+    return _finish(call, service.status_cancelacion(call.ctx, req, call.outcome), status_response)
+
+
+def enviar_solicitud_asincrono(call: Call) -> etree._Element:
+    p = call.payload
+    req = service.SolicitudRequest(_one(p, "usuario"), _one(p, "password"), _one(p, "solicitud"),
+                                   _one(p, "emailNotifica"))
+    lookup = _outcome_for(call, fields_solicitud(p))
+    return _finish(call, service.enviar_solicitud_asincrono(call.ctx, req, lookup), async_response)
+
+
+def cancelar(call: Call) -> etree._Element:
+    p = call.payload
+    req = service.CancelarRequest(
+        usuario=_one(p, "usuario"), password=_one(p, "password"), rfc_emisor=_one(p, "rfcEmisor"),
+        uuids=_many(p, "uuids"), csd=_csd(p, "derCertCSD", "derKeyCSD", "contrasenaCSD"),
+    )
+    lookup = _outcome_for(call, fields_cancelar(p))
+    return _finish(call, service.cancelar(call.ctx, req, lookup), status_response)
+
+
+def enviar_solicitud(call: Call) -> etree._Element:
+    p = call.payload
+    req = service.SolicitudRequest(_one(p, "usuario"), _one(p, "password"), _one(p, "solicitud"))
+    lookup = _outcome_for(call, fields_solicitud(p))
+    return _finish(call, service.enviar_solicitud(call.ctx, req, lookup), status_response)
+
+
+def cancelar_sector_primario(call: Call) -> etree._Element:
+    p = call.payload
+    req = service.SectorPrimarioRequest(_one(p, "usuario"), _one(p, "password"), _one(p, "uuid"))
+    return _finish(call, service.cancelar_sector_primario(call.ctx, req, call.outcome), status_response)
+
+
 OPERATIONS = (
-    "cancelarAsincrono",
-    "getStatusCancelacionAsincrona",
-    "enviarSolicitudCancelacionAsincrono",
-    "cancelar",
-    "enviarSolicitudCancelacion",
-    "cancelarSectorPrimario",
+    Operation("cancelarAsincrono", NS, cancelar_asincrono, fields_cancelar_asincrono),
+    Operation("getStatusCancelacionAsincrona", NS, get_status, fields_status),
+    Operation("enviarSolicitudCancelacionAsincrono", NS, enviar_solicitud_asincrono, fields_solicitud),
+    Operation("cancelar", NS, cancelar, fields_cancelar),
+    Operation("enviarSolicitudCancelacion", NS, enviar_solicitud, fields_solicitud),
+    Operation("cancelarSectorPrimario", NS, cancelar_sector_primario, fields_sector_primario),
 )
 
 SERVICE = SoapService(
-    provider="solucionfactible",
+    provider=PROVIDER,
     name="Cancelacion",
     wsdl_file=Path(__file__).parent / "wsdl" / "Cancelacion.wsdl",
-    operations=[Operation(name, NS, not_implemented) for name in OPERATIONS],
+    operations=list(OPERATIONS),
     extra_paths=("/ws/services/Cancelacion",),
     secret_fields=frozenset({"password", "csdKey", "csdPassword", "derKeyCSD", "contrasenaCSD"}),
 )
