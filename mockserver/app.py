@@ -93,6 +93,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from .admin.dashboard import blueprint as dashboard_blueprint
 
     app.register_blueprint(admin_blueprint)
+    app.register_blueprint(__import__("mockserver.admin.mail", fromlist=["blueprint"]).blueprint)
     app.register_blueprint(dashboard_blueprint)
     for provider in runtime.providers:
         for bp in provider.blueprints:

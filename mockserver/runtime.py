@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 
+from . import mail
 from . import scenarios as scenario_module
 from .clock import Clock, parse_instant
 from .journal import Journal
@@ -196,9 +197,11 @@ class Runtime:
     def start(self) -> None:
         self.timers.fire_due()  # whatever fell due while the server was down
         self.timers.start(self.settings.timer_interval)
+        mail.outbox_for(self).start()  # SMTP delivery of recorded notifications (when configured)
 
     def stop(self) -> None:
         self.timers.stop()
+        mail.outbox_for(self).stop()
 
 
 @dataclass
