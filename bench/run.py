@@ -1,0 +1,511 @@
+"""``python -m bench``: the whole benchmark in one run (under 10 minutes on 2 cores).
+
+Order: cold start; every provider operation at 16 connections on ``pac-mock serve``; 500-folio
+verification; the provider benchmark scripts (``bench/bench_<provider>.py``) when present; MYSuite
+4 MB / 40 MB ingest; WireMock with the same SF request; the WSGI servers compared on the SF route;
+a profile of the hot paths. Then the targets are checked and ``bench/results/latest.{json,md}``
+written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import RESULTS_DIR, report, wiremock
+from .ingest import post_document, use_production
+from .load import Workload, ensure_wrk, probe, run_wrk
+from .procs import MB, ServerProcess
+from .servers import REPO, ServerConfig, available, start
+from .workloads import (
+    Fixtures,
+    mysuite_workloads,
+    new_uuid,
+    sf_cancelar_asincrono,
+    sf_workloads,
+    xpd_body,
+    xpd_cancelar,
+)
+
+PROVIDER_SCRIPTS = ("bench_solucionfactible", "bench_expidetufactura", "bench_mysuite")
+BUDGET_S = 570  # stop starting optional sections after this; the whole run must stay under 10 minutes
+
+# The server configurations compared on the SF cancelarAsincrono route.
+COMPARED = (
+    ServerConfig("granian-w1", "granian", workers=1),
+    ServerConfig("granian-w2", "granian", workers=2),
+    ServerConfig("granian-w3", "granian", workers=3),
+    ServerConfig("granian-w2-bt1", "granian", workers=2, threads=1, via_cli=False),
+    ServerConfig("granian-w2-bt4", "granian", workers=2, threads=4, via_cli=False),
+    ServerConfig("waitress-t8", "waitress", workers=1, threads=8),
+    ServerConfig("gunicorn-sync-w2", "gunicorn", workers=2),
+    ServerConfig("gunicorn-gthread-w2x4", "gunicorn", workers=2, threads=4),
+)
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.started = time.monotonic()
+        self.log_dir = Path(tempfile.mkdtemp(prefix="pac-mock-bench-logs-", dir="/tmp"))
+        self.results: dict = {"meta": meta(args), "skipped": {}}
+
+    # helpers -----------------------------------------------------------------------------------
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def say(self, text: str) -> None:
+        print(f"[{self.elapsed():6.1f}s] {text}", flush=True)
+
+    def wanted(self, section: str) -> bool:
+        if self.args.only and section not in self.args.only:
+            return False
+        if section in self.args.skip:
+            self.results["skipped"][section] = "skipped on the command line"
+            return False
+        if self.elapsed() > BUDGET_S:
+            self.results["skipped"][section] = f"time budget ({BUDGET_S} s) used up"
+            self.say(f"skipping {section}: time budget used up")
+            return False
+        return True
+
+    def load(self, base_url: str, workload: Workload, seconds: float, warmup: float = 1.0) -> dict:
+        if warmup > 0:
+            run_wrk(
+                base_url,
+                workload,
+                connections=self.args.connections,
+                threads=self.args.threads,
+                duration=warmup,
+            )
+        return run_wrk(
+            base_url, workload, connections=self.args.connections, threads=self.args.threads, duration=seconds
+        )
+
+    # sections ----------------------------------------------------------------------------------
+
+    def cold_start(self) -> None:
+        """Process start to the first 200 from /__admin/health, with a fresh data dir each time."""
+        out = {}
+        for workers, runs in ((self.args.workers, 3), (1, 2)):
+            if workers in out:
+                continue
+            times = []
+            for _ in range(runs):
+                process, _ = start(ServerConfig(f"cold-w{workers}", "granian", workers=workers), self.log_dir)
+                times.append(process.cold_start_s)
+                process.stop()
+            out[f"workers_{workers}"] = {
+                "runs_s": [round(t, 3) for t in times],
+                "median_s": round(statistics.median(times), 3),
+                "max_s": round(max(times), 3),
+            }
+            self.say(f"cold start --workers {workers}: {out[f'workers_{workers}']['runs_s']}")
+        self.results["cold_start"] = out
+
+    def operations(self, base_url: str, process: ServerProcess, workloads: list[Workload]) -> None:
+        ops = []
+        for workload in workloads:
+            seconds = self.args.duration * (1.6 if workload.name in HEADLINE else 1.0)
+            ops.append(self.operation(base_url, process, workload, seconds))
+        self.results["operations"] = ops
+
+    def operation(self, base_url: str, process: ServerProcess, workload: Workload, seconds: float) -> dict:
+        answer = probe(base_url, workload)
+        run_wrk(base_url, workload, connections=self.args.connections, threads=self.args.threads, duration=1)
+        process.tree.reset_peaks()
+        result = run_wrk(
+            base_url, workload, connections=self.args.connections, threads=self.args.threads, duration=seconds
+        )
+        result["peak_rss_mb"] = round(process.tree.peak() / MB, 1)
+        provider, _, operation = workload.name.partition(".")
+        result = {"name": workload.name, "provider": provider, **result, "probe": answer}
+        result["server_ms"] = journal_durations(
+            base_url, operation.split("[")[0], min(result["requests"], 5000)
+        )
+        self.say(
+            f"{workload.name:<42} {result['rps']:>8.0f} req/s  p50 {result['p50_ms']:6.2f} ms  "
+            f"p99 {result['p99_ms']:6.2f} ms  peak {result['peak_rss_mb']:6.1f} MB  "
+            f"[{answer['status']}{' not implemented' if answer['not_implemented'] else ''}]"
+        )
+        return result
+
+    def five_hundred(self, base_url: str, fx: Fixtures) -> None:
+        """XPD cancelar with 500 folios: server time (journal), client time, and verification alone."""
+        from mockserver.sat import TrustStore, verify_cancelacion
+
+        documents = [fx.cancelacion([new_uuid() for _ in range(500)]) for _ in range(12)]
+        workload = xpd_cancelar(fx, pool=1)
+        client, text = [], ""
+        for i, xml in enumerate(documents):
+            req = urllib.request.Request(
+                base_url + workload.path, data=xpd_body(xml), headers=workload.headers
+            )
+            t0 = time.perf_counter()
+            try:
+                with urllib.request.urlopen(req, timeout=60) as response:
+                    text = response.read().decode("utf-8", "replace")
+            except urllib.error.HTTPError as exc:
+                text = exc.read().decode("utf-8", "replace")
+            if i >= 2:  # the first two warm the caches
+                client.append(time.perf_counter() - t0)
+        trust, now = TrustStore.default(), datetime.now(UTC)
+        verify = []
+        for xml in documents[:10]:
+            t0 = time.perf_counter()
+            verify_cancelacion(xml, trust, now)
+            verify.append(time.perf_counter() - t0)
+        server = journal_durations(base_url, "cancelar", 10)
+        self.results["xpd_500"] = {
+            "folios": 500,
+            "request_kb": round(len(xpd_body(documents[0])) / 1024, 1),
+            "server_ms": server,
+            "client_ms_median": round(statistics.median(client) * 1000, 2),
+            "verify_cancelacion_ms_median": round(statistics.median(verify) * 1000, 2),
+            "not_implemented": "not implemented" in text.lower(),
+        }
+        self.say(f"500 folios: {self.results['xpd_500']}")
+
+    def provider_scripts(self, base_url: str, process: ServerProcess) -> None:
+        out = {}
+        for name in PROVIDER_SCRIPTS:
+            if not (Path(__file__).parent / f"{name}.py").exists():
+                out[name] = {"missing": True}
+                continue
+            if self.elapsed() > BUDGET_S - 60:
+                out[name] = {"skipped": "time budget"}
+                continue
+            self.say(f"running bench/{name}.py")
+            t0 = time.monotonic()
+            try:
+                module = importlib.import_module(f"bench.{name}")
+                result = module.run(base_url, **script_kwargs(module.run, self.args, process))
+                out[name] = {"seconds": round(time.monotonic() - t0, 1), "result": result}
+            except Exception as exc:  # one script failing must not lose the rest of the run
+                out[name] = {"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc(limit=3)}
+                self.say(f"bench/{name}.py failed: {exc}")
+        self.results["provider_scripts"] = out
+
+    def ingest(self, base_url: str, process: ServerProcess) -> None:
+        out = {}
+        try:
+            out["4MB"] = post_document(base_url, process.tree, 4_000_000 - 4096)
+            self.say(f"ingest 4 MB: {out['4MB']}")
+            production = use_production(base_url)
+            out["40MB"] = post_document(production, process.tree, 40_000_000 - 4096)
+            out["40MB"]["session"] = "MYSuite account in productivo (session overlay)"
+            self.say(f"ingest 40 MB: {out['40MB']}")
+        except Exception as exc:
+            out["error"] = f"{type(exc).__name__}: {exc}"
+            self.say(f"ingest failed: {exc}")
+        self.results["ingest"] = out
+
+    def wiremock(self, sf: Workload) -> None:
+        jar = wiremock.jar()
+        root = Path(tempfile.mkdtemp(prefix="pac-mock-bench-wiremock-", dir="/tmp"))
+        process = wiremock.server(root, self.log_dir / "wiremock.log").start()
+        base_url = f"http://127.0.0.1:{process.port}"
+        try:
+            answer = probe(base_url, sf)
+            # The JVM needs a while to compile the matching code: warm it before measuring.
+            for _ in range(3):
+                run_wrk(
+                    base_url,
+                    sf,
+                    connections=self.args.connections,
+                    threads=self.args.threads,
+                    duration=self.args.duration,
+                )
+            process.tree.reset_peaks()
+            result = run_wrk(
+                base_url,
+                sf,
+                connections=self.args.connections,
+                threads=self.args.threads,
+                duration=self.args.duration * 1.6,
+            )
+            result["peak_rss_mb"] = round(process.tree.peak() / MB, 1)
+            result.update(
+                name="wiremock.cancelarAsincrono (XPath-matched canned)",
+                version=wiremock.version_of(jar),
+                cold_start_s=round(process.cold_start_s, 3),
+                probe=answer,
+                java=java_version(),
+            )
+        finally:
+            process.stop()
+        self.results["wiremock"] = result
+        self.say(
+            f"wiremock: {result['rps']:.0f} req/s  p99 {result['p99_ms']} ms  peak {result['peak_rss_mb']} MB"
+        )
+
+    def compare_servers(self, sf: Workload) -> None:
+        out = []
+        for config in COMPARED:
+            if not self.args.all_servers and config.server != "granian" and self.args.quick:
+                continue
+            if not available(config.server):
+                out.append(
+                    {
+                        "name": config.name,
+                        "describe": config.describe(),
+                        "skipped": f"{config.server} not installed",
+                    }
+                )
+                continue
+            if self.elapsed() > BUDGET_S - 30:
+                out.append({"name": config.name, "describe": config.describe(), "skipped": "time budget"})
+                continue
+            try:
+                process, base_url = start(config, self.log_dir)
+            except RuntimeError as exc:
+                out.append({"name": config.name, "describe": config.describe(), "error": str(exc)})
+                continue
+            try:
+                answer = probe(base_url, sf)
+                run_wrk(
+                    base_url, sf, connections=self.args.connections, threads=self.args.threads, duration=1
+                )
+                process.tree.reset_peaks()
+                result = run_wrk(
+                    base_url,
+                    sf,
+                    connections=self.args.connections,
+                    threads=self.args.threads,
+                    duration=self.args.duration,
+                )
+                result["peak_rss_mb"] = round(process.tree.peak() / MB, 1)
+            finally:
+                process.stop()
+            result = {"name": config.name, "describe": config.describe(), "cold_start_s": round(process.cold_start_s, 3),
+                      **result, "status": answer["status"]}  # fmt: skip
+            out.append(result)
+            self.say(
+                f"{config.describe():<32} {result['rps']:>8.0f} req/s  p99 {result['p99_ms']:6.2f} ms  peak {result['peak_rss_mb']} MB"
+            )
+        self.results["servers"] = out
+
+    def profile(self, fx: Fixtures) -> None:
+        from . import profiling
+
+        target = profiling.InProcess()
+        out = {}
+        try:
+            n = 400 if self.args.quick else 1500
+            for workload in (sf_cancelar_asincrono(fx), xpd_cancelar(fx, pool=300)):
+                stem = workload.name.replace(".", "_")
+                out[workload.name] = {
+                    "in_process": profiling.request_ms(target, workload, n=300),
+                    "steps_us": profiling.steps_us(target, workload),
+                    "profile": profiling.profile(
+                        target, workload, RESULTS_DIR / "profiles" / f"{stem}.txt", n=n
+                    ),
+                }
+                self.say(
+                    f"profile {workload.name}: {out[workload.name]['in_process']} steps {out[workload.name]['steps_us']}"
+                )
+        finally:
+            target.close()
+        self.results["profile"] = out
+
+    # the run -----------------------------------------------------------------------------------
+
+    def run(self) -> dict:
+        ensure_wrk()
+        fx = Fixtures()
+        sf = sf_cancelar_asincrono(fx)
+        workloads = [*sf_workloads(fx), xpd_cancelar(fx), *mysuite_workloads()]
+        if self.wanted("cold_start"):
+            self.cold_start()
+        main = ServerConfig("main", "granian", workers=self.args.workers)
+        if any(self.wanted(s) for s in ("operations", "xpd_500", "provider_scripts", "ingest")):
+            process, base_url = start(main, self.log_dir)
+            self.say(
+                f"pac-mock serve --workers {self.args.workers} on {base_url} (data in {process.data_dir})"
+            )
+            try:
+                if self.wanted("operations"):
+                    self.operations(base_url, process, workloads)
+                if self.wanted("xpd_500"):
+                    self.five_hundred(base_url, fx)
+                if self.wanted("provider_scripts"):
+                    self.provider_scripts(base_url, process)
+                if self.wanted("ingest"):
+                    self.ingest(base_url, process)
+            finally:
+                process.stop()
+        if self.wanted("wiremock"):
+            self.wiremock(sf)
+        if self.wanted("servers"):
+            self.compare_servers(sf)
+        if self.wanted("profile"):
+            self.profile(fx)
+        self.results["meta"]["seconds"] = round(self.elapsed(), 1)
+        self.results["targets"] = report.targets(self.results)
+        self.results["recommendation"] = report.recommend(self.results)
+        return self.results
+
+
+HEADLINE = {"sf.cancelarAsincrono", "xpd.cancelar"}
+
+
+def journal_durations(base_url: str, operation: str, limit: int) -> dict | None:
+    """The server's own time per request (the journal's duration_ms) for the latest ``limit`` calls."""
+    query = urllib.parse.urlencode({"operation": operation, "limit": max(1, limit), "bodies": "0"})
+    try:
+        with urllib.request.urlopen(f"{base_url}/__admin/requests?{query}", timeout=60) as response:
+            items = json.load(response)["requests"]
+    except (OSError, ValueError, KeyError):
+        return None
+    values = sorted(float(i["duration_ms"]) for i in items if i.get("duration_ms") is not None)
+    if not values:
+        return None
+    return {
+        "count": len(values),
+        "p50": round(statistics.median(values), 3),
+        "p99": round(values[int(0.99 * (len(values) - 1))], 3),
+    }
+
+
+def script_kwargs(fn, args: argparse.Namespace, process: ServerProcess) -> dict:
+    """The keyword arguments a provider script's ``run`` accepts, from what this run knows."""
+    offer = {
+        "connections": args.connections,
+        "duration": args.duration,
+        "seconds": args.duration,
+        "threads": args.threads,
+        "quick": args.quick,
+        "tree": process.tree,
+        "process_tree": process.tree,
+        "server": process,
+        "pid": process.proc.pid if process.proc else None,
+    }
+    params = inspect.signature(fn).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return {k: v for k, v in offer.items() if k in ("connections", "duration", "tree")}
+    return {k: v for k, v in offer.items() if k in params}
+
+
+def java_version() -> str | None:
+    try:
+        out = subprocess.run(["java", "-version"], capture_output=True, text=True, timeout=30).stderr
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.splitlines()[0] if out else None
+
+
+def meta(args: argparse.Namespace) -> dict:
+    def version(module: str) -> str | None:
+        try:
+            from importlib.metadata import version as v
+
+            return v(module)
+        except Exception:
+            return None
+
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor(),
+    )
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        commit = None
+    try:
+        wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("[")[0].strip()
+    except OSError:
+        wrk = None
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": commit,
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "granian": version("granian"),
+        "flask": version("flask"),
+        "lxml": version("lxml"),
+        "wrk": wrk,
+        "connections": args.connections,
+        "wrk_threads": args.threads,
+        "duration_s": args.duration,
+        "workers": args.workers,
+        "load": "wrk closed loop on 127.0.0.1; client and server share the machine",
+    }
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per measurement (default 5)")
+    parser.add_argument("--connections", type=int, default=16, help="concurrent connections (default 16)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="wrk threads (default 1: leaves the CPU to the server)"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2, help="pac-mock serve --workers for the main run (default 2)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="short run: 2 s measurements, granian only in the comparison"
+    )
+    parser.add_argument(
+        "--all-servers", action="store_true", help="compare waitress/gunicorn even with --quick"
+    )
+    sections = [
+        "cold_start",
+        "operations",
+        "xpd_500",
+        "provider_scripts",
+        "ingest",
+        "wiremock",
+        "servers",
+        "profile",
+    ]
+    parser.add_argument("--only", nargs="*", choices=sections, default=[], help="run only these sections")
+    parser.add_argument("--skip", nargs="*", choices=sections, default=[], help="leave these sections out")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="where latest.json and latest.md go")
+    args = parser.parse_args(argv)
+    if args.quick and args.duration == 5.0:
+        args.duration = 2.0
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    bench = Bench(args)
+    bench.say(
+        f"pac-mock benchmark: {args.connections} connections, {args.duration:g} s per measurement; logs in {bench.log_dir}"
+    )
+    results = bench.run()
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "latest.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    markdown = report.markdown(results)
+    (args.out / "latest.md").write_text(markdown)
+    print()
+    print(markdown)
+    bench.say(f"results in {args.out / 'latest.json'} and latest.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""How the sandbox is started for a measurement: ``pac-mock serve`` and the other WSGI servers compared.
+
+Every server gets a fresh data directory (a new SQLite file) and the repository's ``scenarios.yaml``,
+so each run starts from the same state. The other servers load the same app factory as granian's
+workers (``mockserver.app:create_app_from_env``) with the same ``PAC_MOCK_*`` environment.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from mockserver import scenarios as scenario_module
+from mockserver.settings import Settings
+
+from .procs import ServerProcess, free_port
+
+REPO = Path(__file__).resolve().parent.parent
+FACTORY = "mockserver.app:create_app_from_env"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """One way to serve the app."""
+
+    name: str
+    server: str  # granian | gunicorn | waitress
+    workers: int = 1
+    threads: int | None = None  # granian blocking threads, gunicorn gthread threads, waitress threads
+    via_cli: bool = True  # granian through ``pac-mock serve`` (the shipped settings)
+
+    def describe(self) -> str:
+        threads = f", {self.threads} threads" if self.threads else ""
+        return f"{self.server} {self.workers} worker{'s' if self.workers != 1 else ''}{threads}"
+
+
+def scenarios_path() -> Path:
+    local = REPO / "scenarios.yaml"
+    return local if local.exists() else scenario_module.default_path()
+
+
+def fresh_data_dir(label: str) -> Path:
+    return Path(tempfile.mkdtemp(prefix=f"pac-mock-bench-{label}-", dir="/tmp"))
+
+
+def start(config: ServerConfig, log_dir: Path) -> tuple[ServerProcess, str]:
+    """Start ``config`` on a free loopback port with a fresh data dir; returns the process and base URL."""
+    port = free_port()
+    data_dir = fresh_data_dir(config.name)
+    settings = Settings(port=port, data_dir=data_dir, workers=config.workers, scenarios=scenarios_path())
+    env = settings.to_env()
+    bind = f"127.0.0.1:{port}"
+    if config.server == "granian" and config.via_cli:
+        command = [
+            sys.executable, "-m", "mockserver", "serve",
+            "--port", str(port), "--data-dir", str(data_dir), "--workers", str(config.workers),
+        ]  # fmt: skip
+    elif config.server == "granian":
+        command = [
+            sys.executable, "-m", "granian", "--interface", "wsgi", "--factory",
+            "--host", "127.0.0.1", "--port", str(port), "--workers", str(config.workers),
+            "--blocking-threads", str(config.threads or 1), "--log-level", "warning", FACTORY,
+        ]  # fmt: skip
+    elif config.server == "gunicorn":
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-b",
+            bind,
+            "-w",
+            str(config.workers),
+            "--log-level",
+            "warning",
+        ]
+        if config.threads:
+            command += ["-k", "gthread", "--threads", str(config.threads)]
+        command.append(FACTORY + "()")
+    elif config.server == "waitress":
+        command = [
+            sys.executable, "-m", "waitress", f"--listen={bind}", f"--threads={config.threads or 4}", "--call", FACTORY,
+        ]  # fmt: skip
+    else:
+        raise ValueError(f"unknown server {config.server!r}")
+    process = ServerProcess(
+        config.name,
+        command,
+        f"http://127.0.0.1:{port}/__admin/health",
+        env=env,
+        cwd=REPO,
+        log_path=log_dir / f"{config.name}.log",
+    )
+    process.data_dir = data_dir  # type: ignore[attr-defined]
+    return process.start(), f"http://127.0.0.1:{port}"
+
+
+def available(server: str) -> bool:
+    try:
+        __import__(server)
+    except ImportError:
+        return False
+    return True
