@@ -268,11 +268,11 @@ def _forced_answer(outcomes: list[Outcome | None]) -> tuple[str, str] | None:
     return None
 
 
-def _forced_estatus(uuid: str, own: Outcome | None, outcomes: list[Outcome | None]) -> str | None:
+def _forced_estatus(uuid: str, own: Outcome | None, with_uuid_codes: list[Outcome]) -> str | None:
     if own is not None and own.code is not None and _is_folio_code(own.code):
         return str(own.code)
-    for outcome in outcomes:
-        code = outcome.code_for_uuid(uuid) if outcome is not None else None
+    for outcome in with_uuid_codes:
+        code = outcome.code_for_uuid(uuid)
         if code is not None:
             return str(code)
     return None
@@ -285,6 +285,7 @@ def _cancel_folios(
     sat = ctx.scenarios.sat
     now = ctx.now()
     ctx.timers.fire_due(ctx.session)  # pending recipient answers settle before we read the registry
+    with_uuid_codes = [o for o in outcomes if o is not None and o.uuid_codes]
     folios: list[tuple[str, str]] = []
     with ctx.store.tx() as conn:
         if not models.take_stamp(conn, ctx.session, account.user, account.stamps):
@@ -293,7 +294,7 @@ def _cancel_folios(
             uuid = folio.uuid
             seed = sat.cfdi(uuid)
             estatus, action = estatus_folio(rfc, models.known(conn, ctx.session, uuid), seed)
-            forced = _forced_estatus(uuid, own, outcomes)
+            forced = _forced_estatus(uuid, own, with_uuid_codes)
             if forced is not None:
                 estatus, action = forced, ("cancelar" if forced == codes.CANCELADO else None)
             if action == "cancelar":
