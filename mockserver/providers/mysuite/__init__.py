@@ -1,6 +1,32 @@
-"""MYSuite — ``FactWSFront.asmx`` ``RequestTransaction`` (ASMX, SOAP 1.1 and 1.2)."""
+"""MYSuite — ``FactWSFront.asmx`` ``RequestTransaction`` (ASMX, SOAP 1.1 and 1.2): asynchronous
+conversion of large native XML documents into stamped CFDIs, with expiring download links."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from .. import Provider
+from .downloads import blueprint as downloads_blueprint
+from .models import SCHEMA
+from .service import TIMER_KIND, on_job_due, state
 from .wire import SERVICE
+from .worker import Converter
 
-PROVIDER = Provider(id="mysuite", title="MYSuite", services=[SERVICE])
+if TYPE_CHECKING:
+    from ...runtime import Runtime
+
+
+def install(runtime: Runtime) -> None:
+    runtime.timers.register(TIMER_KIND, on_job_due)
+    runtime.timers.after_fire.append(Converter(runtime).wake)
+
+
+PROVIDER = Provider(
+    id="mysuite",
+    title="MYSuite",
+    services=[SERVICE],
+    schema=SCHEMA,
+    install=install,
+    blueprints=[downloads_blueprint],
+    state=state,
+)
