@@ -29,7 +29,8 @@ def _serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"pac-mock: {exc}", file=sys.stderr)
         return 2
-    scenario_path = settings.scenarios or scenario_module.default_path()
+    local = Path("scenarios.yaml")
+    scenario_path = settings.scenarios or (local.resolve() if local.is_file() else scenario_module.default_path())
     errors = scenario_module.check_file(scenario_path)
     if errors:
         print(f"pac-mock: {scenario_path} is not valid:", file=sys.stderr)

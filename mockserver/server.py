@@ -34,7 +34,7 @@ def serve(settings: Settings, on_ready=None) -> None:
         interface=Interfaces.WSGI,
         workers=settings.workers,
         # Threads per worker for blocking WSGI calls: scenario delays must not stall other clients.
-        blocking_threads=16,
+        blocking_threads=8,
         factory=True,
         log_level=LogLevels(settings.log_level.lower()),
         respawn_failed_workers=True,

@@ -1,0 +1,73 @@
+"""The command line: serve (granian) prints its endpoints and stops cleanly; check validates files."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import requests
+from helpers import ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mockserver", *args], capture_output=True, text=True,
+                          timeout=60, cwd=ROOT, **kwargs)
+
+
+def test_check_accepts_the_default_file_and_rejects_a_bad_one_with_its_line(tmp_path):
+    ok = run_cli("check", str(ROOT / "scenarios.yaml"))
+    assert ok.returncode == 0 and "OK" in ok.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nproviders:\n  expidetufactura:\n    accounts: 7\n", encoding="utf-8")
+    result = run_cli("check", str(bad))
+    assert result.returncode == 1
+    assert f"{bad}:4:" in result.stderr
+
+
+def test_serve_refuses_a_bad_scenarios_file(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("seed: [1]\n", encoding="utf-8")
+    result = run_cli("serve", "--port", str(free_port()), "--scenarios", str(bad), "--data-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert f"{bad}:1:" in result.stderr
+
+
+def test_serve_prints_every_endpoint_answers_and_stops_on_sigterm(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAC_MOCK_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mockserver", "serve", "--port", str(port), "--data-dir", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env,
+    )
+    try:
+        lines: list[str] = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "Admin API" in line:
+                break
+        text = "".join(lines)
+        assert f"ready on http://127.0.0.1:{port}" in text
+        for path in ("/ws/services/Cancelacion", "/cancelacion/CancelacionPruebas",
+                     "/cancelacion/CancelacionProductivo", "factwsfront.asmx"):
+            assert path in text
+        health = requests.get(f"http://127.0.0.1:{port}/__admin/health", timeout=5)
+        assert health.json()["status"] == "ok"
+        assert (tmp_path / "pac-mock.sqlite3").exists()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0
