@@ -1,0 +1,219 @@
+"""Solución Factible rules without HTTP: service.py on a Runtime with an in-memory store."""
+
+from __future__ import annotations
+
+import base64
+import uuid as uuidlib
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from mockserver import registry
+from mockserver.clock import Clock
+from mockserver.mail import outbox_for
+from mockserver.providers.solucionfactible import codes, models, service
+from mockserver.providers.solucionfactible.service import (
+    Answer,
+    CancelarAsincronoRequest,
+    Csd,
+    Refusal,
+    StatusRequest,
+)
+from mockserver.runtime import Runtime
+from mockserver.sat.pki import fixture
+from mockserver.scenarios.model import Outcome, Transition
+from mockserver.settings import Settings
+
+USER, PASSWORD, RFC = "testing@solucionfactible.com", "timbrado.SF.16672", "MOC900101AB1"
+T0 = datetime(2026, 1, 10, 16, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def runtime():
+    rt = Runtime(Settings(memory=True))
+    yield rt
+    rt.store.close()
+
+
+@pytest.fixture
+def ctx(runtime):
+    session = uuidlib.uuid4().hex[:10]
+    runtime.set_clock(session, Clock().frozen(T0))
+    return runtime.context(session)
+
+
+def advance(ctx, minutes: float):
+    ctx.runtime.set_clock(ctx.session, Clock().frozen(ctx.now() + timedelta(minutes=minutes)))
+    return ctx.runtime.context(ctx.session)
+
+
+def new_uuid() -> str:
+    return str(uuidlib.uuid4()).upper()
+
+
+def asincrono(ctx, uuid: str, outcome: Outcome | None = None, **kw) -> Answer:
+    fields = {"usuario": USER, "password": PASSWORD, "uuid": uuid, "rfc_emisor": RFC, **kw}
+    return service.cancelar_asincrono(ctx, CancelarAsincronoRequest(**fields), outcome)
+
+
+def status(ctx, uuid: str, outcome: Outcome | None = None) -> Answer:
+    return service.status_cancelacion(ctx, StatusRequest(USER, PASSWORD, uuid), outcome)
+
+
+def test_every_code_constant_is_in_the_catalogue():
+    constants = {v for k, v in vars(codes).items() if k.isupper() and isinstance(v, int)}
+    assert constants <= set(codes.CODES)
+    assert codes.message(621, "detalle") == "Datos no válidos: detalle"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("6a8d7b26-1f43-4e1a-9f7c-0c2b9d1e5a11", ("6A8D7B26-1F43-4E1A-9F7C-0C2B9D1E5A11", "02", None)),
+    ("6A8D7B26-1F43-4E1A-9F7C-0C2B9D1E5A11|03|", ("6A8D7B26-1F43-4E1A-9F7C-0C2B9D1E5A11", "03", None)),
+    (" 6A8D7B26-1F43-4E1A-9F7C-0C2B9D1E5A11 | 01 | 7b9e8c37-2a54-4f2b-8e6d-1d3cae2f6b22 ",
+     ("6A8D7B26-1F43-4E1A-9F7C-0C2B9D1E5A11", "01", "7B9E8C37-2A54-4F2B-8E6D-1D3CAE2F6B22")),
+])
+def test_uuid_field_forms(text, expected):
+    folio = service.parse_uuid_field(text)
+    assert (folio.uuid, folio.motivo, folio.folio_sustitucion) == expected
+
+
+@pytest.mark.parametrize("text", ["", "nope", "6A8D7B26-1F43-4E1A-9F7C-0C2B9D1E5A11|05|",
+                                  "6A8D7B26-1F43-4E1A-9F7C-0C2B9D1E5A11|01|",
+                                  "6A8D7B26-1F43-4E1A-9F7C-0C2B9D1E5A11|01|nope", "a|b|c|d"])
+def test_bad_uuid_fields_are_621(text):
+    with pytest.raises(Refusal) as err:
+        service.parse_uuid_field(text)
+    assert err.value.code == codes.INVALID_DATA
+
+
+def test_base64_and_email_checks():
+    assert service.decode_base64(" QUJD\nRA== ", "x") == b"ABCD"
+    for bad, code in (("@@", 621), ("", 611), (None, 611)):
+        with pytest.raises(Refusal) as err:
+            service.decode_base64(bad, "x")
+        assert err.value.code == code
+    assert service.parse_email(" a@b.mx ") == "a@b.mx" and service.parse_email("") is None
+    with pytest.raises(Refusal):
+        service.parse_email("a@b")
+
+
+def test_lockout_counts_failures_and_lapses(ctx):
+    for expected in (601, 601, 601, 601, 604):
+        with pytest.raises(Refusal) as err:
+            service.authenticate(ctx, USER, "mal", ("cancel",))
+        assert err.value.code == expected
+    with pytest.raises(Refusal) as err:
+        service.authenticate(ctx, USER, PASSWORD, ("cancel",))
+    assert err.value.code == 604
+    later = advance(ctx, 15)
+    assert service.authenticate(later, USER, PASSWORD, ("cancel",)).user == USER
+    with later.store.read() as conn:
+        assert models.failures(conn, later.session, USER) == (0, None)
+
+
+def test_registration_resolution_registry_and_outbox(ctx):
+    u = new_uuid()
+    answer = asincrono(ctx, u, email="a@example.mx")
+    assert (answer.status, answer.mensaje) == (200, u.lower())
+    assert answer.summary["code"] == 200 and "password" not in answer.summary
+    with ctx.store.read() as conn:
+        assert registry.status_of(conn, ctx.session, u) == registry.EN_PROCESO
+    assert status(ctx, u).status == 211
+    [timer] = ctx.timers.pending(ctx.session)
+    assert datetime.fromisoformat(timer["due_at"]) == T0 + timedelta(minutes=5)
+    later = advance(ctx, 5)
+    answer = status(later, u)
+    assert answer.status == 200 and answer.acuse.startswith(b"<?xml")
+    with later.store.read() as conn:
+        assert registry.status_of(conn, later.session, u) == registry.CANCELADO
+        row = models.get(conn, later.session, u)
+    assert row.resolved_at == (T0 + timedelta(minutes=5)).isoformat()
+    [mail] = outbox_for(later.runtime).messages(later.session)
+    assert mail["status"] == "recorded" and mail["headers"]["X-StatusCancelacion"] == "OK"
+    assert asincrono(later, u).status == 701
+
+
+def test_rule_then_transitions_are_the_whole_lifecycle(ctx):
+    u = new_uuid()
+    outcome = Outcome(code=211, then=(Transition(timedelta(minutes=2), 211, "esperando"),
+                                      Transition(timedelta(minutes=8), 213, None)))
+    assert asincrono(ctx, u, outcome, email="b@example.mx").status == 211
+    assert status(advance(ctx, 3), u).mensaje == "esperando"
+    late = advance(ctx, 10)
+    assert status(late, u).status == 213
+    assert outbox_for(late.runtime).messages(late.session)[0]["headers"]["X-StatusCancelacion"] == "ERROR"
+
+
+def test_final_rule_codes_answer_at_once_and_register_nothing(ctx):
+    u = new_uuid()
+    assert asincrono(ctx, u, Outcome(code=204, message="no")).mensaje == "no"
+    assert status(ctx, u).status == 702
+    assert asincrono(ctx, u, Outcome(uuid_codes={u: 500})).status == 500
+
+
+def test_status_rule_changes_the_answer_only(ctx):
+    u = new_uuid()
+    asincrono(ctx, u)
+    forced = status(ctx, u, Outcome(code=200))
+    assert forced.status == 200 and forced.acuse
+    assert status(ctx, u).status == 211
+
+
+def test_recipient_from_the_sat_seed(runtime):
+    session = "seeded-" + uuidlib.uuid4().hex[:6]
+    runtime.set_overlay(session, "sat:\n  cfdis:\n"
+                                 "    - {uuid: 'AAAAAAAA-*', cancelable: con_aceptacion, recipient: rechaza,"
+                                 " recipient_after: 2m}\n"
+                                 "    - {uuid: 'BBBBBBBB-*', issuer: OTR900101AA1}\n"
+                                 "    - {uuid: 'CCCCCCCC-*', status: no_encontrado}\n")
+    runtime.set_clock(session, Clock().frozen(T0))
+    ctx = runtime.context(session)
+    denied = "AAAAAAAA" + new_uuid()[8:]
+    assert asincrono(ctx, denied).status == 211
+    assert status(advance(ctx, 2), denied).status == 213
+    assert asincrono(ctx, "BBBBBBBB" + new_uuid()[8:]).status == 203
+    assert asincrono(ctx, "CCCCCCCC" + new_uuid()[8:]).status == 205
+    runtime.set_overlay(session, None)
+
+
+def test_decide_accepts_once(ctx):
+    u = new_uuid()
+    asincrono(ctx, u)
+    assert service.decide(ctx, u, accept=True).status == 200
+    with pytest.raises(ValueError):
+        service.decide(ctx, u, accept=False)
+    assert service.decide(ctx, new_uuid(), accept=True) is None
+
+
+def test_csd_pair_checks_and_cache():
+    info = fixture("csd_moral")
+    cert = service.checked_pair(info.cer_bytes(), info.key_bytes(), info.password)
+    assert cert.rfc == RFC
+    assert service.checked_pair(info.cer_bytes(), info.key_bytes(), info.password) is cert
+    with pytest.raises(Refusal) as err:
+        service.checked_pair(info.cer_bytes(), info.key_bytes(), "otra")
+    assert err.value.code == 306 and "otra" not in err.value.text
+
+
+def test_csd_sent_as_base64_text(ctx):
+    info = fixture("csd_fisica")
+    material = Csd(base64.b64encode(info.cer_bytes()).decode(), base64.b64encode(info.key_bytes()).decode(),
+                   info.password)
+    assert asincrono(ctx, new_uuid(), rfc_emisor="PEFM800101AB2", csd=material).status == 200
+    assert asincrono(ctx, new_uuid(), csd=material).status == 303
+
+
+def test_state_lists_the_session_cancellations(ctx):
+    u = new_uuid()
+    asincrono(ctx, u)
+    state = service.state(ctx)
+    assert [c["uuid"] for c in state["cancellations"]] == [u] and state["by_status"] == {"211": 1}
+
+
+def test_notification_mail_shape():
+    row = models.Cancellation("s", "U-1", USER, "cancelarAsincrono", RFC, "01", "U-2", "x@example.mx", None,
+                              211, None, None, "", "", None)
+    mail = service.notification(row, 213, "rechazada", T0)
+    assert mail.to == "x@example.mx" and mail.uuid == "U-1"
+    assert mail.headers == {"X-SFService": "Cancelar", "X-UUIDCancelacion": "U-1", "X-StatusCancelacion": "ERROR"}
+    assert "rechazada" in mail.body and "U-2" in mail.body
