@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from flask import Flask, Response, g, request
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 
 from .runtime import DEFAULT_SESSION, Runtime
 from .settings import Settings
@@ -72,6 +72,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     def soap_endpoint(path: str = ""):
         full = "/" + path
+        if full.startswith("/__admin"):  # an admin path with no route for this method
+            raise NotFound(f"No admin route {request.method} {full}; see docs/admin-api.md")
         service = exact.get(full) or exact.get(full.rstrip("/")) or folded.get(full.rstrip("/").lower())
         if service is None:
             return _not_found(full)
