@@ -132,9 +132,13 @@ def _injected(fault, version, call: Call) -> Response | None:
         full = response_bytes(version, call.operation.handler(call)) if kind == "truncate" else b""
         keep = full[: fault.keep_bytes if fault.keep_bytes is not None else len(full) // 2]
 
+        # Read the socket now: the body generator runs after the request context is gone.
+        sock = current_request.environ.get("werkzeug.socket") if kind == "drop" else None
+
         def body() -> Iterator[bytes]:
-            if kind == "drop":
-                _shutdown()
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
             if keep:
                 yield keep
             raise _Dropped(f"connection {kind} injected by a scenario")
@@ -143,10 +147,3 @@ def _injected(fault, version, call: Call) -> Response | None:
         response.headers["Content-Length"] = str(len(full) or 1)
         return response
     raise SoapFault(f"Unknown scenario fault kind {kind!r}", code="Receiver")
-
-
-def _shutdown() -> None:
-    sock = current_request.environ.get("werkzeug.socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
