@@ -101,7 +101,8 @@ def _transactions_from_wsdl() -> frozenset[str]:
     xs = "http://www.w3.org/2001/XMLSchema"
     root = etree.parse(str(wsdl), etree.XMLParser(resolve_entities=False, no_network=True)).getroot()
     return frozenset(
-        e.get("value") for e in root.iterfind(f".//{{{xs}}}simpleType[@name='Transactions']//{{{xs}}}enumeration")
+        e.get("value")
+        for e in root.iterfind(f".//{{{xs}}}simpleType[@name='Transactions']//{{{xs}}}enumeration")
     )
 
 

@@ -185,7 +185,9 @@ def request_transaction(ctx: Context, req: TransactionRequest, outcome: Outcome 
     elif transaction == ASYNC_CONVERT:
         reply = convert_native_xml(ctx, req, outcome)
     elif outcome is not None and outcome.code is not None:
-        reply = Reply(False, outcome.code, outcome.message or f"Error {outcome.code} (definido por un escenario)")
+        reply = Reply(
+            False, outcome.code, outcome.message or f"Error {outcome.code} (definido por un escenario)"
+        )
     elif transaction == ASYNC_VERIFY:
         reply = verify(ctx, req)
     else:
@@ -305,7 +307,9 @@ def convert_native_xml(ctx: Context, req: TransactionRequest, outcome: Outcome |
     fail_code = outcome.code if outcome is not None else None
     fail_message = None
     if fail_code is not None:
-        fail_message = outcome.message or f"Error {fail_code} al procesar el documento (definido por un escenario)."
+        fail_message = (
+            outcome.message or f"Error {fail_code} al procesar el documento (definido por un escenario)."
+        )
     session = ctx.session
     with ctx.store.tx() as conn:
         won, bound = ctx.store.claim(session, "mysuite:internal_id", f"{entity}|{internal_id}", guid)
@@ -350,7 +354,8 @@ def on_job_due(firing: Firing) -> None:
         )
         return
     firing.conn.execute(
-        "UPDATE mysuite_jobs SET ready=1 WHERE session=? AND guid=? AND status=?", (firing.session, guid, PENDING)
+        "UPDATE mysuite_jobs SET ready=1 WHERE session=? AND guid=? AND status=?",
+        (firing.session, guid, PENDING),
     )
 
 

@@ -38,7 +38,9 @@ class Converter:
         with self._lock:
             self._event.set()
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="pac-mock-mysuite-converter", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._run, name="pac-mock-mysuite-converter", daemon=True
+                )
                 self._thread.start()
 
     def run_once(self) -> int:
