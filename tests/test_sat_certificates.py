@@ -137,6 +137,9 @@ def test_trust_store_default_and_errors() -> None:
 def test_trust_store_sat_named_and_empty() -> None:
     untrusted = fixture("csd_untrusted").certificate()
     TrustStore([], accept_sat_named_issuers=True).verify(untrusted, NOW)
+    # ...but not when the store holds the CA it names and that CA did not sign it
+    with pytest.raises(UntrustedIssuer):
+        TrustStore([fixture("ac_uat").cer_bytes()], accept_sat_named_issuers=True).verify(untrusted, NOW)
     with pytest.raises(UntrustedIssuer):
         TrustStore([]).verify(fixture("csd_moral").certificate(), NOW)
     with pytest.raises(UntrustedIssuer):  # issuer check comes before validity

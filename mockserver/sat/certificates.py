@@ -268,7 +268,8 @@ class TrustStore:
 
     ``accept_sat_named_issuers`` additionally accepts any certificate whose issuer is named like SAT
     (O = SERVICIO DE ADMINISTRACION TRIBUTARIA) without checking a signature, so the public SAT test
-    certificates work without the real SAT CA files.
+    certificates work without the real SAT CA files, unless the name is that of a CA in the store
+    whose key did not sign it.
     """
 
     def __init__(self, ca_certs: list[bytes], accept_sat_named_issuers: bool = False) -> None:
@@ -301,7 +302,10 @@ class TrustStore:
     def check_issuer(self, cert: Certificate) -> None:
         if self.issuer_of(cert) is not None:
             return
-        if self.accept_sat_named_issuers and is_sat_named(cert.issuer_attributes):
+        # Accepting SAT-named issuers by name is for CAs we do not hold; a certificate that names a CA
+        # we do hold but is not signed by it is an impostor.
+        impostor = any(names_equal(ca.subject_attributes, cert.issuer_attributes) for ca in self.cas)
+        if self.accept_sat_named_issuers and not impostor and is_sat_named(cert.issuer_attributes):
             return
         raise UntrustedIssuer(f"certificado {cert.certificate_number} no emitido por una AC de confianza")
 
