@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -113,7 +114,12 @@ def load_certificate(data: bytes) -> Certificate:
 
     Raises :class:`CertificateFormatError` for anything else.
     """
-    der = _to_der(data)
+    return _load_der(_to_der(data))
+
+
+@functools.lru_cache(maxsize=256)
+def _load_der(der: bytes) -> Certificate:
+    # Clients send the same few certificates over and over; a Certificate is immutable.
     try:
         cert = x509.load_der_x509_certificate(der)
         serial = cert.serial_number
@@ -282,6 +288,16 @@ class TrustStore:
         from .pki import packaged_dir
 
         return cls([(packaged_dir() / "ac_uat.cer").read_bytes()])
+
+    @classmethod
+    @functools.lru_cache(maxsize=32)
+    def for_settings(cls, fixture_ca: bool, ca_files: tuple[Path, ...], accept_sat_named_issuers: bool) -> TrustStore:
+        """The store a scenario's ``trust`` section describes (the fake SAT root, CA files, names)."""
+        from .pki import packaged_dir
+
+        cas = [(packaged_dir() / "ac_uat.cer").read_bytes()] if fixture_ca else []
+        cas += [Path(p).read_bytes() for p in ca_files]
+        return cls(cas, accept_sat_named_issuers)
 
     @classmethod
     def from_files(cls, paths: Iterable[str | Path], accept_sat_named_issuers: bool = False) -> TrustStore:

@@ -170,6 +170,12 @@ class TrustSettings:
     accept_sat_issuers: bool = True  # accept certificates whose issuer is named like SAT's CAs
     check_validity: bool = True  # enforce the certificate's notBefore/notAfter against the mock clock
 
+    def store(self):
+        """The SAT trust store these settings describe (built once per distinct setting)."""
+        from ..sat.certificates import TrustStore
+
+        return TrustStore.for_settings(self.fixture_ca, tuple(self.ca_files), self.accept_sat_issuers)
+
 
 @dataclass(frozen=True)
 class SizeLimit:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from ... import registry
@@ -34,20 +33,18 @@ from ...sat import (
     FechaOutsideValidity,
     NotACsd,
     SatError,
-    TrustStore,
     VerifiedCancelacion,
     build_acuse,
     parse_cancelacion,
     verify_seal,
 )
 from ...sat.certificates import certificate_number_of, check_validity
-from ...sat.pki import packaged_dir
 from . import codes, models
 from .models import PROVIDER_ID, Known
 
 if TYPE_CHECKING:
     from ...runtime import Context
-    from ...scenarios.model import Account, Outcome, SatCfdi, TrustSettings
+    from ...scenarios.model import Account, Outcome, SatCfdi
 
 OPERATION = "cancelar"
 FECHA_MINIMA = datetime(2012, 1, 1)
@@ -216,7 +213,7 @@ def _check_fecha(ctx: Context, cancelacion: Cancelacion) -> None:
 
 def _check_certificate(ctx: Context, verified: VerifiedCancelacion) -> None:
     cert = verified.certificate
-    trust_store(ctx.scenarios.trust).check_issuer(cert)
+    ctx.scenarios.trust.store().check_issuer(cert)
     if cert.kind != "CSD":
         raise NotACsd(f"el certificado {cert.certificate_number} no es un CSD ({cert.kind})")
     if ctx.scenarios.sat.is_revoked(cert.certificate_number):
@@ -228,14 +225,6 @@ def _check_certificate(ctx: Context, verified: VerifiedCancelacion) -> None:
                 f"Fecha {verified.cancelacion.fecha_text} fuera de la vigencia del certificado "
                 f"{cert.certificate_number}"
             )
-
-
-@lru_cache(maxsize=8)
-def trust_store(settings: TrustSettings) -> TrustStore:
-    """The CAs a scenario trusts (the fake SAT root, extra CA files, SAT-named issuers)."""
-    cas = [(packaged_dir() / "ac_uat.cer").read_bytes()] if settings.fixture_ca else []
-    cas += [path.read_bytes() for path in settings.ca_files]
-    return TrustStore(cas, accept_sat_named_issuers=settings.accept_sat_issuers)
 
 
 # ---------------------------------------------------------------- rules and folios
