@@ -187,3 +187,73 @@ def _healthy(url: str) -> bool:
             return response.status == 200
     except (OSError, urllib.error.URLError):
         return False
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _busy_ticks() -> int:
+    """Busy CPU time of the whole machine (all cores), in clock ticks."""
+    with open("/proc/stat") as fh:
+        values = [int(v) for v in fh.readline().split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    return sum(values[:8]) - idle
+
+
+def _process_ticks(pid: int) -> int:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    fields = text.rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime (every thread of the process)
+
+
+def load_average() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+class CpuWatch:
+    """Who used the CPU during a measurement: the server, the load generator, or someone else.
+
+    ``other_pct`` is the noise indicator: CPU used by processes outside the benchmark (other jobs on
+    the machine), as a share of all cores. Numbers taken while it is high understate the server.
+    """
+
+    def __init__(self, tree: ProcessTree | None) -> None:
+        self.tree = tree
+
+    def __enter__(self) -> CpuWatch:
+        self._t0 = time.perf_counter()
+        self._busy0 = _busy_ticks()
+        self._server0 = self._server_ticks()
+        self._children0 = _children_ticks()
+        self._self0 = _self_ticks()
+        return self
+
+    def _server_ticks(self) -> int:
+        return sum(_process_ticks(p) for p in self.tree.pids()) if self.tree else 0
+
+    def __exit__(self, *exc) -> None:
+        seconds = time.perf_counter() - self._t0
+        capacity = seconds * _TICKS * (os.cpu_count() or 1)
+        busy = _busy_ticks() - self._busy0
+        server = self._server_ticks() - self._server0
+        load = (_children_ticks() - self._children0) + (_self_ticks() - self._self0)
+        self.hz = _TICKS
+        self.ticks = {"server": server, "loadgen": load, "busy": busy}
+        self.result = {
+            "server_cpu_pct": round(100 * server / capacity, 1),
+            "loadgen_cpu_pct": round(100 * load / capacity, 1),
+            "other_cpu_pct": round(100 * max(busy - server - load, 0) / capacity, 1),
+        }
+
+
+def _children_ticks() -> int:
+    times = os.times()
+    return round((times.children_user + times.children_system) * _TICKS)
+
+
+def _self_ticks() -> int:
+    times = os.times()
+    return round((times.user + times.system) * _TICKS)

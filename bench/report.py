@@ -78,8 +78,8 @@ def targets(results: dict) -> list[dict]:
         out.append(_target(
             "500-folio verification in the server",
             f"<= {VERIFY_500_MS:g} ms",
-            f"request {server} ms in the server (journal), verify_cancelacion alone "
-            f"{five['verify_cancelacion_ms_median']} ms",
+            f"{server} ms per request in the server (journal wall time; server CPU "
+            f"{five['server_cpu_ms_per_request']} ms); verify_cancelacion alone {five['verify_cancelacion_cpu_ms_median']} ms CPU",
             (server <= VERIFY_500_MS) if ok else None,
             "" if ok else "XPD cancelar not implemented yet; verify_cancelacion alone shown",
         ))  # fmt: skip
@@ -144,6 +144,11 @@ def _mark(reached: bool | None) -> str:
     return {True: "reached", False: "**missed**", None: "pending"}[reached]
 
 
+def _cpu(row: dict) -> str:
+    cpu = row.get("cpu") or {}
+    return f"{cpu.get('server_cpu_pct')} / {cpu.get('other_cpu_pct')}" if cpu else "-"
+
+
 def _ms(d: dict | None) -> str:
     return f"{d['p50']} / {d['p99']}" if d else "-"
 
@@ -188,6 +193,11 @@ def markdown(r: dict) -> str:
             lines.append(
                 f"| {name} peak RSS MB | {op['peak_rss_mb']} | {wm['peak_rss_mb']} | {_ratio(op['peak_rss_mb'], wm['peak_rss_mb'])} |"
             )
+        sf_op = ops.get("sf.cancelarAsincrono")
+        if sf_op:
+            lines.append(
+                f"| CPU used, % of {m['cores']} cores (server / other jobs) | {_cpu(sf_op)} | {_cpu(wm)} | |"
+            )
         cold = (r.get("cold_start") or {}).get(f"workers_{m['workers']}")
         if cold:
             lines.append(
@@ -196,8 +206,8 @@ def markdown(r: dict) -> str:
     if ops:
         lines += ["", f"## Operations at {m['connections']} connections", ""]
         lines += [
-            "| operation | req/s | p50 ms | p99 ms | in server p50 / p99 ms | peak RSS MB | answer |",
-            "|---|---|---|---|---|---|---|",
+            "| operation | req/s | p50 ms | p99 ms | in server p50 / p99 ms | peak RSS MB | CPU server / other % | answer |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for op in ops.values():
             answer = "not implemented" if op["probe"]["not_implemented"] else str(op["probe"]["status"])
@@ -205,7 +215,7 @@ def markdown(r: dict) -> str:
                 answer += f", {op['non_2xx']} non-2xx"
             lines.append(
                 f"| {op['name']} | {op['rps']:.0f} | {op['p50_ms']} | {op['p99_ms']} | {_ms(op.get('server_ms'))} | "
-                f"{op['peak_rss_mb']} | {answer} |"
+                f"{op['peak_rss_mb']} | {_cpu(op)} | {answer} |"
             )
     five = r.get("xpd_500")
     ingest = r.get("ingest") or {}
@@ -213,8 +223,9 @@ def markdown(r: dict) -> str:
         lines += ["", "## Large requests", "", "| what | time | memory | answer |", "|---|---|---|---|"]
     if five:
         lines.append(
-            f"| XPD cancelar, 500 folios ({five['request_kb']} KB) | in server {_ms(five.get('server_ms'))} ms, client "
-            f"median {five['client_ms_median']} ms; verify_cancelacion alone {five['verify_cancelacion_ms_median']} ms | "
+            f"| XPD cancelar, 500 folios ({five['request_kb']} KB) | in server {_ms(five.get('server_ms'))} ms "
+            f"(CPU {five['server_cpu_ms_per_request']} ms), client median {five['client_ms_median']} ms; "
+            f"verify_cancelacion alone {five['verify_cancelacion_cpu_ms_median']} ms CPU | "
             f"- | {'not implemented' if five['not_implemented'] else 'ok'} |"
         )
     for label, item in ingest.items():
@@ -235,22 +246,23 @@ def markdown(r: dict) -> str:
     if servers:
         lines += ["", "## WSGI servers on SF cancelarAsincrono", ""]
         lines += [
-            "| server | req/s | p50 ms | p99 ms | peak RSS MB | cold start s |",
-            "|---|---|---|---|---|---|",
+            "| server | req/s | p50 ms | p99 ms | peak RSS MB | cold start s | CPU server / other % |",
+            "|---|---|---|---|---|---|---|",
         ]
         for s in servers:
             if "rps" not in s:
-                lines.append(f"| {s['describe']} | {s.get('skipped') or s.get('error')} | | | | |")
+                lines.append(f"| {s['describe']} | {s.get('skipped') or s.get('error')} | | | | | |")
                 continue
             lines.append(
-                f"| {s['describe']} | {s['rps']:.0f} | {s['p50_ms']} | {s['p99_ms']} | {s['peak_rss_mb']} | {s['cold_start_s']} |"
+                f"| {s['describe']} | {s['rps']:.0f} | {s['p50_ms']} | {s['p99_ms']} | {s['peak_rss_mb']} | "
+                f"{s['cold_start_s']} | {_cpu(s)} |"
             )
     rec = r.get("recommendation")
     if rec:
         lines += ["", f"Recommended default: `--workers {rec['workers']}` ({rec['why']})."]
     prof = r.get("profile")
     if prof:
-        lines += ["", "## Where a request's time goes (in-process, no HTTP; median µs)", ""]
+        lines += ["", "## Where a request's time goes (in-process, no HTTP; median CPU µs)", ""]
         names = list(prof)
         steps = list(next(iter(prof.values()))["steps_us"])
         lines += ["| step | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
@@ -260,7 +272,7 @@ def markdown(r: dict) -> str:
             )
         lines.append(
             "| whole request (test client) | "
-            + " | ".join(f"{prof[n]['in_process']['median_ms'] * 1000:.0f}" for n in names)
+            + " | ".join(f"{prof[n]['in_process']['cpu_median_ms'] * 1000:.0f}" for n in names)
             + " |"
         )
     scripts = r.get("provider_scripts")

@@ -30,7 +30,7 @@ from pathlib import Path
 from . import RESULTS_DIR, report, wiremock
 from .ingest import post_document, use_production
 from .load import Workload, ensure_wrk, probe, run_wrk
-from .procs import MB, ServerProcess
+from .procs import MB, CpuWatch, ServerProcess, load_average
 from .servers import REPO, ServerConfig, available, start
 from .workloads import (
     Fixtures,
@@ -85,18 +85,28 @@ class Bench:
             return False
         return True
 
-    def load(self, base_url: str, workload: Workload, seconds: float, warmup: float = 1.0) -> dict:
-        if warmup > 0:
-            run_wrk(
+    def measure(self, base_url: str, process: ServerProcess, workload: Workload, seconds: float) -> dict:
+        """Warm up for a second, then load for ``seconds``: throughput, latency, peak RSS, CPU shares."""
+        run_wrk(base_url, workload, connections=self.args.connections, threads=self.args.threads, duration=1)
+        process.tree.reset_peaks()
+        with CpuWatch(process.tree) as cpu:
+            result = run_wrk(
                 base_url,
                 workload,
                 connections=self.args.connections,
                 threads=self.args.threads,
-                duration=warmup,
+                duration=seconds,
             )
-        return run_wrk(
-            base_url, workload, connections=self.args.connections, threads=self.args.threads, duration=seconds
-        )
+        result["peak_rss_mb"] = round(process.tree.peak() / MB, 1)
+        result["cpu"] = cpu.result
+        return result
+
+    def wait_idle(self) -> None:
+        """Wait (bounded) for other jobs on the machine to finish: they take CPU from the server."""
+        deadline = time.monotonic() + self.args.wait_idle
+        while load_average() > self.args.idle_load and time.monotonic() < deadline:
+            time.sleep(5)
+        self.results["meta"]["load_average_at_start"] = load_average()
 
     # sections ----------------------------------------------------------------------------------
 
@@ -128,57 +138,59 @@ class Bench:
 
     def operation(self, base_url: str, process: ServerProcess, workload: Workload, seconds: float) -> dict:
         answer = probe(base_url, workload)
-        run_wrk(base_url, workload, connections=self.args.connections, threads=self.args.threads, duration=1)
-        process.tree.reset_peaks()
-        result = run_wrk(
-            base_url, workload, connections=self.args.connections, threads=self.args.threads, duration=seconds
-        )
-        result["peak_rss_mb"] = round(process.tree.peak() / MB, 1)
+        result = self.measure(base_url, process, workload, seconds)
         provider, _, operation = workload.name.partition(".")
         result = {"name": workload.name, "provider": provider, **result, "probe": answer}
         result["server_ms"] = journal_durations(
             base_url, operation.split("[")[0], min(result["requests"], 5000)
         )
         self.say(
-            f"{workload.name:<42} {result['rps']:>8.0f} req/s  p50 {result['p50_ms']:6.2f} ms  "
-            f"p99 {result['p99_ms']:6.2f} ms  peak {result['peak_rss_mb']:6.1f} MB  "
-            f"[{answer['status']}{' not implemented' if answer['not_implemented'] else ''}]"
+            f"{workload.name:<40} {result['rps']:>7.0f} req/s  p50 {result['p50_ms']:6.2f}  p99 {result['p99_ms']:6.2f} ms  "
+            f"peak {result['peak_rss_mb']:5.0f} MB  [{answer['status']}"
+            f"{' not implemented' if answer['not_implemented'] else ''}]  {cpu_text(result['cpu'])}"
         )
         return result
 
-    def five_hundred(self, base_url: str, fx: Fixtures) -> None:
-        """XPD cancelar with 500 folios: server time (journal), client time, and verification alone."""
+    def five_hundred(self, base_url: str, process: ServerProcess, fx: Fixtures) -> None:
+        """XPD cancelar with 500 folios: server time (journal) and CPU, client time, verification alone."""
         from mockserver.sat import TrustStore, verify_cancelacion
 
-        documents = [fx.cancelacion([new_uuid() for _ in range(500)]) for _ in range(12)]
+        bodies = [xpd_body(fx.cancelacion([new_uuid() for _ in range(500)])) for _ in range(12)]
         workload = xpd_cancelar(fx, pool=1)
-        client, text = [], ""
-        for i, xml in enumerate(documents):
-            req = urllib.request.Request(
-                base_url + workload.path, data=xpd_body(xml), headers=workload.headers
-            )
-            t0 = time.perf_counter()
+
+        def send(body: bytes) -> str:
+            req = urllib.request.Request(base_url + workload.path, data=body, headers=workload.headers)
             try:
                 with urllib.request.urlopen(req, timeout=60) as response:
-                    text = response.read().decode("utf-8", "replace")
+                    return response.read().decode("utf-8", "replace")
             except urllib.error.HTTPError as exc:
-                text = exc.read().decode("utf-8", "replace")
-            if i >= 2:  # the first two warm the caches
+                return exc.read().decode("utf-8", "replace")
+
+        text = "".join(send(body) for body in bodies[:2])  # warm caches in both workers
+        client = []
+        with CpuWatch(process.tree) as cpu:
+            for body in bodies[2:]:
+                t0 = time.perf_counter()
+                text = send(body)
                 client.append(time.perf_counter() - t0)
+        server_cpu_ms = cpu.ticks["server"] / cpu.hz * 1000 / len(client)
         trust, now = TrustStore.default(), datetime.now(UTC)
+        documents = [fx.cancelacion([new_uuid() for _ in range(500)]) for _ in range(10)]
         verify = []
-        for xml in documents[:10]:
-            t0 = time.perf_counter()
+        for xml in documents:
+            t0 = time.thread_time()
             verify_cancelacion(xml, trust, now)
-            verify.append(time.perf_counter() - t0)
-        server = journal_durations(base_url, "cancelar", 10)
+            verify.append(time.thread_time() - t0)
         self.results["xpd_500"] = {
             "folios": 500,
-            "request_kb": round(len(xpd_body(documents[0])) / 1024, 1),
-            "server_ms": server,
+            "request_kb": round(len(bodies[0]) / 1024, 1),
+            "server_ms": journal_durations(base_url, "cancelar", len(client)),
+            "server_cpu_ms_per_request": round(server_cpu_ms, 1),
             "client_ms_median": round(statistics.median(client) * 1000, 2),
-            "verify_cancelacion_ms_median": round(statistics.median(verify) * 1000, 2),
+            "verify_cancelacion_cpu_ms_median": round(statistics.median(verify) * 1000, 2),
             "not_implemented": "not implemented" in text.lower(),
+            "answer_excerpt": " ".join(text.split())[-300:],
+            "cpu": cpu.result,
         }
         self.say(f"500 folios: {self.results['xpd_500']}")
 
@@ -232,15 +244,7 @@ class Bench:
                     threads=self.args.threads,
                     duration=self.args.duration,
                 )
-            process.tree.reset_peaks()
-            result = run_wrk(
-                base_url,
-                sf,
-                connections=self.args.connections,
-                threads=self.args.threads,
-                duration=self.args.duration * 1.6,
-            )
-            result["peak_rss_mb"] = round(process.tree.peak() / MB, 1)
+            result = self.measure(base_url, process, sf, self.args.duration * 1.6)
             result.update(
                 name="wiremock.cancelarAsincrono (XPath-matched canned)",
                 version=wiremock.version_of(jar),
@@ -252,7 +256,8 @@ class Bench:
             process.stop()
         self.results["wiremock"] = result
         self.say(
-            f"wiremock: {result['rps']:.0f} req/s  p99 {result['p99_ms']} ms  peak {result['peak_rss_mb']} MB"
+            f"wiremock: {result['rps']:.0f} req/s  p99 {result['p99_ms']} ms  peak {result['peak_rss_mb']} MB  "
+            f"{cpu_text(result['cpu'])}"
         )
 
     def compare_servers(self, sf: Workload) -> None:
@@ -279,25 +284,20 @@ class Bench:
                 continue
             try:
                 answer = probe(base_url, sf)
-                run_wrk(
-                    base_url, sf, connections=self.args.connections, threads=self.args.threads, duration=1
-                )
-                process.tree.reset_peaks()
-                result = run_wrk(
-                    base_url,
-                    sf,
-                    connections=self.args.connections,
-                    threads=self.args.threads,
-                    duration=self.args.duration,
-                )
-                result["peak_rss_mb"] = round(process.tree.peak() / MB, 1)
+                result = self.measure(base_url, process, sf, self.args.duration)
             finally:
                 process.stop()
-            result = {"name": config.name, "describe": config.describe(), "cold_start_s": round(process.cold_start_s, 3),
-                      **result, "status": answer["status"]}  # fmt: skip
+            result = {
+                "name": config.name,
+                "describe": config.describe(),
+                "cold_start_s": round(process.cold_start_s, 3),
+                **result,
+                "status": answer["status"],
+            }
             out.append(result)
             self.say(
-                f"{config.describe():<32} {result['rps']:>8.0f} req/s  p99 {result['p99_ms']:6.2f} ms  peak {result['peak_rss_mb']} MB"
+                f"{config.describe():<32} {result['rps']:>7.0f} req/s  p99 {result['p99_ms']:6.2f} ms  "
+                f"peak {result['peak_rss_mb']} MB  {cpu_text(result['cpu'])}"
             )
         self.results["servers"] = out
 
@@ -328,6 +328,7 @@ class Bench:
 
     def run(self) -> dict:
         ensure_wrk()
+        self.wait_idle()
         fx = Fixtures()
         sf = sf_cancelar_asincrono(fx)
         workloads = [*sf_workloads(fx), xpd_cancelar(fx), *mysuite_workloads()]
@@ -343,7 +344,7 @@ class Bench:
                 if self.wanted("operations"):
                     self.operations(base_url, process, workloads)
                 if self.wanted("xpd_500"):
-                    self.five_hundred(base_url, fx)
+                    self.five_hundred(base_url, process, fx)
                 if self.wanted("provider_scripts"):
                     self.provider_scripts(base_url, process)
                 if self.wanted("ingest"):
@@ -363,6 +364,10 @@ class Bench:
 
 
 HEADLINE = {"sf.cancelarAsincrono", "xpd.cancelar"}
+
+
+def cpu_text(cpu: dict) -> str:
+    return f"cpu server {cpu['server_cpu_pct']}% wrk {cpu['loadgen_cpu_pct']}% other {cpu['other_cpu_pct']}%"
 
 
 def journal_durations(base_url: str, operation: str, limit: int) -> dict | None:
@@ -395,6 +400,8 @@ def script_kwargs(fn, args: argparse.Namespace, process: ServerProcess) -> dict:
         "process_tree": process.tree,
         "server": process,
         "pid": process.proc.pid if process.proc else None,
+        "server_pid": process.proc.pid if process.proc else None,
+        "concurrency": args.connections,
     }
     params = inspect.signature(fn).parameters
     if any(p.kind is p.VAR_KEYWORD for p in params.values()):
@@ -483,6 +490,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ]
     parser.add_argument("--only", nargs="*", choices=sections, default=[], help="run only these sections")
     parser.add_argument("--skip", nargs="*", choices=sections, default=[], help="leave these sections out")
+    parser.add_argument(
+        "--wait-idle", type=float, default=0, help="wait up to this many seconds for the machine to be idle"
+    )
+    parser.add_argument(
+        "--idle-load", type=float, default=0.5, help="load average counted as idle (default 0.5)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="where latest.json and latest.md go")
     args = parser.parse_args(argv)
     if args.quick and args.duration == 5.0:
