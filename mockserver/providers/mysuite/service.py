@@ -53,6 +53,11 @@ from .models import (
     list_jobs,
 )
 
+try:  # SIMD base64: decodes 40 MB in ~0.1 s where binascii takes ~0.5 s
+    from pybase64 import b64decode as _fast_b64decode
+except ImportError:  # pragma: no cover - optional speed-up
+    _fast_b64decode = None
+
 if TYPE_CHECKING:
     from ...runtime import Context, Runtime
     from ...scenarios import Account, Outcome
@@ -251,6 +256,17 @@ def size_limit(ctx: Context) -> tuple[str, SizeLimit]:
     return environment, limit or DEFAULT_SIZE_LIMITS.get(environment, DEFAULT_SIZE_LIMITS["pruebas"])
 
 
+def decode_document(text: str) -> bytes:
+    """Data1 → bytes without intermediate copies: the fast strict decoder for plain base64 (the usual
+    case), the lenient standard one (skips line breaks) otherwise. Raises binascii.Error/ValueError."""
+    if _fast_b64decode is not None:
+        try:
+            return _fast_b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            pass
+    return binascii.a2b_base64(text)
+
+
 def _mb(size: int) -> str:
     return f"{size // 1_000_000} MB" if size % 1_000_000 == 0 else f"{size / 1_000_000:.2f} MB"
 
@@ -271,7 +287,7 @@ def convert_native_xml(ctx: Context, req: TransactionRequest, outcome: Outcome |
     if not text or not text.strip():
         return refusal(codes.DOCUMENT_MISSING)
     try:
-        native = binascii.a2b_base64(text)
+        native = decode_document(text)
     except (binascii.Error, ValueError) as exc:
         return refusal(codes.DOCUMENT_NOT_BASE64, reason=str(exc).rstrip("."))
     del text
