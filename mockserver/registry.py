@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import datetime
+from typing import NamedTuple
 
 VIGENTE = "vigente"
 EN_PROCESO = "en_proceso"
@@ -15,11 +16,22 @@ RECHAZADO = "rechazado"
 STATUSES = (VIGENTE, EN_PROCESO, CANCELADO, RECHAZADO)
 
 
-def status_of(conn: sqlite3.Connection, session: str, uuid: str) -> str | None:
+class Entry(NamedTuple):
+    status: str
+    rfc_emisor: str | None
+
+
+def entry_of(conn: sqlite3.Connection, session: str, uuid: str) -> Entry | None:
+    """What SAT knows of ``uuid`` in this session: its status and the issuer recorded with it."""
     row = conn.execute(
-        "SELECT status FROM sat_registry WHERE session=? AND uuid=?", (session, uuid.upper())
+        "SELECT status, rfc_emisor FROM sat_registry WHERE session=? AND uuid=?", (session, uuid.upper())
     ).fetchone()
-    return row["status"] if row else None
+    return Entry(row["status"], row["rfc_emisor"]) if row else None
+
+
+def status_of(conn: sqlite3.Connection, session: str, uuid: str) -> str | None:
+    entry = entry_of(conn, session, uuid)
+    return entry.status if entry else None
 
 
 def set_status(

@@ -59,11 +59,8 @@ def take_stamp(conn: sqlite3.Connection, session: str, user: str, limit: int | N
 
 
 def known(conn: sqlite3.Connection, session: str, uuid: str) -> Known | None:
-    # registry.status_of gives the status only; the issuer it recorded decides 203 as well.
-    row = conn.execute(
-        "SELECT status, rfc_emisor FROM sat_registry WHERE session=? AND uuid=?", (session, uuid.upper())
-    ).fetchone()
-    return Known(row["status"], row["rfc_emisor"]) if row else None
+    entry = registry.entry_of(conn, session, uuid)
+    return Known(entry.status, entry.rfc_emisor) if entry else None
 
 
 def mark_cancelled(conn: sqlite3.Connection, session: str, uuid: str, rfc: str, at: datetime) -> None:
