@@ -469,6 +469,9 @@ def test_admin_jobs_lists_the_sessions_jobs(sandbox, native_1_5mb):
     verify(sandbox, guid)
     (job,) = sandbox.admin("GET", "jobs").json()["mysuite"]["jobs"]
     assert job["state"] == "done" and GUID.match(job["uuid"])
+    # The stamped CFDI is known to the SAT side shared by every provider.
+    (entry,) = [e for e in sandbox.admin("GET", "registry").json()["uuids"] if e["uuid"] == job["uuid"]]
+    assert entry["status"] == "vigente" and entry["rfc_emisor"] == ENTITY and entry["provider"] == "mysuite"
 
 
 # --- satcfdi's client ------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 from faker import Faker
 from lxml import etree
 
+from ... import registry
 from ...clock import MEXICO_CITY
 from ...scenarios import SizeLimit
 from ...timers import Firing
@@ -474,6 +475,16 @@ def convert(runtime: Runtime, session: str, guid: str) -> bool:
         )
         if cur.rowcount and cfdi is not None:
             blobs.put(conn, session, job.blob_key, CFDI, cfdi)
+            # SAT now knows the stamped CFDI: other providers can cancel it.
+            registry.set_status(
+                conn,
+                session,
+                _derived_guid(f"{job.guid}:cfdi"),
+                registry.VIGENTE,
+                at=job.due_at,
+                rfc_emisor=job.entity,
+                provider=PROVIDER,
+            )
         blobs.delete(conn, session, job.blob_key, NATIVE)
     log.info("MYSuite request %s converted in %.2fs: status %s", guid, time.perf_counter() - started, status)
     return True
