@@ -93,9 +93,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     from .admin.api import blueprint as admin_blueprint
     from .admin.dashboard import blueprint as dashboard_blueprint
+    from .admin.mail import blueprint as mail_blueprint
 
     app.register_blueprint(admin_blueprint)
-    app.register_blueprint(__import__("mockserver.admin.mail", fromlist=["blueprint"]).blueprint)
+    app.register_blueprint(mail_blueprint)
     app.register_blueprint(dashboard_blueprint)
     for provider in runtime.providers:
         for bp in provider.blueprints:

@@ -20,7 +20,6 @@ import logging
 import smtplib
 import threading
 import time
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -103,8 +102,6 @@ class Outbox:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        with store.read() as conn:
-            conn.executescript(SCHEMA)
 
     @property
     def delivers(self) -> bool:
@@ -280,15 +277,6 @@ def _describe(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-_OUTBOXES: weakref.WeakKeyDictionary[Runtime, Outbox] = weakref.WeakKeyDictionary()
-_LOCK = threading.Lock()
-
-
 def outbox_for(runtime: Runtime) -> Outbox:
-    """The runtime's outbox (created once; creating it creates the table)."""
-    with _LOCK:
-        outbox = _OUTBOXES.get(runtime)
-        if outbox is None:
-            outbox = _OUTBOXES[runtime] = Outbox(runtime.store, runtime.settings)
-            runtime.timers.after_fire.append(outbox.wake)
-        return outbox
+    """The runtime's outbox."""
+    return runtime.outbox

@@ -86,10 +86,12 @@ class Runtime:
 
         self.settings = settings
         self.providers = all_providers() if providers is None else providers
-        self.store = Store(settings.database, [p.schema for p in self.providers if p.schema])
+        self.store = Store(settings.database, [mail.SCHEMA, *(p.schema for p in self.providers if p.schema)])
         self.journal = Journal(self.store, settings.journal_limit)
         self.scenarios = ScenarioSource(settings.scenarios or scenario_module.default_path())
         self.timers = Timers(self.store, self.clock_for)
+        self.outbox = mail.Outbox(self.store, settings)
+        self.timers.after_fire.append(self.outbox.wake)
         self._overlay_cache: dict[tuple[str, int], scenario_module.Scenarios] = {}
         self._random = random.Random()
         for provider in self.providers:
@@ -197,11 +199,11 @@ class Runtime:
     def start(self) -> None:
         self.timers.fire_due()  # whatever fell due while the server was down
         self.timers.start(self.settings.timer_interval)
-        mail.outbox_for(self).start()  # SMTP delivery of recorded notifications (when configured)
+        self.outbox.start()  # SMTP delivery of recorded notifications (when configured)
 
     def stop(self) -> None:
         self.timers.stop()
-        mail.outbox_for(self).stop()
+        self.outbox.stop()
 
 
 @dataclass

@@ -10,6 +10,7 @@ import sys
 import time
 
 import requests
+
 from helpers import ROOT
 
 

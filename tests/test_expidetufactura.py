@@ -15,12 +15,10 @@ from pathlib import Path
 
 import pytest
 import zeep
-from helpers import reference_wsdl
 from lxml import etree
 from satcfdi.create.cancela.cancelacion import Cancelacion as SatcfdiCancelacion
 from satcfdi.create.cancela.cancelacion import Folio as SatcfdiFolio
 from satcfdi.models import Signer
-from wsdl_schema import assert_valid_body
 from zeep.plugins import HistoryPlugin
 
 from mockserver import registry
@@ -30,6 +28,9 @@ from mockserver.sat.cancelacion import NS as SAT_NS
 from mockserver.sat.cancelacion import Folio, build_cancelacion
 from mockserver.sat.pki import fixture
 from mockserver.sat.signature import sign_enveloped
+
+from helpers import reference_wsdl
+from wsdl_schema import assert_valid_body
 
 REPO = Path(__file__).resolve().parent.parent
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"

@@ -8,12 +8,13 @@ import pytest
 import requests
 import zeep
 import zeep.exceptions
-from helpers import reference_wsdl
 from lxml import etree
 
 from mockserver.server import BackgroundServer
 from mockserver.settings import Settings
 from mockserver.soap.envelope import SOAP11_NS, SOAP12_NS
+
+from helpers import reference_wsdl
 
 SF_NS = "http://ws.cfdi.solucionfactible.com"
 ALL_PATHS = [

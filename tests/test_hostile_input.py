@@ -14,8 +14,9 @@ import pytest
 import requests
 from lxml import etree
 
-from helpers import ROOT
 from mockserver.soap.envelope import SOAP11_NS
+
+from helpers import ROOT
 
 SF = "/ws/services/Cancelacion"
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from aiosmtpd.controller import Controller
 
-from mockserver.mail import Mail, Outbox
+from mockserver.mail import SCHEMA, Mail, Outbox
 from mockserver.settings import Settings
 from mockserver.store import Store
 from mockserver.testing.client import AdminClient
@@ -52,7 +52,7 @@ def _outbox(store: Store, **settings) -> Outbox:
 
 
 def test_record_only_without_smtp():
-    store = Store(None)
+    store = Store(None, [SCHEMA])
     outbox = _outbox(store)
     with store.tx() as conn:
         outbox.enqueue(conn, "s1", _mail(1), at=AT)
@@ -67,7 +67,7 @@ def test_record_only_without_smtp():
 
 
 def test_record_rolls_back_with_the_callers_transaction():
-    store = Store(None)
+    store = Store(None, [SCHEMA])
     outbox = _outbox(store)
     with pytest.raises(RuntimeError), store.tx() as conn:
         outbox.enqueue(conn, "s", _mail(), at=AT)
@@ -77,7 +77,7 @@ def test_record_rolls_back_with_the_callers_transaction():
 
 def test_delivery_over_smtp(smtp):
     controller, inbox = smtp
-    store = Store(None)
+    store = Store(None, [SCHEMA])
     outbox = _outbox(store, smtp_host="127.0.0.1", smtp_port=controller.port, mail_from="de@pac-mock.test")
     with store.tx() as conn:
         outbox.enqueue(conn, "s", _mail(), at=AT)
@@ -91,7 +91,7 @@ def test_delivery_over_smtp(smtp):
 
 
 def test_retries_with_backoff_then_fails_keeping_the_record():
-    store = Store(None)
+    store = Store(None, [SCHEMA])
     outbox = _outbox(store, smtp_host="127.0.0.1", smtp_port=_free_port())  # nobody listens there
     outbox.smtp_timeout = 2
     with store.tx() as conn:
@@ -104,7 +104,7 @@ def test_retries_with_backoff_then_fails_keeping_the_record():
 
 
 def test_backoff_delays_the_next_attempt():
-    store = Store(None)
+    store = Store(None, [SCHEMA])
     outbox = Outbox(store, Settings(memory=True, smtp_host="127.0.0.1", smtp_port=_free_port()),
                     backoff_seconds=60)
     with store.tx() as conn:
@@ -117,11 +117,11 @@ def test_backoff_delays_the_next_attempt():
 def test_several_processes_never_claim_one_row_twice(tmp_path):
     path = tmp_path / "shared.sqlite3"
     settings = Settings(smtp_host="127.0.0.1", smtp_port=1)
-    writer = Outbox(Store(path), settings)
+    writer = Outbox(Store(path, [SCHEMA]), settings)
     with writer.store.tx() as conn:
         for n in range(200):
             writer.enqueue(conn, "s", _mail(n), at=AT)
-    workers = [Outbox(Store(path), settings) for _ in range(4)]
+    workers = [Outbox(Store(path, [SCHEMA]), settings) for _ in range(4)]
     claimed: list[list[int]] = [[] for _ in workers]
 
     def drain(i: int) -> None:
@@ -138,7 +138,7 @@ def test_several_processes_never_claim_one_row_twice(tmp_path):
 
 
 def test_an_abandoned_claim_is_taken_again():
-    store = Store(None)
+    store = Store(None, [SCHEMA])
     outbox = Outbox(store, Settings(memory=True, smtp_host="127.0.0.1"), claim_seconds=0)
     with store.tx() as conn:
         outbox.enqueue(conn, "s", _mail(), at=AT)

@@ -14,15 +14,16 @@ import pytest
 import requests
 import zeep
 from aiosmtpd.controller import Controller
-from helpers import reference_wsdl
 from lxml import etree
-from wsdl_schema import assert_valid_body
 from zeep.plugins import HistoryPlugin
 
 from mockserver.sat import sign_cancelacion, verify_acuse
 from mockserver.sat.pki import fixture
 from mockserver.server import BackgroundServer
 from mockserver.settings import Settings
+
+from helpers import reference_wsdl
+from wsdl_schema import assert_valid_body
 
 REPO = Path(__file__).resolve().parent.parent
 WSDL = "solucionfactible-Cancelacion.wsdl"

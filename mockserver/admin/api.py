@@ -33,7 +33,7 @@ def bad_request(message: str, **extra):
 
 
 @blueprint.before_request
-def _check_token():
+def check_token():
     token = runtime().settings.admin_token
     if not token or request.endpoint == "admin.health":
         return None

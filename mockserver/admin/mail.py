@@ -14,10 +14,10 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from ..mail import outbox_for
-from .api import _check_token, bad_request, runtime, session
+from .api import bad_request, check_token, runtime, session
 
 blueprint = Blueprint("mail", __name__, url_prefix="/__admin/mail")
-blueprint.before_request(_check_token)
+blueprint.before_request(check_token)
 
 
 def _filters() -> dict[str, str | None]:

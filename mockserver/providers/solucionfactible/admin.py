@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from ...admin.api import _check_token, runtime, session
+from ...admin.api import check_token, runtime, session
 from ...sat.cancelacion import UUID_RE
 from . import models, service
 
 blueprint = Blueprint("solucionfactible_admin", __name__, url_prefix="/__admin/solucionfactible")
-blueprint.before_request(_check_token)
+blueprint.before_request(check_token)
 
 
 def _not_found(uuid: str):
