@@ -15,9 +15,10 @@ import requests
 import zeep
 from lxml import etree
 from pypdf import PdfReader
-from wsdl_schema import assert_valid_body
 
 from mockserver.providers.mysuite.documents import CFDI_NS, TFD_NS, native_sample
+
+from wsdl_schema import assert_valid_body
 
 NS = "http://www.fact.com.mx/schema/ws"
 WSDL = Path(__file__).resolve().parents[1] / "mockserver/providers/mysuite/wsdl/FactWSFront.wsdl"
@@ -389,6 +390,7 @@ def test_transactions_other_than_the_async_ones(sandbox):
 
 
 def test_internal_id_and_document_are_checked(sandbox, native_1_5mb):
+    freeze(sandbox)
     missing = call(sandbox, "ASYNC_CONVERT_NATIVE_XML", native_1_5mb, "")
     assert missing.code == 3133
     too_long = call(sandbox, "ASYNC_CONVERT_NATIVE_XML", native_1_5mb, "X" * 51)

@@ -8,7 +8,8 @@
   tens of MB, so it never runs inside the timer's write transaction: a per-process converter
   thread does it right after, and a status query that finds a ready job converts it on the spot
   (or waits for the converter that holds it). Everything generated is derived from stored data
-  (request id → UUID, Faker seed), so a second conversion gives the same documents.
+  (request id → UUID, Faker seed), so a second conversion gives the same documents. The stamped
+  UUID enters the shared SAT registry as vigente.
 - The PDF and the ZIPs are made on the first download and cached.
 - ``ASYNC_CONVERT_VERIFY`` reports Status 1/2/3; ``ASYNC_RETRIEVE_DOCUMENT`` hands out new signed
   links (5 days of mock time) to ZIPs of the XML and the PDF.
