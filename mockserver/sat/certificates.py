@@ -281,6 +281,8 @@ class TrustStore:
     def __init__(self, ca_certs: list[bytes], accept_sat_named_issuers: bool = False) -> None:
         self.cas: list[Certificate] = [load_certificate(c) for c in ca_certs]
         self.accept_sat_named_issuers = accept_sat_named_issuers
+        # Verdicts by certificate: the CA signature check costs ~0.5 ms and clients repeat their CSD.
+        self._verdicts: dict[bytes, str | None] = {}
 
     @classmethod
     def default(cls) -> TrustStore:
@@ -316,14 +318,24 @@ class TrustStore:
         return None
 
     def check_issuer(self, cert: Certificate) -> None:
+        if cert.der not in self._verdicts:
+            if len(self._verdicts) > 1024:
+                self._verdicts.clear()
+            self._verdicts[cert.der] = self._issuer_verdict(cert)
+        verdict = self._verdicts[cert.der]
+        if verdict is not None:
+            raise UntrustedIssuer(verdict)
+
+    def _issuer_verdict(self, cert: Certificate) -> str | None:
+        """None when trusted, else why not."""
         if self.issuer_of(cert) is not None:
-            return
+            return None
         # Accepting SAT-named issuers by name is for CAs we do not hold; a certificate that names a CA
         # we do hold but is not signed by it is an impostor.
         impostor = any(names_equal(ca.subject_attributes, cert.issuer_attributes) for ca in self.cas)
         if self.accept_sat_named_issuers and not impostor and is_sat_named(cert.issuer_attributes):
-            return
-        raise UntrustedIssuer(f"certificado {cert.certificate_number} no emitido por una AC de confianza")
+            return None
+        return f"certificado {cert.certificate_number} no emitido por una AC de confianza"
 
     def verify(self, cert: Certificate, at: datetime) -> None:
         """Issuer first (an untrusted certificate's dates mean nothing), then validity at ``at``."""

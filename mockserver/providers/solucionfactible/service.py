@@ -59,7 +59,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ... import registry
@@ -71,7 +70,6 @@ from ...sat import (
     Folio,
     PrivateKeyError,
     SatError,
-    TrustStore,
     build_acuse,
     load_certificate,
     load_private_key,
@@ -86,7 +84,7 @@ from .codes import message
 
 if TYPE_CHECKING:
     from ...runtime import Context, Runtime
-    from ...scenarios.model import Account, Outcome, TrustSettings
+    from ...scenarios.model import Account, Outcome
     from ...timers import Firing
 
 PROVIDER = "solucionfactible"
@@ -434,9 +432,10 @@ def resolve_csd(ctx: Context, account: Account, rfc: str, csd: Csd) -> Certifica
 def check_policy(ctx: Context, cert: Certificate, fecha_ok: Callable[[], bool] | None = None) -> None:
     """Trusted issuer (308), a CSD (306), valid now and at the document's date (305), not revoked (304)."""
     settings = ctx.scenarios.trust
-    untrusted = issuer_problem(settings, cert)
-    if untrusted is not None:
-        raise Refusal(codes.NOT_FROM_SAT, untrusted)
+    try:
+        settings.store().check_issuer(cert)
+    except CertificateError as exc:
+        raise Refusal(codes.NOT_FROM_SAT, exc.message) from None
     if cert.kind != "CSD":
         raise Refusal(codes.NOT_A_CSD, f"el certificado {cert.certificate_number} es {cert.kind}")
     if settings.check_validity:
@@ -448,25 +447,6 @@ def check_policy(ctx: Context, cert: Certificate, fecha_ok: Callable[[], bool] |
             raise Refusal(codes.OUTSIDE_VALIDITY, "Fecha fuera de la vigencia del certificado")
     if ctx.scenarios.sat.is_revoked(cert.certificate_number):
         raise Refusal(codes.REVOKED, f"certificado {cert.certificate_number} revocado")
-
-
-@functools.lru_cache(maxsize=16)
-def trust_store(settings: TrustSettings) -> TrustStore:
-    from ...sat.pki import packaged_dir
-
-    cas = [(packaged_dir() / "ac_uat.cer").read_bytes()] if settings.fixture_ca else []
-    cas += [Path(p).read_bytes() for p in settings.ca_files]
-    return TrustStore(cas, accept_sat_named_issuers=settings.accept_sat_issuers)
-
-
-@functools.lru_cache(maxsize=1024)
-def issuer_problem(settings: TrustSettings, cert: Certificate) -> str | None:
-    """Why ``cert`` is not from a trusted CA, or None (remembered: the signature check costs ~0.5 ms)."""
-    try:
-        trust_store(settings).check_issuer(cert)
-    except CertificateError as exc:
-        return exc.message
-    return None
 
 
 @functools.lru_cache(maxsize=64)
