@@ -1,0 +1,112 @@
+"""Crash recovery: ``kill -9`` the production server while cancellations are pending, restart it on the
+same data directory, and every pending item resolves exactly once; the SQLite file stays sound."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid as uuid_module
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from lxml import etree
+
+from helpers import ROOT
+
+SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
+SF_NS = "http://ws.cfdi.solucionfactible.com"
+USER, PASSWORD, RFC = "testing@solucionfactible.com", "timbrado.SF.16672", "MOC900101AB1"
+CRASH_CYCLES = 3
+PER_CYCLE = 15
+
+
+class Server:
+    def __init__(self, data_dir) -> None:
+        self.data_dir = data_dir
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PAC_MOCK_")}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mockserver", "serve", "--port", str(self.port), "--workers", "2",
+             "--data-dir", str(self.data_dir)],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url + "/__admin/health", timeout=1).ok:
+                    return
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        raise AssertionError("server did not start")
+
+    def kill9(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGKILL)  # the main process and its workers, no clean-up
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=30)
+
+    def cancel(self, uuid: str) -> str:
+        body = (f'<e:Envelope xmlns:e="{SOAP11}" xmlns:s="{SF_NS}"><e:Body><s:cancelarAsincrono>'
+                f"<s:usuario>{USER}</s:usuario><s:password>{PASSWORD}</s:password><s:uuid>{uuid}|02|</s:uuid>"
+                f"<s:rfcEmisor>{RFC}</s:rfcEmisor><s:emailNotifica>erp@example.test</s:emailNotifica>"
+                "</s:cancelarAsincrono></e:Body></e:Envelope>")
+        r = requests.post(self.url + "/ws/services/Cancelacion", data=body,
+                          headers={"Content-Type": "text/xml"}, timeout=30)
+        return etree.fromstring(r.content).findtext(".//{*}status")
+
+    def admin(self, method: str, path: str, **kw) -> requests.Response:
+        return requests.request(method, f"{self.url}/__admin/{path}", timeout=30, **kw)
+
+
+@pytest.fixture
+def server(tmp_path):
+    srv = Server(tmp_path)
+    yield srv
+    srv.stop()
+
+
+def test_pending_cancellations_survive_kill_9_and_resolve_once(server):
+    server.start()
+    server.admin("POST", "clock", json={"freeze": "2026-05-04T10:00:00"})
+    accepted: list[str] = []
+    for cycle in range(CRASH_CYCLES):
+        uuids = [str(uuid_module.uuid4()).upper() for _ in range(PER_CYCLE)]
+        with ThreadPoolExecutor(4) as pool:
+            statuses = list(pool.map(server.cancel, uuids))
+        assert statuses == ["200"] * PER_CYCLE
+        accepted += uuids
+        if cycle == 1:
+            # Make earlier work due and crash while the workers may be firing it.
+            requests.post(server.url + "/__admin/clock", json={"advance": "6m"}, timeout=30)
+        server.kill9()
+        server.start()
+
+    server.admin("POST", "clock", json={"advance": "10m"})
+    jobs = server.admin("GET", "jobs").json()["solucionfactible"]
+    states = {c["uuid"]: c for c in jobs["cancellations"]}
+    assert set(states) == set(accepted)
+    assert {c["status"] for c in states.values()} == {200}
+    assert server.admin("GET", "timers").json()["pending"] == []
+    mail = server.admin("GET", "mail").json()["messages"]
+    by_uuid = [m["uuid"] for m in mail]
+    assert sorted(by_uuid) == sorted(accepted)  # one notification each, none lost, none twice
+    registry = {e["uuid"]: e["status"] for e in server.admin("GET", "registry").json()["uuids"]}
+    assert all(registry[u] == "cancelado" for u in accepted)
+    server.stop()
+    with sqlite3.connect(server.data_dir / "pac-mock.sqlite3") as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
