@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shutil
@@ -9,10 +10,12 @@ import subprocess
 import uuid
 from pathlib import Path
 
+import lxml.etree
 import lxml.html
 import pytest
 import requests
 
+from mockserver.sat import pki
 from mockserver.server import BackgroundServer
 from mockserver.settings import Settings
 
@@ -48,6 +51,24 @@ OVERLAY = {
     "rules": [{"id": "dashboard-xss", "provider": "mysuite",
                "outcome": {"fault": {"kind": "soap_fault", "faultstring": PAYLOAD}}}],
 }
+
+
+CANCELLED_UUID = "6F1A2B3C-0000-4000-8000-00000000DA5B"
+
+
+def sf_cancel_envelope() -> str:
+    csd = pki.fixture("csd_moral")
+    return (
+        '<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/" '
+        'xmlns:sf="http://ws.cfdi.solucionfactible.com"><e:Body><sf:cancelarAsincrono>'
+        f"<sf:usuario>testing@solucionfactible.com</sf:usuario><sf:password>{SF_PASSWORD}</sf:password>"
+        f"<sf:uuid>{CANCELLED_UUID}|02|</sf:uuid><sf:rfcEmisor>{csd.rfc}</sf:rfcEmisor>"
+        "<sf:emailNotifica>facturas@example.com</sf:emailNotifica>"
+        f"<sf:csdCer>{base64.b64encode(csd.cer_bytes()).decode()}</sf:csdCer>"
+        f"<sf:csdKey>{base64.b64encode(csd.key_bytes()).decode()}</sf:csdKey>"
+        f"<sf:csdPassword>{csd.password}</sf:csdPassword>"
+        "</sf:cancelarAsincrono></e:Body></e:Envelope>"
+    )
 
 
 def chromium_binary() -> str | None:
@@ -129,23 +150,29 @@ def test_script_never_writes_markup():
 
 @pytest.fixture
 def busy_session(guarded):
-    """A session with real journal entries from the three providers, a frozen clock and an overlay."""
+    """A session with real journal entries from the three providers, a Solución Factible cancellation
+    that resolved (job, SAT registry entry, notification e-mail), a frozen clock and an overlay."""
     session = "dash-" + uuid.uuid4().hex[:8]
     base = f"{guarded.url}/__session/{session}"
     auth = {"X-Admin-Token": TOKEN}
     put = requests.put(base + "/__admin/scenarios", json=OVERLAY, headers=auth, timeout=10)
     assert put.status_code == 200, put.text
+    clock = requests.post(base + "/__admin/clock", json={"freeze": "2026-01-10T10:00:00"}, headers=auth, timeout=10)
+    assert clock.status_code == 200
     xml = {"Content-Type": "text/xml; charset=utf-8"}
+    cancel = requests.post(base + "/ws/services/Cancelacion", data=sf_cancel_envelope(), timeout=10,
+                           headers={**xml, "SOAPAction": "urn:cancelarAsincrono"})
+    assert [el.text for el in lxml.etree.fromstring(cancel.content).iter("{*}status")] == ["200"], cancel.text
     requests.post(base + "/ws/services/Cancelacion", data=SF_ENVELOPE, timeout=10,
                   headers={**xml, "SOAPAction": "urn:getStatusCancelacionAsincrona"})
     requests.post(base + "/cancelacion/CancelacionPruebas", data=ETF_ENVELOPE, timeout=10,
                   headers={**xml, "SOAPAction": '""'})
     requests.post(base + "/mx.com.fact.wsfront/factwsfront.asmx", data=MYSUITE_ENVELOPE, timeout=10,
                   headers={**xml, "SOAPAction": "http://www.fact.com.mx/schema/ws/RequestTransaction"})
-    clock = requests.post(base + "/__admin/clock", json={"freeze": "2026-01-10T10:00:00"}, headers=auth, timeout=10)
-    assert clock.status_code == 200
+    advanced = requests.post(base + "/__admin/clock", json={"advance": "10m"}, headers=auth, timeout=10)
+    assert advanced.status_code == 200  # the cancellation resolves within 5 minutes of mock time
     journal = requests.get(base + "/__admin/requests?bodies=0", headers=auth, timeout=10).json()["requests"]
-    assert [e["provider"] for e in journal] == ["mysuite", "expidetufactura", "solucionfactible"]
+    assert [e["provider"] for e in journal] == ["mysuite", "expidetufactura", "solucionfactible", "solucionfactible"]
     return base, journal
 
 
@@ -162,25 +189,38 @@ def test_dashboard_renders_the_session_in_chromium(busy_session, tmp_path):
     rows = doc.get_element_by_id("journal-body").findall("tr")
     assert [r.get("data-id") for r in rows] == [str(e["id"]) for e in journal]
     cells = [[td.text_content().strip() for td in r.findall("td")] for r in rows]
-    assert [c[1] for c in cells] == ["MYSuite", "Expide Tu Factura", "Solución Factible"]
+    assert [c[1] for c in cells] == ["MYSuite", "Expide Tu Factura", "Solución Factible", "Solución Factible"]
     assert [c[2] for c in cells] == [e["operation"] for e in journal]
     assert [c[3] for c in cells] == [str(e["status"]) for e in journal]
     # The injected fault's markup is shown as text and never became an element.
     assert PAYLOAD in cells[0][5]
     assert not doc.xpath("//body//img") and doc.findtext(".//title") == "pac-mock dashboard"
 
-    assert _text(doc, "clock-now") == "2026-01-10 10:00:00 CDMX"
+    assert _text(doc, "clock-now") == "2026-01-10 10:10:00 CDMX"
     assert _text(doc, "clock-mode") == "frozen"
     assert _text(doc, "scenarios-status") == "valid"
     assert "dashboard-xss" in _text(doc, "overlay-text")
+
+    # The resolved cancellation: SAT registry, notification e-mail, the provider's job table.
+    registry = [[td.text_content().strip() for td in r.findall("td")]
+                for r in doc.get_element_by_id("registry-body").findall("tr")]
+    assert len(registry) == 1
+    assert registry[0][:4] == [CANCELLED_UUID, "cancelado", pki.fixture("csd_moral").rfc, "Solución Factible"]
+    assert registry[0][4].startswith("2026-01-10 10:")  # resolved in mock time, shown in Mexico City time
+    mail = [[td.text_content().strip() for td in r.findall("td")]
+            for r in doc.get_element_by_id("mail-body").findall("tr")]
+    assert len(mail) == 1 and mail[0][1] == "facturas@example.com" and mail[0][3] == "recorded"
+    jobs = doc.xpath('//div[@data-provider="solucionfactible"]')
+    assert jobs and CANCELLED_UUID.lower() in jobs[0].text_content().lower()
 
     # The #request-<id> link opened the redacted request and its response.
     dialog = doc.get_element_by_id("detail")
     assert dialog.get("open") is not None
     request_text = _text(doc, "detail-a")
-    assert "getStatusCancelacionAsincrona" in request_text and "***" in request_text
+    assert "cancelarAsincrono" in request_text and "***" in request_text
     assert "Envelope" in _text(doc, "detail-b")
-    assert SF_PASSWORD not in dom and TOKEN not in dom
+    for secret in (SF_PASSWORD, pki.fixture("csd_moral").password, TOKEN):
+        assert secret not in dom
 
 
 def test_dashboard_screenshot_is_a_drawn_page(busy_session, tmp_path):

@@ -223,7 +223,7 @@
       el("td", { class: "nowrap" }, state.providers[item.provider] || scalarText(item.provider)),
       el("td", { class: "mono nowrap" }, scalarText(item.operation)),
       el("td", {}, el("span", { class: "status " + statusClass(item.status) }, scalarText(item.status))),
-      el("td", { class: "num" }, item.duration_ms === undefined ? "—" : Number(item.duration_ms).toFixed(1)),
+      el("td", { class: "num nowrap" }, item.duration_ms === undefined ? "—" : Number(item.duration_ms).toFixed(1)),
       el("td", { class: "summary" }, summaryChips(item.summary)));
     });
     replace($("journal-body"), rows);
@@ -288,26 +288,51 @@
   }
 
   // Provider job state has no fixed shape: lists of records become tables, the rest key/value lists.
+  const LEADING_COLUMNS = ["uuid", "request_id", "id", "kind", "status", "state", "code"];
+  const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+  function isRecordList(value) {
+    return Array.isArray(value) && value.length > 0 &&
+      value.every((v) => v && typeof v === "object" && !Array.isArray(v));
+  }
+
+  function cell(value) {
+    if (typeof value === "string" && ISO_INSTANT.test(value)) {
+      return el("td", { class: "nowrap", title: value }, localDateTime(value));
+    }
+    const text = scalarText(value);
+    return el("td", { class: text.length > 40 ? "mono long" : "mono nowrap" }, text);
+  }
+
+  function recordTable(rows) {
+    const columns = [];
+    for (const row of rows) for (const k of Object.keys(row)) if (!columns.includes(k)) columns.push(k);
+    const rank = (c) => (LEADING_COLUMNS.includes(c) ? LEADING_COLUMNS.indexOf(c) : LEADING_COLUMNS.length);
+    columns.sort((a, b) => rank(a) - rank(b));
+    return el("div", { class: "table-wrap short" }, el("table", { class: "data" },
+      el("thead", {}, el("tr", {}, columns.map((c) => el("th", {}, c)))),
+      el("tbody", {}, rows.map((row) => el("tr", {}, columns.map((c) => cell(row[c])))))));
+  }
+
   function renderValue(value) {
     if (Array.isArray(value)) {
       if (value.length === 0) return el("span", { class: "muted" }, "none");
-      if (value.every((v) => v && typeof v === "object" && !Array.isArray(v))) {
-        const columns = [];
-        for (const row of value) for (const k of Object.keys(row)) if (!columns.includes(k)) columns.push(k);
-        return el("div", { class: "table-wrap short" }, el("table", { class: "data" },
-          el("thead", {}, el("tr", {}, columns.map((c) => el("th", {}, c)))),
-          el("tbody", {}, value.map((row) => el("tr", {}, columns.map((c) =>
-            el("td", { class: "mono" }, scalarText(row[c]))))))));
-      }
+      if (isRecordList(value)) return recordTable(value);
       return el("span", {}, value.map(scalarText).join(", "));
     }
     if (value && typeof value === "object") {
       const keys = Object.keys(value);
       if (keys.length === 0) return el("span", { class: "muted" }, "none");
-      return el("dl", { class: "kv" }, keys.map((k) => [
-        el("dt", {}, k),
-        el("dd", {}, typeof value[k] === "object" && value[k] !== null ? renderValue(value[k]) : scalarText(value[k])),
-      ]));
+      // Scalars and small mappings first as key/value pairs, then each list of records as its own table.
+      const plain = keys.filter((k) => !isRecordList(value[k]));
+      const tables = keys.filter((k) => isRecordList(value[k]));
+      return el("div", {},
+        plain.length ? el("dl", { class: "kv" }, plain.map((k) => [
+          el("dt", {}, k),
+          el("dd", {}, typeof value[k] === "object" && value[k] !== null ? renderValue(value[k]) : scalarText(value[k])),
+        ])) : null,
+        tables.map((k) => [el("h4", {}, k, " ", el("span", { class: "count" }, String(value[k].length))),
+          recordTable(value[k])]));
     }
     return el("span", {}, scalarText(value));
   }
