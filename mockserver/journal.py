@@ -56,14 +56,12 @@ def redact_text(text: str) -> str:
     return _TEXT_SECRET.sub(lambda m: m.group(1) + REDACTED + m.group(4), text)
 
 
-def clip(data: bytes | str | None) -> str | None:
+def clip(data: bytes | str | None, size: int | None = None) -> str | None:
+    """At most BODY_LIMIT of ``data``, saying how much of ``size`` (default: its length) was dropped."""
     if data is None:
         return None
-    if isinstance(data, bytes):
-        text = data[:BODY_LIMIT].decode("utf-8", "replace")
-        size = len(data)
-    else:
-        text, size = data[:BODY_LIMIT], len(data)
+    text = data[:BODY_LIMIT].decode("utf-8", "replace") if isinstance(data, bytes) else data[:BODY_LIMIT]
+    size = len(data) if size is None else size
     if size > BODY_LIMIT:
         text += f"\n… [{size - BODY_LIMIT} more bytes not kept]"
     return text

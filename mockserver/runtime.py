@@ -195,6 +195,9 @@ class Runtime:
     def reset(self, session: str | None = None) -> None:
         self.store.reset(session)
         self._overlay_cache.clear()
+        for provider in self.providers:
+            if provider.on_reset is not None:
+                provider.on_reset(self, session)
 
     def start(self) -> None:
         self.timers.fire_due()  # whatever fell due while the server was down

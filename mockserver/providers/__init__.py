@@ -25,6 +25,8 @@ class Provider:
     blueprints: list[Blueprint] = field(default_factory=list)
     # What the dashboard and ``GET /__admin/jobs`` show of this provider's state in a session.
     state: Callable[[Context], dict] | None = None
+    # Called after ``POST /__admin/reset`` (session None: everything) for state kept outside the store.
+    on_reset: Callable[[Runtime, str | None], None] | None = None
 
 
 def all_providers() -> list[Provider]:

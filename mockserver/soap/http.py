@@ -12,7 +12,7 @@ from flask import Request, Response
 from flask import request as current_request
 from lxml import etree
 
-from ..journal import Entry, clip, redact_element, redact_text
+from ..journal import BODY_LIMIT, Entry, clip, redact_element, redact_text
 from ..runtime import Runtime
 from .envelope import (
     SOAP11,
@@ -44,6 +44,7 @@ def handle(runtime: Runtime, service: SoapService, request: Request, session: st
     body = b""
     try:
         body = request.get_data(cache=False)
+        entry.summary["request_bytes"] = len(body)
         soap_request = parse_request(
             body,
             request.content_type,
@@ -51,6 +52,10 @@ def handle(runtime: Runtime, service: SoapService, request: Request, session: st
             huge=service.huge,
             accepted=service.versions,
         )
+        # Keep only what the journal may need of the body: a 40 MB document must not stay in memory
+        # three times (bytes, parsed text, decoded data) while the service works.
+        if len(body) > BODY_LIMIT:
+            body = body[: BODY_LIMIT + 1]
         version = soap_request.version
         entry.soap_version = version.name
         operation = service.operation_for(soap_request)
@@ -99,11 +104,11 @@ def _finish(runtime: Runtime, entry: Entry, call: Call | None, body: bytes, resp
 
 def _journal_request(call: Call | None, body: bytes, entry: Entry) -> str | None:
     secrets = call.service.secret_fields if call is not None else frozenset()
-    if call is not None and len(body) <= 64 * 1024:
+    if call is not None and len(body) <= BODY_LIMIT:
         redact_element(call.request.envelope, secrets)
         text = etree.tostring(call.request.envelope, encoding="unicode")
     else:
-        text = clip(body) or ""
+        text = clip(body, entry.summary.get("request_bytes")) or ""
     return redact_text(text)
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from .. import Provider
 from .downloads import blueprint as downloads_blueprint
-from .models import SCHEMA
+from .models import SCHEMA, blobs_for
 from .service import TIMER_KIND, on_job_due, state
 from .wire import SERVICE
 from .worker import Converter
@@ -21,6 +21,12 @@ def install(runtime: Runtime) -> None:
     runtime.timers.after_fire.append(Converter(runtime).wake)
 
 
+def on_reset(runtime: Runtime, session: str | None) -> None:
+    # Document files of the jobs just forgotten; recent ones are left to the next sweep, since a
+    # request may be writing its file right now.
+    blobs_for(runtime).sweep(older_than_s=30.0)
+
+
 PROVIDER = Provider(
     id="mysuite",
     title="MYSuite",
@@ -29,4 +35,5 @@ PROVIDER = Provider(
     install=install,
     blueprints=[downloads_blueprint],
     state=state,
+    on_reset=on_reset,
 )

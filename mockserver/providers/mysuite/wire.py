@@ -283,7 +283,8 @@ SERVICE = FactWSFront(
     name="FactWSFront",
     wsdl_file=Path(__file__).parent / "wsdl" / "FactWSFront.wsdl",
     operations=[Operation("RequestTransaction", NS, handle, rule_fields)],
-    extra_paths=("/factwsfront.asmx",),
+    # The WSDL's address first (it heads the banner), then the short path the async hosts use.
+    extra_paths=("/mx.com.fact.wsfront/factwsfront.asmx", "/factwsfront.asmx"),
     case_insensitive=True,
     huge=True,
 )
