@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import zeep
 from lxml import etree
-from wsdl_schema import assert_valid_body, schema_for
 from zeep.transports import Transport
 from zeep.xsd import Any as XsdAny
+
+from wsdl_schema import assert_valid_body, schema_for
 
 ROOT = Path(__file__).resolve().parents[1]
 PROVIDERS = ROOT / "mockserver" / "providers"
