@@ -72,3 +72,18 @@ def test_serve_prints_every_endpoint_answers_and_stops_on_sigterm(tmp_path):
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
     assert proc.returncode == 0
+
+
+def test_serve_warns_when_the_admin_api_is_open_on_a_public_address(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAC_MOCK_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mockserver", "serve", "--host", "0.0.0.0", "--port", str(port), "--data-dir",
+         str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
+    )
+    try:
+        first = proc.stderr.readline()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert "WARNING" in first and "PAC_MOCK_ADMIN_TOKEN" in first

@@ -184,7 +184,17 @@ def jobs():
 
 @blueprint.get("/registry")
 def sat_registry():
+    """The SAT side of the UUIDs this session touched (``?uuid=`` for one, ``?limit=`` newest first)."""
+    try:
+        limit = int(request.args.get("limit", 200))
+    except ValueError:
+        return bad_request("limit must be a whole number")
     with runtime().store.read() as conn:
-        return jsonify({"uuids": registry.entries(conn, session())})
+        uuid = request.args.get("uuid")
+        if uuid:
+            entry = registry.entry_of(conn, session(), uuid)
+            found = [{"uuid": uuid.upper(), **entry._asdict()}] if entry else []
+            return jsonify({"uuids": found})
+        return jsonify({"uuids": registry.entries(conn, session(), max(0, min(limit, 10_000)))})
 
 
