@@ -112,7 +112,7 @@ class Client:
 
 
 def _ms(answer: etree._Element, path: str) -> str | None:
-    return answer.findtext(".//{%s}%s" % (MS_NS, path))
+    return answer.findtext(f".//{{{MS_NS}}}{path}")
 
 
 @pytest.fixture(scope="module")
