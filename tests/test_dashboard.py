@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import base64
+import fcntl
+import json
 import os
 import re
+import select
 import shutil
 import subprocess
+import sys
+import time
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import lxml.etree
@@ -246,3 +252,107 @@ def test_dashboard_screenshot_is_a_drawn_page(busy_session, tmp_path):
 
 def _close(pixel: tuple, expected: tuple, tolerance: int = 6) -> bool:
     return all(abs(a - b) <= tolerance for a, b in zip(pixel, expected, strict=True))
+
+
+def _above_protocol_fds(fd: int) -> int:
+    """Move a descriptor above 3 and 4, so that putting one there cannot overwrite the other."""
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(fd)
+    return moved
+
+
+class Page:
+    """One page in a headless Chromium, driven over the DevTools protocol on a pipe (no extra package)."""
+
+    def __init__(self, url: str, profile: Path, timeout: float = 30) -> None:
+        binary = chromium_binary()
+        if binary is None:
+            pytest.skip("no Chromium binary (install the Debian 'chromium' package, or set PAC_MOCK_CHROMIUM)")
+        self.timeout = timeout
+        to_browser_r, self._to_browser = map(_above_protocol_fds, os.pipe())
+        self._from_browser, from_browser_w = map(_above_protocol_fds, os.pipe())
+        cmd = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--remote-debugging-pipe", "about:blank"]
+        # The protocol runs on the browser's fds 3 (commands in) and 4 (answers out): put the pipe ends there.
+        trampoline = "import os, sys; os.dup2(int(sys.argv[1]), 3); os.dup2(int(sys.argv[2]), 4); " \
+                     "os.execv(sys.argv[3], sys.argv[3:])"
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", trampoline, str(to_browser_r), str(from_browser_w), *cmd],
+            pass_fds=(to_browser_r, from_browser_w), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        os.close(to_browser_r)
+        os.close(from_browser_w)
+        self._buffer = b""
+        self._next_id = 0
+        target = self.send("Target.createTarget", {"url": url})["targetId"]
+        self.session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+
+    def send(self, method: str, params: dict | None = None, session: str | None = None) -> dict:
+        self._next_id += 1
+        message = {"id": self._next_id, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = session
+        os.write(self._to_browser, json.dumps(message).encode() + b"\0")
+        deadline = time.monotonic() + self.timeout
+        while True:
+            while b"\0" not in self._buffer:
+                ready, _, _ = select.select([self._from_browser], [], [], max(0.0, deadline - time.monotonic()))
+                chunk = os.read(self._from_browser, 1 << 16) if ready else b""
+                assert chunk, f"no answer from Chromium to {method}"
+                self._buffer += chunk
+            raw, self._buffer = self._buffer.split(b"\0", 1)
+            answer = json.loads(raw)
+            if answer.get("id") == self._next_id:
+                assert "error" not in answer, answer["error"]
+                return answer.get("result", {})
+
+    def js(self, expression: str):
+        result = self.send("Runtime.evaluate", {"expression": expression, "awaitPromise": True,
+                                                "returnByValue": True}, self.session)
+        return result["result"].get("value")
+
+    def wait_for(self, expression: str, timeout: float = 10):
+        deadline = time.monotonic() + timeout
+        while not (value := self.js(expression)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return value
+
+    def close(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        os.close(self._to_browser)
+        os.close(self._from_browser)
+
+
+def test_dashboard_buttons_drive_the_admin_api(sandbox, tmp_path):
+    assert sandbox.post_soap("/ws/services/Cancelacion", SF_ENVELOPE).status_code == 200
+    page = Page(f"{sandbox.url}/__admin/", tmp_path / "profile")
+    clock = lambda: sandbox.admin("GET", "clock").json()  # noqa: E731
+    try:
+        assert page.wait_for("document.body.dataset.loaded === 'true'")
+        assert page.wait_for("document.querySelectorAll('#journal-body tr').length") == 1
+
+        page.js("document.getElementById('freeze').click()")
+        assert page.wait_for("document.getElementById('clock-mode').textContent === 'frozen'")
+        frozen_at = datetime.fromisoformat(clock()["frozen_at"])
+
+        page.js("document.getElementById('advance-input').value = '2h';"
+                "document.getElementById('advance-form').requestSubmit()")
+        assert page.wait_for("document.getElementById('notice').textContent === 'Clock advanced 2h'")
+        assert datetime.fromisoformat(clock()["frozen_at"]) - frozen_at == timedelta(hours=2)
+
+        page.js("document.getElementById('unfreeze').click()")  # runs on from the frozen instant
+        assert page.wait_for("document.getElementById('clock-mode').textContent === 'offset'")
+        assert abs(clock()["offset_seconds"] - 7200) < 60
+
+        page.js("window.confirm = () => true; document.getElementById('reset').click()")
+        assert page.wait_for("document.querySelectorAll('#journal-body tr').length === 0")
+        assert sandbox.admin("GET", "requests/count").json()["count"] == 0
+        assert clock()["mode"] == "real"
+    finally:
+        page.close()
