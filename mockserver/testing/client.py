@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import datetime
 from typing import Any
 
 PROVIDER_PATHS = {
@@ -17,6 +18,7 @@ PROVIDER_PATHS = {
     "expidetufactura": "/cancelacion/CancelacionPruebas",
     "expidetufactura_productivo": "/cancelacion/CancelacionProductivo",
     "mysuite": "/mx.com.fact.wsfront/factwsfront.asmx",
+    "mysuite_async": "/factwsfront.asmx",
 }
 
 
@@ -102,14 +104,39 @@ class AdminClient:
         query = urllib.parse.urlencode({k: v for k, v in (("provider", provider), ("operation", operation)) if v})
         return self.call("GET", f"requests/count?{query}")["count"]
 
+    def last(self, provider: str | None = None, operation: str | None = None) -> dict:
+        """The newest journal entry (optionally of one provider or operation)."""
+        entries = self.requests(provider, operation, limit=1)
+        if not entries:
+            raise LookupError(f"no request recorded for provider={provider} operation={operation}")
+        return entries[0]
+
     def timers(self) -> list[dict]:
         return self.call("GET", "timers")["pending"]
 
-    def jobs(self) -> dict:
-        return self.call("GET", "jobs")
+    def jobs(self, provider: str | None = None) -> dict:
+        """Each provider's asynchronous work; one provider's when named."""
+        everything = self.call("GET", "jobs")
+        return everything if provider is None else everything.get(provider, {})
 
     def registry(self) -> list[dict]:
         return self.call("GET", "registry")["uuids"]
+
+    def registry_status(self, uuid: str) -> str | None:
+        """What SAT knows of ``uuid`` in this session (vigente, en_proceso, cancelado, rechazado) or None."""
+        found = self.call("GET", f"registry?{urllib.parse.urlencode({'uuid': uuid})}")["uuids"]
+        return found[0]["status"] if found else None
+
+    # Solución Factible cancellations waiting for the recipient.
+
+    def cancellation(self, uuid: str) -> dict:
+        return self.call("GET", f"solucionfactible/cancellations/{urllib.parse.quote(uuid)}")
+
+    def accept(self, uuid: str) -> dict:
+        return self.call("POST", f"solucionfactible/cancellations/{urllib.parse.quote(uuid)}/accept", {})
+
+    def deny(self, uuid: str) -> dict:
+        return self.call("POST", f"solucionfactible/cancellations/{urllib.parse.quote(uuid)}/deny", {})
 
 
 class _Clock:
@@ -119,8 +146,10 @@ class _Clock:
     def now(self) -> dict:
         return self._c.call("GET", "clock")
 
-    def freeze(self, at: str | None = None) -> dict:
-        return self._c.call("POST", "clock", {"freeze": at or "now"})
+    def freeze(self, at: str | datetime | None = None) -> dict:
+        """Stop the clock now, or at ``at`` (an ISO text or datetime; naive means Mexico City time)."""
+        value = at.isoformat() if isinstance(at, datetime) else at
+        return self._c.call("POST", "clock", {"freeze": value or "now"})
 
     def advance(self, duration: str) -> dict:
         return self._c.call("POST", "clock", {"advance": duration})
@@ -138,8 +167,12 @@ class _Mail:
         return self._c.call("GET", f"mail?{query}")["messages"]
 
     def wait(self, count: int = 1, timeout: float = 10, **filters: str) -> list[dict]:
+        """Block until this session's outbox holds ``count`` messages; TimeoutError otherwise."""
         query = urllib.parse.urlencode({"count": count, "timeout": timeout, **filters})
-        return self._c.call("GET", f"mail/wait?{query}")["messages"]
+        answer = self._c.call("GET", f"mail/wait?{query}")
+        if answer.get("timed_out"):
+            raise TimeoutError(f"{len(answer['messages'])} of {count} messages after {timeout} s: {answer['messages']}")
+        return answer["messages"]
 
     def clear(self) -> None:
         self._c.call("DELETE", "mail")
