@@ -10,7 +10,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -94,6 +94,8 @@ class Runtime:
         self.timers.after_fire.append(self.outbox.wake)
         self._overlay_cache: dict[tuple[str, int], scenario_module.Scenarios] = {}
         self._random = random.Random()
+        # Providers' background work to end before the store closes (registered by ``install``).
+        self.stop_hooks: list[Callable[[], None]] = []
         for provider in self.providers:
             if provider.install is not None:
                 provider.install(self)
@@ -206,6 +208,8 @@ class Runtime:
 
     def stop(self) -> None:
         self.timers.stop()
+        for hook in self.stop_hooks:
+            hook()
         self.outbox.stop()
 
 

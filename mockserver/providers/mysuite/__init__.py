@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 
 def install(runtime: Runtime) -> None:
     runtime.timers.register(TIMER_KIND, on_job_due)
-    runtime.timers.after_fire.append(Converter(runtime).wake)
+    converter = Converter(runtime)
+    runtime.timers.after_fire.append(converter.wake)
+    runtime.stop_hooks.append(converter.stop)
 
 
 def on_reset(runtime: Runtime, session: str | None) -> None:

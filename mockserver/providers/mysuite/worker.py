@@ -32,12 +32,22 @@ class Converter:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._swept = 0.0
+        self._stopped = False
+
+    def stop(self) -> None:
+        """End the thread (the runtime is shutting down and its store is about to close)."""
+        with self._lock:
+            self._stopped = True
+            self._event.set()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout=10)
 
     def wake(self) -> None:
         """Called after timers fire: convert whatever became ready (in the background)."""
         with self._lock:
             self._event.set()
-            if self._thread is None:
+            if self._thread is None and not self._stopped:
                 self._thread = threading.Thread(
                     target=self._run, name="pac-mock-mysuite-converter", daemon=True
                 )
@@ -63,6 +73,8 @@ class Converter:
         while True:
             self._event.wait(timeout=5.0)
             self._event.clear()
+            if self._stopped:
+                return
             try:
                 if self.run_once():
                     idle_since = time.monotonic()
