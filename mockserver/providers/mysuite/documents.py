@@ -1005,3 +1005,25 @@ def _sample_total_en_letra(total: Decimal) -> str:
 
 
 _UUID_RE = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
+
+
+def cfdi_header(cfdi: bytes) -> dict:
+    """Comprobante, Emisor and Receptor attributes of a CFDI we wrote (reads only its first elements)."""
+    found: dict[str, dict] = {}
+    for _, elem in etree.iterparse(io.BytesIO(cfdi), events=("start",), **_safe_parser_options()):
+        name = etree.QName(elem).localname
+        if name in ("Comprobante", "Emisor", "Receptor"):
+            found[name] = dict(elem.attrib)
+        if name == "Receptor":
+            break
+    comprobante, emisor, receptor = (found.get(k, {}) for k in ("Comprobante", "Emisor", "Receptor"))
+    return {
+        "serie": comprobante.get("Serie", ""),
+        "folio": comprobante.get("Folio", ""),
+        "fecha": comprobante.get("Fecha", ""),
+        "total": comprobante.get("Total", ""),
+        "moneda": comprobante.get("Moneda", ""),
+        "emisor_nombre": emisor.get("Nombre", ""),
+        "receptor_rfc": receptor.get("Rfc", ""),
+        "receptor_nombre": receptor.get("Nombre", ""),
+    }

@@ -27,11 +27,9 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from io import BytesIO
 from typing import TYPE_CHECKING
 
 from faker import Faker
-from lxml import etree
 
 from ... import registry
 from ...clock import MEXICO_CITY
@@ -405,28 +403,6 @@ def stamp(native: documents.NativeDocument, job: Job) -> bytes:
     )
 
 
-def cfdi_header(cfdi: bytes) -> dict:
-    """Comprobante, Emisor and Receptor attributes of a CFDI we wrote (reads only its first elements)."""
-    found: dict[str, dict] = {}
-    for _, elem in etree.iterparse(BytesIO(cfdi), events=("start",), resolve_entities=False, no_network=True):
-        name = etree.QName(elem).localname
-        if name in ("Comprobante", "Emisor", "Receptor"):
-            found[name] = dict(elem.attrib)
-        if name == "Receptor":
-            break
-    comprobante, emisor, receptor = (found.get(k, {}) for k in ("Comprobante", "Emisor", "Receptor"))
-    return {
-        "serie": comprobante.get("Serie", ""),
-        "folio": comprobante.get("Folio", ""),
-        "fecha": comprobante.get("Fecha", ""),
-        "total": comprobante.get("Total", ""),
-        "moneda": comprobante.get("Moneda", ""),
-        "emisor_nombre": emisor.get("Nombre", ""),
-        "receptor_rfc": receptor.get("Rfc", ""),
-        "receptor_nombre": receptor.get("Nombre", ""),
-    }
-
-
 def convert(runtime: Runtime, session: str, guid: str) -> bool:
     """Convert a ready job if no one else holds it. True when this call did the work."""
     store = runtime.store
@@ -448,7 +424,7 @@ def convert(runtime: Runtime, session: str, guid: str) -> bool:
         del native_xml
         cfdi = stamp(native, job)
         del native
-        header = cfdi_header(cfdi)
+        header = documents.cfdi_header(cfdi)
         status, error = DONE, None
     except documents.NativeDocumentError as exc:
         status, error = FAILED, exc.message
