@@ -109,18 +109,10 @@ class Journal:
         limit: int = 100,
         include_bodies: bool = True,
     ) -> list[dict]:
-        sql = "SELECT * FROM journal WHERE session = ?"
-        args: list = [session]
-        if provider:
-            sql += " AND provider = ?"
-            args.append(provider)
-        if operation:
-            sql += " AND operation = ?"
-            args.append(operation)
-        sql += " ORDER BY id DESC LIMIT ?"
+        where, args = _filters(session, provider, operation)
         args.append(max(0, min(limit, self.limit)))
         with self.store.read() as conn:
-            rows = conn.execute(sql, args).fetchall()
+            rows = conn.execute(f"SELECT * FROM journal WHERE {where} ORDER BY id DESC LIMIT ?", args).fetchall()
         out = []
         for row in rows:
             item = dict(row)
@@ -132,13 +124,16 @@ class Journal:
         return out
 
     def count(self, session: str, *, provider: str | None = None, operation: str | None = None) -> int:
-        sql = "SELECT COUNT(*) FROM journal WHERE session = ?"
-        args: list = [session]
-        if provider:
-            sql += " AND provider = ?"
-            args.append(provider)
-        if operation:
-            sql += " AND operation = ?"
-            args.append(operation)
+        where, args = _filters(session, provider, operation)
         with self.store.read() as conn:
-            return int(conn.execute(sql, args).fetchone()[0])
+            return int(conn.execute(f"SELECT COUNT(*) FROM journal WHERE {where}", args).fetchone()[0])
+
+
+def _filters(session: str, provider: str | None, operation: str | None) -> tuple[str, list]:
+    """The WHERE clause (placeholders only) and its arguments for the journal's filters."""
+    clauses, args = ["session = ?"], [session]
+    for column, value in (("provider", provider), ("operation", operation)):
+        if value:
+            clauses.append(f"{column} = ?")
+            args.append(value)
+    return " AND ".join(clauses), args
