@@ -167,3 +167,167 @@ def hot_functions(profiler, n: int, top: int = 15) -> list[dict]:
         walk(root)
     ranked = sorted(totals.items(), key=lambda kv: kv[1], reverse=True)[:top]
     return [{"function": k, "self_us_per_request": round(v / n * 1e6, 1)} for k, v in ranked]
+
+
+# Functions timed by :func:`breakdown`: (label, module, attribute path). Missing ones are skipped, so
+# the list can name provider functions that may move.
+TIMED = (
+    ("wsgi (Flask + routing + everything below)", "mockserver.app", "SessionPrefix.__call__"),
+    ("soap.handle (dispatcher, below)", "mockserver.soap.http", "handle"),
+    ("parse envelope", "mockserver.soap.http", "parse_request"),
+    ("context (clock row query)", "mockserver.runtime", "Runtime.context"),
+    ("scenarios_for (overlay query + merge)", "mockserver.runtime", "Runtime.scenarios_for"),
+    ("outcome (rule matching + counters)", "mockserver.runtime", "Context.outcome"),
+    ("journal: redact + re-serialize request", "mockserver.soap.http", "_journal_request"),
+    ("journal: write (own transaction)", "mockserver.journal", "Journal.record"),
+    ("response serialize", "mockserver.soap.http", "response_bytes"),
+    ("sf: authenticate", "mockserver.providers.solucionfactible.service", "authenticate"),
+    (
+        "sf: resolve_csd (certificate, key, policy)",
+        "mockserver.providers.solucionfactible.service",
+        "resolve_csd",
+    ),
+    (
+        "sf: register_async (claims, registry, timers)",
+        "mockserver.providers.solucionfactible.service",
+        "register_async",
+    ),
+    (
+        "xpd: check document (XMLDSig verify)",
+        "mockserver.providers.expidetufactura.service",
+        "_check_document",
+    ),
+    ("xpd: check certificate", "mockserver.providers.expidetufactura.service", "_check_certificate"),
+    (
+        "xpd: per-folio rule outcomes",
+        "mockserver.providers.expidetufactura.service",
+        "_outcomes_for_other_folios",
+    ),
+    ("xpd: cancel folios (state)", "mockserver.providers.expidetufactura.service", "_cancel_folios"),
+    ("sat: verify_seal", "mockserver.sat.signature", "verify_seal"),
+    ("sat: signxml verify", "mockserver.sat.signature", "verify_enveloped"),
+    ("sat: load_certificate", "mockserver.sat.certificates", "load_certificate"),
+    ("sat: load_private_key", "mockserver.sat.keys", "load_private_key"),
+    ("store: tx (write transactions, incl. body)", "mockserver.store", "Store.tx"),
+)
+
+
+def _resolve(module_name: str, path: str):
+    import importlib
+
+    try:
+        owner = importlib.import_module(module_name)
+    except ImportError:
+        return None, None, None
+    *parents, name = path.split(".")
+    for part in parents:
+        owner = getattr(owner, part, None)
+        if owner is None:
+            return None, None, None
+    original = owner.__dict__.get(name) if isinstance(owner, type) else getattr(owner, name, None)
+    return owner, name, original
+
+
+def breakdown(target: InProcess, workload: Workload, n: int = 400) -> dict:
+    """CPU µs per request spent inside each function of :data:`TIMED` (nested times overlap), the
+    operation's own field reader and handler, and the SQL statements run per request."""
+    import contextlib
+    import functools
+    import sys
+
+    totals: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    patches: list[tuple[object, str, object]] = []
+
+    def timed(label: str, fn):
+        if label.startswith("store: tx"):
+
+            @contextlib.contextmanager
+            def cm(*args, **kwargs):
+                t0 = time.thread_time()
+                try:
+                    with fn(*args, **kwargs) as conn:
+                        yield conn
+                finally:
+                    totals[label] = totals.get(label, 0.0) + time.thread_time() - t0
+                    counts[label] = counts.get(label, 0) + 1
+
+            return cm
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            t0 = time.thread_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                totals[label] = totals.get(label, 0.0) + time.thread_time() - t0
+                counts[label] = counts.get(label, 0) + 1
+
+        return wrapper
+
+    def patch(owner, name: str, value) -> None:
+        patches.append(
+            (owner, name, owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name))
+        )
+        setattr(owner, name, value)
+
+    # Functions imported by name into other modules must be replaced there too.
+    for label, module_name, path in TIMED:
+        owner, name, original = _resolve(module_name, path)
+        if original is None:
+            continue
+        wrapped = timed(label, original)
+        patch(owner, name, wrapped)
+        if not isinstance(owner, type):
+            for module in list(sys.modules.values()):
+                if (
+                    module is not owner
+                    and getattr(module, "__name__", "").startswith("mockserver")
+                    and module.__dict__.get(name) is original
+                ):
+                    patch(module, name, wrapped)
+
+    service = next(
+        s
+        for p in target.runtime.providers
+        for s in p.services
+        if workload.path in s.paths or workload.path.rstrip("/") in s.paths
+    )
+    operation = service.operation_for(parse_request(workload.sample(), workload.headers.get("Content-Type")))
+    for attr in ("fields", "handler"):
+        fn = getattr(operation, attr)
+        if fn is not None:
+            patch(operation, attr, timed(f"operation {attr} ({operation.name})", fn))
+
+    statements = {"n": 0}
+    bodies = [
+        workload.sample() if workload.template is not None else workload.bodies[i % len(workload.bodies)]
+        for i in range(n + 20)
+    ]
+    try:
+        for body in bodies[:20]:
+            target.post(workload, body)
+        target.runtime.store._conn().set_trace_callback(
+            lambda _sql: statements.__setitem__("n", statements["n"] + 1)
+        )
+        totals.clear()
+        counts.clear()
+        c0, w0 = time.thread_time(), time.perf_counter()
+        for body in bodies[20:]:
+            target.post(workload, body)
+        cpu, wall = time.thread_time() - c0, time.perf_counter() - w0
+    finally:
+        with contextlib.suppress(Exception):
+            target.runtime.store._conn().set_trace_callback(None)
+        for owner, name, original in reversed(patches):
+            setattr(owner, name, original)
+    return {
+        "requests": n,
+        "cpu_us_per_request": round(cpu / n * 1e6, 1),
+        "wall_us_per_request": round(wall / n * 1e6, 1),
+        "sql_statements_per_request": round(statements["n"] / n, 1),
+        "functions_cpu_us": {
+            label: {"us": round(totals[label] / n * 1e6, 1), "calls": round(counts[label] / n, 2)}
+            for label in sorted(totals, key=totals.get, reverse=True)
+        },
+    }

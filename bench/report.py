@@ -262,18 +262,35 @@ def markdown(r: dict) -> str:
         lines += ["", f"Recommended default: `--workers {rec['workers']}` ({rec['why']})."]
     prof = r.get("profile")
     if prof:
-        lines += ["", "## Where a request's time goes (in-process, no HTTP; median CPU µs)", ""]
-        names = list(prof)
-        steps = list(next(iter(prof.values()))["steps_us"])
-        lines += ["| step | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
-        for step in steps:
-            lines.append(
-                f"| {step} | " + " | ".join(str(prof[n]["steps_us"].get(step)) for n in names) + " |"
-            )
+        lines += ["", "## Where a request's time goes (in-process, no HTTP; CPU µs per request)", ""]
         lines.append(
-            "| whole request (test client) | "
-            + " | ".join(f"{prof[n]['in_process']['cpu_median_ms'] * 1000:.0f}" for n in names)
-            + " |"
+            "Times nest (the dispatcher includes the handler, a handler includes its transactions); "
+            "`x n` = calls per request."
+        )
+        for name, item in prof.items():
+            b = item.get("breakdown") or {}
+            lines += [
+                "",
+                f"**{name}**: {b.get('cpu_us_per_request')} µs CPU per request "
+                f"({b.get('sql_statements_per_request')} SQL statements), about "
+                f"{item['in_process'].get('cpu_bound_rps_per_core')} requests/s per core before HTTP.",
+                "",
+                "| function | CPU µs | calls |",
+                "|---|---|---|",
+            ]
+            for label, v in (b.get("functions_cpu_us") or {}).items():
+                lines.append(f"| {label} | {v['us']} | {v['calls']} |")
+    start_cpu = r.get("startup_cpu")
+    if start_cpu and "cpu_s" in start_cpu:
+        lines += ["", "## Start-up of one server process (CPU s)", ""]
+        lines.append(
+            " / ".join(f"{k} {v}" for k, v in start_cpu["cpu_s"].items())
+            + f"; total {start_cpu['total_cpu_s']} s."
+        )
+        lines.append(
+            "Heaviest imports (ms, cumulative): "
+            + ", ".join(f"{k} {v}" for k, v in start_cpu["heaviest_imports_ms"].items())
+            + "."
         )
     scripts = r.get("provider_scripts")
     if scripts:
@@ -291,4 +308,7 @@ def markdown(r: dict) -> str:
     skipped = r.get("skipped")
     if skipped:
         lines += ["", "Skipped: " + "; ".join(f"{k} ({v})" for k, v in skipped.items())]
+    errors = r.get("errors")
+    if errors:
+        lines += ["", "Failed sections: " + "; ".join(f"{k}: {v}" for k, v in errors.items())]
     return "\n".join(lines) + "\n"

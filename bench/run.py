@@ -47,11 +47,20 @@ BUDGET_S = 570  # stop starting optional sections after this; the whole run must
 
 # The server configurations compared on the SF cancelarAsincrono route.
 COMPARED = (
-    ServerConfig("granian-w1", "granian", workers=1),
-    ServerConfig("granian-w2", "granian", workers=2),
-    ServerConfig("granian-w3", "granian", workers=3),
+    ServerConfig("granian-w1", "granian", workers=1, note="pac-mock serve"),
+    ServerConfig("granian-w2", "granian", workers=2, note="pac-mock serve"),
+    ServerConfig("granian-w3", "granian", workers=3, note="pac-mock serve"),
     ServerConfig("granian-w2-bt1", "granian", workers=2, threads=1, via_cli=False),
-    ServerConfig("granian-w2-bt4", "granian", workers=2, threads=4, via_cli=False),
+    ServerConfig("granian-w2-bt8", "granian", workers=2, threads=8, via_cli=False),
+    ServerConfig(
+        "granian-w2-bt8-writelock",
+        "granian",
+        workers=2,
+        threads=8,
+        via_cli=False,
+        factory="bench.experiments:create_app_serialized_writes",
+        note="what-if: per-process write lock",
+    ),
     ServerConfig("waitress-t8", "waitress", workers=1, threads=8),
     ServerConfig("gunicorn-sync-w2", "gunicorn", workers=2),
     ServerConfig("gunicorn-gthread-w2x4", "gunicorn", workers=2, threads=4),
@@ -117,17 +126,31 @@ class Bench:
             if workers in out:
                 continue
             times = []
+            failures = []
             for _ in range(runs):
-                process, _ = start(ServerConfig(f"cold-w{workers}", "granian", workers=workers), self.log_dir)
+                try:
+                    process, _ = start(
+                        ServerConfig(f"cold-w{workers}", "granian", workers=workers), self.log_dir
+                    )
+                except RuntimeError as exc:
+                    failures.append(str(exc))
+                    continue
                 times.append(process.cold_start_s)
                 process.stop()
+            if not times:
+                raise RuntimeError("; ".join(failures))
             out[f"workers_{workers}"] = {
                 "runs_s": [round(t, 3) for t in times],
                 "median_s": round(statistics.median(times), 3),
                 "max_s": round(max(times), 3),
+                "failed_starts": failures,
             }
             self.say(f"cold start --workers {workers}: {out[f'workers_{workers}']['runs_s']}")
         self.results["cold_start"] = out
+        from .startup import startup_cpu
+
+        self.results["startup_cpu"] = startup_cpu()
+        self.say(f"start-up CPU of one process: {self.results['startup_cpu']}")
 
     def operations(self, base_url: str, process: ServerProcess, workloads: list[Workload]) -> None:
         ops = []
@@ -312,19 +335,28 @@ class Bench:
                 stem = workload.name.replace(".", "_")
                 out[workload.name] = {
                     "in_process": profiling.request_ms(target, workload, n=300),
+                    "breakdown": profiling.breakdown(target, workload, n=400),
                     "steps_us": profiling.steps_us(target, workload),
                     "profile": profiling.profile(
                         target, workload, RESULTS_DIR / "profiles" / f"{stem}.txt", n=n
                     ),
                 }
-                self.say(
-                    f"profile {workload.name}: {out[workload.name]['in_process']} steps {out[workload.name]['steps_us']}"
-                )
+                self.say(f"profile {workload.name}: {out[workload.name]['in_process']}")
         finally:
             target.close()
         self.results["profile"] = out
 
     # the run -----------------------------------------------------------------------------------
+
+    def section(self, name: str, fn, *args) -> None:
+        """Run one section; a failure is recorded and the run goes on with the next one."""
+        if not self.wanted(name):
+            return
+        try:
+            fn(*args)
+        except Exception as exc:
+            self.results.setdefault("errors", {})[name] = f"{type(exc).__name__}: {exc}"
+            self.say(f"{name} failed: {exc}")
 
     def run(self) -> dict:
         ensure_wrk()
@@ -332,8 +364,7 @@ class Bench:
         fx = Fixtures()
         sf = sf_cancelar_asincrono(fx)
         workloads = [*sf_workloads(fx), xpd_cancelar(fx), *mysuite_workloads()]
-        if self.wanted("cold_start"):
-            self.cold_start()
+        self.section("cold_start", self.cold_start)
         main = ServerConfig("main", "granian", workers=self.args.workers)
         if any(self.wanted(s) for s in ("operations", "xpd_500", "provider_scripts", "ingest")):
             process, base_url = start(main, self.log_dir)
@@ -341,22 +372,15 @@ class Bench:
                 f"pac-mock serve --workers {self.args.workers} on {base_url} (data in {process.data_dir})"
             )
             try:
-                if self.wanted("operations"):
-                    self.operations(base_url, process, workloads)
-                if self.wanted("xpd_500"):
-                    self.five_hundred(base_url, process, fx)
-                if self.wanted("provider_scripts"):
-                    self.provider_scripts(base_url, process)
-                if self.wanted("ingest"):
-                    self.ingest(base_url, process)
+                self.section("operations", self.operations, base_url, process, workloads)
+                self.section("xpd_500", self.five_hundred, base_url, process, fx)
+                self.section("provider_scripts", self.provider_scripts, base_url, process)
+                self.section("ingest", self.ingest, base_url, process)
             finally:
                 process.stop()
-        if self.wanted("wiremock"):
-            self.wiremock(sf)
-        if self.wanted("servers"):
-            self.compare_servers(sf)
-        if self.wanted("profile"):
-            self.profile(fx)
+        self.section("wiremock", self.wiremock, sf)
+        self.section("servers", self.compare_servers, sf)
+        self.section("profile", self.profile, fx)
         self.results["meta"]["seconds"] = round(self.elapsed(), 1)
         self.results["targets"] = report.targets(self.results)
         self.results["recommendation"] = report.recommend(self.results)

@@ -30,10 +30,13 @@ class ServerConfig:
     workers: int = 1
     threads: int | None = None  # granian blocking threads, gunicorn gthread threads, waitress threads
     via_cli: bool = True  # granian through ``pac-mock serve`` (the shipped settings)
+    factory: str = FACTORY  # the app factory (bench/experiments.py has variants with one change)
+    note: str = ""
 
     def describe(self) -> str:
         threads = f", {self.threads} threads" if self.threads else ""
-        return f"{self.server} {self.workers} worker{'s' if self.workers != 1 else ''}{threads}"
+        note = f" ({self.note})" if self.note else ""
+        return f"{self.server} {self.workers} worker{'s' if self.workers != 1 else ''}{threads}{note}"
 
 
 def scenarios_path() -> Path:
@@ -61,7 +64,7 @@ def start(config: ServerConfig, log_dir: Path) -> tuple[ServerProcess, str]:
         command = [
             sys.executable, "-m", "granian", "--interface", "wsgi", "--factory",
             "--host", "127.0.0.1", "--port", str(port), "--workers", str(config.workers),
-            "--blocking-threads", str(config.threads or 1), "--log-level", "warning", FACTORY,
+            "--blocking-threads", str(config.threads or 1), "--log-level", "warning", config.factory,
         ]  # fmt: skip
     elif config.server == "gunicorn":
         command = [
@@ -77,10 +80,10 @@ def start(config: ServerConfig, log_dir: Path) -> tuple[ServerProcess, str]:
         ]
         if config.threads:
             command += ["-k", "gthread", "--threads", str(config.threads)]
-        command.append(FACTORY + "()")
+        command.append(config.factory + "()")
     elif config.server == "waitress":
         command = [
-            sys.executable, "-m", "waitress", f"--listen={bind}", f"--threads={config.threads or 4}", "--call", FACTORY,
+            sys.executable, "-m", "waitress", f"--listen={bind}", f"--threads={config.threads or 4}", "--call", config.factory,
         ]  # fmt: skip
     else:
         raise ValueError(f"unknown server {config.server!r}")
