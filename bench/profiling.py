@@ -143,7 +143,7 @@ def profile(target: InProcess, workload: Workload, out: Path, n: int = 1500) -> 
     return {
         "requests": n,
         "per_request_us": round(elapsed / n * 1e6, 1),
-        "report": str(out),
+        "report": out.name,  # under bench/results/profiles/
         "hot": hot_functions(profiler, n),
     }
 
@@ -204,6 +204,13 @@ TIMED = (
         "_outcomes_for_other_folios",
     ),
     ("xpd: cancel folios (state)", "mockserver.providers.expidetufactura.service", "_cancel_folios"),
+    ("xpd: build_acuse (signed SAT receipt)", "mockserver.sat.acuse", "build_acuse"),
+    ("xpd: models.known (per folio)", "mockserver.providers.expidetufactura.models", "known"),
+    (
+        "xpd: models.mark_cancelled (per folio)",
+        "mockserver.providers.expidetufactura.models",
+        "mark_cancelled",
+    ),
     ("sat: verify_seal", "mockserver.sat.signature", "verify_seal"),
     ("sat: signxml verify", "mockserver.sat.signature", "verify_enveloped"),
     ("sat: load_certificate", "mockserver.sat.certificates", "load_certificate"),

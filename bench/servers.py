@@ -48,8 +48,12 @@ def fresh_data_dir(label: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"pac-mock-bench-{label}-", dir="/tmp"))
 
 
-def start(config: ServerConfig, log_dir: Path) -> tuple[ServerProcess, str]:
-    """Start ``config`` on a free loopback port with a fresh data dir; returns the process and base URL."""
+def start(config: ServerConfig, log_dir: Path, timeout: float = 20.0) -> tuple[ServerProcess, str]:
+    """Start ``config`` on a free loopback port with a fresh data dir; returns the process and base URL.
+
+    A start that has not answered within ``timeout`` seconds is stopped and raises RuntimeError (a
+    healthy start takes 1–2 s here; a hung one never answers).
+    """
     port = free_port()
     data_dir = fresh_data_dir(config.name)
     settings = Settings(port=port, data_dir=data_dir, workers=config.workers, scenarios=scenarios_path())
@@ -96,7 +100,7 @@ def start(config: ServerConfig, log_dir: Path) -> tuple[ServerProcess, str]:
         log_path=log_dir / f"{config.name}.log",
     )
     process.data_dir = data_dir  # type: ignore[attr-defined]
-    return process.start(), f"http://127.0.0.1:{port}"
+    return process.start(timeout), f"http://127.0.0.1:{port}"
 
 
 def available(server: str) -> bool:
