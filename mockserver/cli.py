@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -24,6 +25,7 @@ def _serve(args: argparse.Namespace) -> int:
             scenarios=args.scenarios,
             data_dir=args.data_dir,
             workers=args.workers,
+            threads=args.threads,
             memory=True if args.memory else None,
         )
     except ValueError as exc:
@@ -38,8 +40,10 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     settings = settings.with_overrides(scenarios=scenario_path)
     if settings.memory and settings.workers > 1:
-        print("pac-mock: --memory keeps state in one process; use --workers 1", file=sys.stderr)
-        return 2
+        if args.workers is not None or os.environ.get("PAC_MOCK_WORKERS"):
+            print("pac-mock: --memory keeps state in one process; use --workers 1", file=sys.stderr)
+            return 2
+        settings = settings.with_overrides(workers=1)
     if settings.host not in ("127.0.0.1", "localhost", "::1") and not settings.admin_token:
         print(
             f"pac-mock: WARNING: listening on {settings.host} with no PAC_MOCK_ADMIN_TOKEN: anyone who can "
@@ -88,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default 8080; PAC_MOCK_PORT)")
     serve.add_argument("--scenarios", type=Path, help="scenarios file (default ./scenarios.yaml; PAC_MOCK_SCENARIOS)")
     serve.add_argument("--data-dir", type=Path, help="where state is kept (default ./data; PAC_MOCK_DATA_DIR)")
-    serve.add_argument("--workers", type=int, help="worker processes (default 1; PAC_MOCK_WORKERS)")
+    serve.add_argument("--workers", type=int, help="worker processes (default 2; PAC_MOCK_WORKERS)")
+    serve.add_argument("--threads", type=int, help="threads per worker (default 2; PAC_MOCK_THREADS)")
     serve.add_argument("--memory", action="store_true", help="keep state in memory only (one worker)")
     serve.set_defaults(func=_serve)
 

@@ -1,13 +1,21 @@
 """Running the app: granian for ``pac-mock serve``, a background thread for in-process tests.
 
-granian (Rust HTTP, WSGI interface) measured 3–6× the throughput of waitress and gunicorn for the
-same Flask + lxml route on these machines (see bench/); worker processes share state through the
-SQLite file.
+granian (Rust HTTP, WSGI interface) served the sandbox's routes 2.5x faster than waitress and on a par
+with gunicorn's sync workers on these machines (docs/performance.md); worker processes share state
+through the SQLite file.
 """
 
 from __future__ import annotations
 
+import contextlib
+
+# Imported here, before any thread runs: the banner thread must not hold an import lock at the moment
+# granian forks its workers (a child inheriting a held module lock deadlocks on its first import).
+import encodings.idna  # noqa: F401
+import http.client  # noqa: F401
+import multiprocessing
 import os
+import signal
 import threading
 import time
 import urllib.request
@@ -27,18 +35,52 @@ def serve(settings: Settings, on_ready=None) -> None:
     os.environ.update(settings.to_env())
     if on_ready is not None:
         threading.Thread(target=_wait_ready, args=(settings, on_ready), daemon=True).start()
-    Granian(
+    server = Granian(
         "mockserver.app:create_app_from_env",
         address=settings.host,
         port=settings.port,
         interface=Interfaces.WSGI,
         workers=settings.workers,
-        # Threads per worker for blocking WSGI calls: scenario delays must not stall other clients.
-        blocking_threads=8,
+        # Threads per worker: two keep one scenario delay from stalling a worker; more only queue on
+        # the GIL and SQLite's write lock (bench: 8 threads cost 40 % throughput and p99 600 ms).
+        blocking_threads=settings.threads,
         factory=True,
         log_level=LogLevels(settings.log_level.lower()),
         respawn_failed_workers=True,
-    ).serve()
+    )
+    server.on_startup(_remind_workers_on_shutdown)
+    server.serve()
+
+
+def _remind_workers_on_shutdown() -> None:
+    """Make sure a stop request reaches every worker.
+
+    A worker that is still starting when SIGTERM arrives misses granian's stop signal and the main
+    process waits for it forever; a reminder a moment later reaches it once it has started.
+    """
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(signum)
+
+        def handler(sig, frame, previous=previous):
+            threading.Thread(target=_remind, daemon=True).start()
+            if callable(previous):
+                previous(sig, frame)
+
+        signal.signal(signum, handler)
+
+
+def _remind(grace: float = 2.0, attempts: int = 5) -> None:
+    for _ in range(attempts):
+        time.sleep(grace)
+        workers = multiprocessing.active_children()
+        if not workers:
+            return
+        for worker in workers:
+            with contextlib.suppress(OSError):
+                os.kill(worker.pid, signal.SIGTERM)
+    for worker in multiprocessing.active_children():
+        with contextlib.suppress(OSError):
+            os.kill(worker.pid, signal.SIGKILL)
 
 
 def _wait_ready(settings: Settings, on_ready, timeout: float = 30.0) -> None:

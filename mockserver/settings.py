@@ -16,7 +16,8 @@ class Settings:
     scenarios: Path | None = None  # None: ./scenarios.yaml when present, else the packaged default
     data_dir: Path = Path("data")
     memory: bool = False  # keep state in memory only (the in-process test server)
-    workers: int = 1
+    workers: int = 2  # processes; 2 measured best on 2 cores
+    threads: int = 2  # per worker
     smtp_host: str | None = None
     smtp_port: int = 25
     mail_from: str = "notificaciones@pac-mock.local"

@@ -18,6 +18,7 @@ Pure functions (no HTTP, no database). The service layer decides when to call th
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import random
 import re
@@ -33,7 +34,6 @@ from zoneinfo import ZoneInfo
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from fpdf import FPDF
 from lxml import etree
 
 FX_NS = "http://www.fact.com.mx/schema/fx"
@@ -784,12 +784,19 @@ def _latin1(text: object) -> str:
     return str(text).encode("latin-1", "replace").decode("latin-1")
 
 
-class _InvoicePdf(FPDF):
-    def footer(self) -> None:
-        self.set_y(-12)
-        self.set_font("Helvetica", size=7)
-        self.cell(0, 8, _latin1(f"Este documento es una representación impresa de un CFDI - página {self.page_no()}"),
-                  align="C")  # fmt: skip
+@functools.cache
+def _invoice_pdf_class() -> type:
+    # fpdf costs 0.3-0.5 s to import: load it when the first PDF is wanted, not at server start.
+    from fpdf import FPDF
+
+    class InvoicePdf(FPDF):
+        def footer(self) -> None:
+            self.set_y(-12)
+            self.set_font("Helvetica", size=7)
+            self.cell(0, 8, _latin1(f"Este documento es una representación impresa de un CFDI - página {self.page_no()}"),
+                      align="C")  # fmt: skip
+
+    return InvoicePdf
 
 
 def render_pdf(cfdi_xml: bytes, *, max_conceptos: int = PDF_MAX_CONCEPTOS) -> bytes:
@@ -798,7 +805,7 @@ def render_pdf(cfdi_xml: bytes, *, max_conceptos: int = PDF_MAX_CONCEPTOS) -> by
     bytes are not a CFDI."""
     view = _read_cfdi_for_pdf(cfdi_xml, max_conceptos)
     c, tfd = view.comprobante, view.tfd
-    pdf = _InvoicePdf(format="Letter")
+    pdf = _invoice_pdf_class()(format="Letter")
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.set_title(_latin1(f"CFDI {tfd.get('UUID', '')}"))
     pdf.add_page()
