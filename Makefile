@@ -6,7 +6,7 @@ TEST_VERSIONS ?= 3.11 3.12
 PYTEST_ARGS ?= -n 2 -q
 PIP_QUIET ?= -q
 
-.PHONY: run install test lint clean
+.PHONY: run install test lint bench clean
 
 .venv/.installed: pyproject.toml
 	$(PYTHON) -m venv .venv
@@ -37,6 +37,11 @@ test: $(foreach v,$(TEST_VERSIONS),.venv-$(v)/.installed)
 	  echo "== Python $$v"; \
 	  .venv-$$v/bin/python -m pytest $(PYTEST_ARGS); \
 	done
+
+# Speed and memory against WireMock (needs wrk, Java 17+ and npm; about 6 minutes): bench/results/
+bench: install
+	.venv/bin/python -m pip install $(PIP_QUIET) -e '.[bench]'
+	.venv/bin/python -m bench
 
 clean:
 	rm -rf .venv .venv-* data .pytest_cache

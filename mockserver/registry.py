@@ -6,6 +6,7 @@ A UUID cancelled through Solución Factible is "previously cancelled" for Expide
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from datetime import datetime
 from typing import NamedTuple
 
@@ -29,6 +30,21 @@ def entry_of(conn: sqlite3.Connection, session: str, uuid: str) -> Entry | None:
     return Entry(row["status"], row["rfc_emisor"]) if row else None
 
 
+def entries_of(conn: sqlite3.Connection, session: str, uuids: Iterable[str]) -> dict[str, Entry]:
+    """``entry_of`` for many UUIDs in one query per 500 (keys upper case; unknown UUIDs absent)."""
+    wanted = list(dict.fromkeys(u.upper() for u in uuids))
+    found: dict[str, Entry] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows = conn.execute(
+            f"SELECT uuid, status, rfc_emisor FROM sat_registry WHERE session=? AND uuid IN "
+            f"({','.join('?' * len(chunk))})",
+            (session, *chunk),
+        )
+        found.update({r["uuid"]: Entry(r["status"], r["rfc_emisor"]) for r in rows})
+    return found
+
+
 def status_of(conn: sqlite3.Connection, session: str, uuid: str) -> str | None:
     entry = entry_of(conn, session, uuid)
     return entry.status if entry else None
@@ -44,14 +60,28 @@ def set_status(
     rfc_emisor: str | None = None,
     provider: str | None = None,
 ) -> None:
+    set_statuses(conn, session, [uuid], status, at=at, rfc_emisor=rfc_emisor, provider=provider)
+
+
+def set_statuses(
+    conn: sqlite3.Connection,
+    session: str,
+    uuids: Iterable[str],
+    status: str,
+    *,
+    at: datetime,
+    rfc_emisor: str | None = None,
+    provider: str | None = None,
+) -> None:
+    """``set_status`` for many UUIDs at once (one statement, executed per UUID by SQLite)."""
     if status not in STATUSES:
         raise ValueError(f"unknown SAT status {status!r}")
-    conn.execute(
+    conn.executemany(
         "INSERT INTO sat_registry(session, uuid, rfc_emisor, status, provider, updated_at) "
         "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(session, uuid) DO UPDATE SET status=excluded.status, "
         "rfc_emisor=COALESCE(excluded.rfc_emisor, rfc_emisor), provider=COALESCE(excluded.provider, provider), "
         "updated_at=excluded.updated_at",
-        (session, uuid.upper(), rfc_emisor, status, provider, at.isoformat()),
+        [(session, u.upper(), rfc_emisor, status, provider, at.isoformat()) for u in uuids],
     )
 
 

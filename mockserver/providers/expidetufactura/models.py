@@ -8,7 +8,6 @@ transaction, which is what makes a stamp count-down and a 201-vs-202 decision at
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -23,12 +22,8 @@ RECIPIENT_TIMER = "expidetufactura.recipient"
 _STAMPS = "expidetufactura:stamps-used:"
 
 
-@dataclass(frozen=True)
-class Known:
-    """What the shared SAT registry holds for one UUID."""
-
-    status: str
-    rfc_emisor: str | None
+# What the shared SAT registry holds for one UUID.
+Known = registry.Entry
 
 
 # ---------------------------------------------------------------- stamps
@@ -58,13 +53,13 @@ def take_stamp(conn: sqlite3.Connection, session: str, user: str, limit: int | N
 # ---------------------------------------------------------------- the SAT registry
 
 
-def known(conn: sqlite3.Connection, session: str, uuid: str) -> Known | None:
-    entry = registry.entry_of(conn, session, uuid)
-    return Known(entry.status, entry.rfc_emisor) if entry else None
+def known(conn: sqlite3.Connection, session: str, uuids: list[str]) -> dict[str, Known]:
+    """The registry's entries for these UUIDs (upper-case keys), in one query."""
+    return registry.entries_of(conn, session, uuids)
 
 
-def mark_cancelled(conn: sqlite3.Connection, session: str, uuid: str, rfc: str, at: datetime) -> None:
-    registry.set_status(conn, session, uuid, registry.CANCELADO, at=at, rfc_emisor=rfc, provider=PROVIDER_ID)
+def mark_cancelled(conn: sqlite3.Connection, session: str, uuids: list[str], rfc: str, at: datetime) -> None:
+    registry.set_statuses(conn, session, uuids, registry.CANCELADO, at=at, rfc_emisor=rfc, provider=PROVIDER_ID)
 
 
 def mark_pending(

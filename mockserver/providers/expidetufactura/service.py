@@ -279,15 +279,19 @@ def _cancel_folios(
     with ctx.store.tx() as conn:
         if not models.take_stamp(conn, ctx.session, account.user, account.stamps):
             raise _Answer("503")  # another request used the last stamp meanwhile
+        known = models.known(conn, ctx.session, cancelacion.uuids)
+        cancelled: list[str] = []
         for folio, own in zip(cancelacion.folios, outcomes, strict=True):
             uuid = folio.uuid
             seed = sat.cfdi(uuid)
-            estatus, action = estatus_folio(rfc, models.known(conn, ctx.session, uuid), seed)
+            estatus, action = estatus_folio(rfc, known.get(uuid.upper()), seed)
             forced = _forced_estatus(uuid, own, with_uuid_codes)
             if forced is not None:
                 estatus, action = forced, ("cancelar" if forced == codes.CANCELADO else None)
             if action == "cancelar":
-                models.mark_cancelled(conn, ctx.session, uuid, rfc, now)
+                cancelled.append(uuid)
+                # a UUID repeated later in the same request is then "previously cancelled"
+                known[uuid.upper()] = Known(registry.CANCELADO, rfc)
             elif action == "esperar" and seed is not None:
                 accepted = seed.recipient != "rechaza"
                 wait = seed.recipient_after
@@ -295,6 +299,7 @@ def _cancel_folios(
                     wait = PLAZO_RECEPTOR if seed.recipient == "sin_respuesta" else timedelta(0)
                 models.mark_pending(ctx, conn, uuid, rfc, now, wait, accepted)
             folios.append((uuid, estatus))
+        models.mark_cancelled(conn, ctx.session, cancelled, rfc, now)
     return folios
 
 
