@@ -51,7 +51,7 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
 
-    def banner() -> None:
+    def banner() -> str:
         base = settings.base_url
         lines = [f"pac-mock {__version__} ready on {base}  (scenarios: {scenario_path})"]
         for provider in all_providers():
@@ -60,11 +60,11 @@ def _serve(args: argparse.Namespace) -> int:
                 lines.append(f"  {provider.title:<18} {base}{service.paths[0]}{env}   WSDL: ?wsdl")
         lines.append(f"  {'Admin API':<18} {base}/__admin/health   dashboard: {base}/__admin/")
         lines.append(f"  state: {'memory' if settings.memory else settings.database}   Ctrl+C stops")
-        print("\n".join(lines), flush=True)
+        return "\n".join(lines)
 
     from .server import serve
 
-    serve(settings, on_ready=banner)
+    serve(settings, banner=banner())
     return 0
 
 

@@ -8,33 +8,48 @@ through the SQLite file.
 from __future__ import annotations
 
 import contextlib
-
-# Imported here, before any thread runs: the banner thread must not hold an import lock at the moment
-# granian forks its workers (a child inheriting a held module lock deadlocks on its first import).
-import encodings.idna  # noqa: F401
-import http.client  # noqa: F401
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
-import urllib.request
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from .app import create_app, runtime_of
 from .settings import Settings
 
+# Waits for the health check and prints the banner. A separate process, because granian forks its
+# workers from this one: a thread of ours caught mid-import at that moment left the child holding an
+# import lock forever (a hung worker in 15 of 15 starts, bench).
+_ANNOUNCER = """
+import sys, time, urllib.request
+url, banner, deadline = sys.argv[1], sys.argv[2], time.monotonic() + 60
+while time.monotonic() < deadline:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            if response.status == 200:
+                print(banner, flush=True)
+                break
+    except OSError:
+        time.sleep(0.05)
+"""
 
-def serve(settings: Settings, on_ready=None) -> None:
-    """Serve until SIGINT/SIGTERM with granian; ``on_ready`` runs once /__admin/health answers."""
+
+def serve(settings: Settings, banner: str | None = None) -> None:
+    """Serve until SIGINT/SIGTERM with granian; ``banner`` is printed once /__admin/health answers."""
     from granian import Granian
     from granian.constants import Interfaces
     from granian.log import LogLevels
 
     os.environ.update(settings.to_env())
-    if on_ready is not None:
-        threading.Thread(target=_wait_ready, args=(settings, on_ready), daemon=True).start()
+    announcer = None
+    if banner is not None:
+        announcer = subprocess.Popen(
+            [sys.executable, "-c", _ANNOUNCER, settings.base_url + "/__admin/health", banner]
+        )
     server = Granian(
         "mockserver.app:create_app_from_env",
         address=settings.host,
@@ -49,7 +64,11 @@ def serve(settings: Settings, on_ready=None) -> None:
         respawn_failed_workers=True,
     )
     server.on_startup(_remind_workers_on_shutdown)
-    server.serve()
+    try:
+        server.serve()
+    finally:
+        if announcer is not None and announcer.poll() is None:
+            announcer.kill()
 
 
 def _remind_workers_on_shutdown() -> None:
@@ -81,19 +100,6 @@ def _remind(grace: float = 2.0, attempts: int = 5) -> None:
     for worker in multiprocessing.active_children():
         with contextlib.suppress(OSError):
             os.kill(worker.pid, signal.SIGKILL)
-
-
-def _wait_ready(settings: Settings, on_ready, timeout: float = 30.0) -> None:
-    url = settings.base_url + "/__admin/health"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    on_ready()
-                    return
-        except OSError:
-            time.sleep(0.05)
 
 
 class _QuietHandler(WSGIRequestHandler):

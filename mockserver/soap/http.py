@@ -61,7 +61,8 @@ def handle(runtime: Runtime, service: SoapService, request: Request, session: st
         operation = service.operation_for(soap_request)
         entry.operation = operation.name
         call = Call(ctx, service, operation, soap_request, base_url=base_url)
-        fields = operation.fields(soap_request.payload) if operation.fields else {}
+        call.data = operation.reader(soap_request.payload) if operation.reader else soap_request.payload
+        fields = operation.fields(call.data) if operation.fields else {}
         # Rules may match on the environment, which the path (or the provider's setting) decides.
         fields.setdefault("environment", service.environment or ctx.scenarios.environment(service.provider))
         call.outcome = ctx.outcome(service.provider, operation.name, fields)

@@ -33,6 +33,8 @@ class Call:
     outcome: Any = None
     summary: dict = field(default_factory=dict)
     base_url: str = ""
+    # What the operation's ``reader`` made of the payload (the payload itself when it has none).
+    data: Any = None
 
     @property
     def payload(self) -> etree._Element:
@@ -40,7 +42,7 @@ class Call:
 
 
 Handler = Callable[[Call], etree._Element]
-FieldReader = Callable[[etree._Element], dict]
+FieldReader = Callable[[Any], dict]
 
 
 @dataclass
@@ -48,8 +50,10 @@ class Operation:
     name: str
     namespace: str
     handler: Handler | None = None
-    # Reads the fields scenario rules match on (uuid, rfc, user, ...) from the request payload.
+    # Reads the fields scenario rules match on (uuid, rfc, user, ...) from ``Call.data``.
     fields: FieldReader | None = None
+    # Turns the payload into the operation's request once, for ``fields`` and the handler alike.
+    reader: Callable[[etree._Element], Any] | None = None
 
     @property
     def qname(self) -> str:

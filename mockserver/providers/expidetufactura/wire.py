@@ -58,16 +58,16 @@ def write_respuesta(respuesta: RespuestaCancelacion) -> etree._Element:
 
 def _handler(environment: str) -> Callable[[Call], etree._Element]:
     def handle(call: Call) -> etree._Element:
-        respuesta = cancelar(call.ctx, environment, read_cancelar(call.payload), call.outcome)
+        respuesta = cancelar(call.ctx, environment, call.data, call.outcome)
         call.summary.update(respuesta.summary)
         return write_respuesta(respuesta)
 
     return handle
 
 
-def _fields(environment: str) -> Callable[[etree._Element], dict]:
-    def fields(payload: etree._Element) -> dict:
-        return rule_fields(read_cancelar(payload), environment)
+def _fields(environment: str) -> Callable[[CancelarRequest], dict]:
+    def fields(request: CancelarRequest) -> dict:
+        return rule_fields(request, environment)
 
     return fields
 
@@ -77,7 +77,7 @@ def _service(name: str, environment: str) -> SoapService:
         provider="expidetufactura",
         name=name,
         wsdl_file=WSDL_DIR / f"{name}.wsdl",
-        operations=[Operation("cancelar", NS, _handler(environment), _fields(environment))],
+        operations=[Operation("cancelar", NS, _handler(environment), _fields(environment), read_cancelar)],
         versions=(SOAP11,),
         secret_fields=frozenset({"token"}),
         environment=environment,
