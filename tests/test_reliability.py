@@ -185,8 +185,9 @@ def test_mixed_load_leaves_a_consistent_store(production, native_b64):
         if len(done) == len(accepted_jobs) and not client.admin("GET", "timers").json()["pending"]:
             break
         time.sleep(0.5)
-    cancellations = {c["uuid"]: c["status"] for c in jobs["solucionfactible"]["cancellations"]}
-    assert set(cancellations) == set(accepted_sf) and set(cancellations.values()) == {200}
+    assert jobs["solucionfactible"]["by_status"] == {"200": len(accepted_sf)}  # every one, resolved once
+    listed = {c["uuid"] for c in jobs["solucionfactible"]["cancellations"]}
+    assert listed <= set(accepted_sf) and len(listed) == min(200, len(accepted_sf))
     assert {j["request_id"] for j in jobs["mysuite"]["jobs"]} == accepted_jobs
     assert all(j["status"] == 2 for j in jobs["mysuite"]["jobs"])
     mail = client.admin("GET", "mail").json()["messages"]

@@ -129,3 +129,11 @@ def add_failure(conn: sqlite3.Connection, session: str, usuario: str, at: dateti
 
 def clear_failures(conn: sqlite3.Connection, session: str, usuario: str) -> None:
     conn.execute("DELETE FROM sf_login_failures WHERE session=? AND usuario=?", (session, usuario))
+
+
+def count_by_status(conn: sqlite3.Connection, session: str) -> dict[str, int]:
+    """How many of the session's transactions are in each status (all of them, not only those listed)."""
+    rows = conn.execute(
+        "SELECT status, COUNT(*) AS n FROM sf_cancellations WHERE session=? GROUP BY status", (session,)
+    )
+    return {str(r["status"]): r["n"] for r in rows}

@@ -703,13 +703,12 @@ def install(runtime: Runtime) -> None:
 
 
 def state(ctx: Context) -> dict[str, Any]:
-    """Cancellations of the session for ``/__admin/jobs`` and the dashboard."""
+    """Cancellations of the session for ``/__admin/jobs`` and the dashboard (the 200 newest listed)."""
     with ctx.store.read() as conn:
         rows = models.listing(conn, ctx.session)
-    counts: dict[str, int] = {}
-    for r in rows:
-        counts[str(r.status)] = counts.get(str(r.status), 0) + 1
-    return {"cancellations": [r.describe() for r in rows], "by_status": counts}
+        counts = models.count_by_status(conn, ctx.session)
+    # The newest transactions are listed; the counts cover every one of them.
+    return {"cancellations": [r.describe() for r in rows], "by_status": counts, "total": sum(counts.values())}
 
 
 # ---------------------------------------------------------------- synchronous cancellation
