@@ -59,7 +59,7 @@ def _route_table(runtime: Runtime) -> tuple[dict[str, SoapService], dict[str, So
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
-    settings = settings or Settings.from_env()
+    settings = settings or Settings.load()
     runtime = runtime or Runtime(settings)
     app = Flask("mockserver")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes

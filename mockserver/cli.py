@@ -19,7 +19,7 @@ def _serve(args: argparse.Namespace) -> int:
     from .settings import Settings
 
     try:
-        settings = Settings.from_env().with_overrides(
+        settings = Settings.load(args.config).with_overrides(
             host=args.host,
             port=args.port,
             scenarios=args.scenarios,
@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the sandbox server")
+    serve.add_argument("--config", type=Path, help="a TOML settings file (PAC_MOCK_CONFIG); flags and env win")
     serve.add_argument("--host", help="address to bind (default 127.0.0.1; PAC_MOCK_HOST)")
     serve.add_argument("--port", type=int, help="port (default 8080; PAC_MOCK_PORT)")
     serve.add_argument("--scenarios", type=Path, help="scenarios file (default ./scenarios.yaml; PAC_MOCK_SCENARIOS)")

@@ -1,8 +1,10 @@
-"""One typed Settings object: command-line flags > ``PAC_MOCK_*`` environment > defaults."""
+"""One typed Settings object: command-line flags > ``PAC_MOCK_*`` environment > a TOML settings file
+(``--config`` or ``PAC_MOCK_CONFIG``) > defaults."""
 
 from __future__ import annotations
 
 import os
+import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -49,9 +51,42 @@ class Settings:
         return replace(self, **clean)
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+    def load(cls, config: str | Path | None = None, environ: dict[str, str] | None = None) -> Settings:
+        """Defaults, then the settings file (``config`` or ``PAC_MOCK_CONFIG``), then the environment."""
         environ = dict(os.environ if environ is None else environ)
-        base = cls()
+        path = config or environ.get(ENV_PREFIX + "CONFIG")
+        return cls.from_env(environ, base=cls.from_file(Path(path)) if path else cls())
+
+    @classmethod
+    def from_file(cls, path: Path) -> Settings:
+        """A TOML file whose keys are the settings' names (``port = 8080``, ``data_dir = "state"``).
+
+        Relative paths in it are relative to the file. Raises ValueError naming the file and the key.
+        """
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ValueError(f"{path}: cannot read the settings file: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{path}: not valid TOML: {exc}") from None
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ValueError(f"{path}: unknown settings {', '.join(unknown)}; known: {', '.join(known)}")
+        values = {}
+        for name, value in data.items():
+            if "Path" in str(known[name].type) and isinstance(value, str):
+                value = path.parent / value
+            values[name] = str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+        try:
+            return cls().with_overrides(**values)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, base: Settings | None = None) -> Settings:
+        environ = dict(os.environ if environ is None else environ)
+        base = base or cls()
         values = {}
         for f in fields(cls):
             raw = environ.get(ENV_PREFIX + f.name.upper())

@@ -87,3 +87,11 @@ def test_serve_warns_when_the_admin_api_is_open_on_a_public_address(tmp_path):
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
     assert "WARNING" in first and "PAC_MOCK_ADMIN_TOKEN" in first
+
+
+def test_serve_refuses_a_bad_settings_file(tmp_path):
+    config = tmp_path / "pac-mock.toml"
+    config.write_text("workers = 'many'\n", encoding="utf-8")
+    result = run_cli("serve", "--config", str(config), "--port", str(free_port()))
+    assert result.returncode == 2
+    assert str(config) in result.stderr and "whole number" in result.stderr
