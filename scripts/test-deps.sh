@@ -1,13 +1,59 @@
 #!/usr/bin/env bash
-# System packages the test suite uses: Chromium for the dashboard test. Installed when missing and we
-# may (root, Debian); otherwise that test skips and says why.
+# Programs the test suite uses besides Python packages, installed when missing and we may (root,
+# Debian / npm); otherwise the tests that need them skip and say why. Never fails.
+#   chromium             the dashboard test
+#   php-cli + php-soap   PHP SoapClient against the sandbox (tests/test_other_clients.py)
+#   node-soap (npm)      node-soap against the sandbox, into tests/clients/.deps (git-ignored)
 set -u
-if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then exit 0; fi
-if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-  echo "Installing Chromium for the dashboard test (apt-get) ..."
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core) >/tmp/pac-mock-apt.log 2>&1 \
-    || echo "Chromium could not be installed (see /tmp/pac-mock-apt.log); the dashboard test will skip."
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+NODE_DEPS="$ROOT/tests/clients/.deps"
+LOG=/tmp/pac-mock-test-deps.log
+
+can_apt() { [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; }
+
+APT_UPDATED=0
+apt_install() {  # apt_install <what, for the message> <packages...>
+  local what="$1"; shift
+  if [ "$APT_UPDATED" = "0" ]; then
+    apt-get update -qq >>"$LOG" 2>&1 && APT_UPDATED=1
+  fi
+  echo "Installing $what (apt-get: $*) ..."
+  if DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >>"$LOG" 2>&1; then
+    echo "  installed."
+  else
+    echo "  $what could not be installed (see $LOG); the tests that need it will skip."
+  fi
+}
+
+# Chromium (dashboard test)
+if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then
+  echo "Chromium: present."
+elif can_apt; then
+  apt_install Chromium chromium fonts-dejavu-core
 else
   echo "Chromium is not installed and cannot be installed here; the dashboard test will skip."
+fi
+
+# PHP with the SOAP extension (PHP SoapClient test)
+if command -v php >/dev/null 2>&1 && php -r 'exit(class_exists("SoapClient") ? 0 : 1);' >/dev/null 2>&1; then
+  echo "PHP SoapClient: present."
+elif can_apt; then
+  apt_install "PHP with SoapClient" php-cli php-soap
+else
+  echo "PHP with the soap extension is not installed and cannot be installed here; the PHP client test will skip."
+fi
+
+# node-soap (Node.js client test), kept inside the checkout
+if [ -f "$NODE_DEPS/node_modules/soap/package.json" ]; then
+  echo "node-soap: present in tests/clients/.deps."
+elif command -v npm >/dev/null 2>&1; then
+  echo "Installing node-soap (npm install --prefix tests/clients/.deps soap) ..."
+  if npm install --prefix "$NODE_DEPS" --no-save --no-audit --no-fund soap >>"$LOG" 2>&1; then
+    echo "  installed."
+  else
+    echo "  node-soap could not be installed (see $LOG); the node-soap test will skip."
+  fi
+else
+  echo "npm is not installed; the node-soap test will skip."
 fi
 exit 0
