@@ -10,8 +10,6 @@ from pathlib import Path
 
 from . import __version__
 
-BANNER_ADMIN = "admin"
-
 
 def _serve(args: argparse.Namespace) -> int:
     from . import scenarios as scenario_module

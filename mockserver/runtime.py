@@ -11,7 +11,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -220,7 +220,6 @@ class Context:
     runtime: Runtime
     session: str
     clock: Clock
-    notes: dict = field(default_factory=dict)
 
     @property
     def store(self) -> Store:

@@ -190,14 +190,6 @@ class Store:
             row = conn.execute("SELECT n FROM counters WHERE session=? AND key=?", (session, key)).fetchone()
         return int(row["n"]) if row else 0
 
-    def set_counter(self, session: str, key: str, value: int) -> None:
-        with self.tx() as conn:
-            conn.execute(
-                "INSERT INTO counters(session, key, n) VALUES (?, ?, ?) "
-                "ON CONFLICT(session, key) DO UPDATE SET n = excluded.n",
-                (session, key, value),
-            )
-
     def close(self) -> None:
         conn = self._shared or getattr(self._local, "conn", None)
         if conn is not None:

@@ -94,19 +94,8 @@ class Certificate:
     def public_key(self) -> CertificatePublicKeyTypes:
         return self.x509.public_key()
 
-    def is_valid_at(self, at: datetime) -> bool:
-        at = _aware(at)
-        return self.not_before <= at <= self.not_after
-
     def base64(self) -> str:
         return base64.b64encode(self.der).decode("ascii")
-
-    def attribute(self, oid: str, *, issuer: bool = False) -> str | None:
-        """First value of ``oid`` (dotted) in the subject, or in the issuer."""
-        for key, value in self.issuer_attributes if issuer else self.subject_attributes:
-            if key == oid:
-                return value
-        return None
 
 
 def load_certificate(data: bytes) -> Certificate:
@@ -300,10 +289,6 @@ class TrustStore:
         cas = [(packaged_dir() / "ac_uat.cer").read_bytes()] if fixture_ca else []
         cas += [Path(p).read_bytes() for p in ca_files]
         return cls(cas, accept_sat_named_issuers)
-
-    @classmethod
-    def from_files(cls, paths: Iterable[str | Path], accept_sat_named_issuers: bool = False) -> TrustStore:
-        return cls([Path(p).read_bytes() for p in paths], accept_sat_named_issuers)
 
     def issuer_of(self, cert: Certificate) -> Certificate | None:
         """The CA that issued ``cert`` (name match and signature by its key), if trusted."""

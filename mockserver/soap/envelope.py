@@ -47,10 +47,6 @@ class SoapRequest:
     action: str | None = None
     extra: dict = field(default_factory=dict)
 
-    @property
-    def operation_qname(self) -> str:
-        return self.payload.tag
-
 
 def version_for_content_type(content_type: str | None) -> SoapVersion | None:
     """The SOAP version a Content-Type announces, or None when it names none."""

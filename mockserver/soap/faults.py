@@ -21,12 +21,4 @@ class SoapFault(Exception):
         return self.message
 
 
-def client_fault(message: str, detail: str | None = None) -> SoapFault:
-    return SoapFault(message, "Sender", detail)
-
-
-def server_fault(message: str, detail: str | None = None) -> SoapFault:
-    return SoapFault(message, "Receiver", detail)
-
-
 NOT_IMPLEMENTED = "This operation is not implemented by the sandbox yet"
