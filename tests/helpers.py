@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -25,3 +27,17 @@ def reference_wsdl(name: str) -> Path:
     if ref is None:
         pytest.skip("the providers' reference WSDLs (../shared/reference) are not present")
     return ref / "wsdl" / name
+
+
+def stop_server(proc: subprocess.Popen, grace: float = 30) -> None:
+    """SIGTERM a ``pac-mock serve`` process and wait; kill it and its workers if it does not stop."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # servers started in a session of their own
+        except (PermissionError, ProcessLookupError):
+            proc.kill()
+        proc.wait(timeout=10)
+        raise AssertionError(f"the server did not stop within {grace} s of SIGTERM") from None

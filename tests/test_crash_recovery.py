@@ -17,7 +17,7 @@ import pytest
 import requests
 from lxml import etree
 
-from helpers import ROOT
+from helpers import ROOT, stop_server
 
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 SF_NS = "http://ws.cfdi.solucionfactible.com"
@@ -57,8 +57,7 @@ class Server:
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=30)
+            stop_server(self.proc)
 
     def cancel(self, uuid: str) -> str:
         body = (f'<e:Envelope xmlns:e="{SOAP11}" xmlns:s="{SF_NS}"><e:Body><s:cancelarAsincrono>'

@@ -4,7 +4,6 @@ entity tricks, deep nesting, processing instructions. The answer is a clear SOAP
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from lxml import etree
 
 from mockserver.soap.envelope import SOAP11_NS
 
-from helpers import ROOT
+from helpers import ROOT, stop_server
 
 SF = "/ws/services/Cancelacion"
 
@@ -34,7 +33,7 @@ def granian_url(tmp_path_factory):
     proc = subprocess.Popen(
         [sys.executable, "-m", "mockserver", "serve", "--port", str(port), "--data-dir",
          str(tmp_path_factory.mktemp("granian"))],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env=env, start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -45,8 +44,7 @@ def granian_url(tmp_path_factory):
         except requests.ConnectionError:
             time.sleep(0.1)
     yield url
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=30)
+    stop_server(proc)
 
 
 @pytest.fixture(params=["inprocess", "granian"])

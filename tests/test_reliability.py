@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import os
 import random
-import signal
 import socket
 import subprocess
 import sys
@@ -30,7 +29,7 @@ from mockserver.providers.mysuite.documents import native_sample
 from mockserver.sat import sign_cancelacion
 from mockserver.sat.pki import fixture
 
-from helpers import ROOT
+from helpers import ROOT, stop_server
 
 LOAD_SECONDS = 60 if os.environ.get("PAC_MOCK_LONG") == "1" else 6
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -65,8 +64,7 @@ def production(tmp_path_factory):
         except requests.ConnectionError:
             time.sleep(0.05)
     yield url, log_path
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=30)
+    stop_server(proc)
 
 
 class Client:
