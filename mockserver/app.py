@@ -30,7 +30,8 @@ class SessionPrefix:
     def __call__(self, environ, start_response):
         match = SESSION_PREFIX.match(environ.get("PATH_INFO", ""))
         if match:
-            environ["pac_mock.session"] = match.group(1)
+            # "default" names the default session, so every place can show and use one name for it.
+            environ["pac_mock.session"] = "" if match.group(1) == "default" else match.group(1)
             environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + f"/__session/{match.group(1)}"
             environ["PATH_INFO"] = match.group(2) or "/"
         return self.app(environ, start_response)

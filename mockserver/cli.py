@@ -29,8 +29,7 @@ def _serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"pac-mock: {exc}", file=sys.stderr)
         return 2
-    local = Path("scenarios.yaml")
-    scenario_path = settings.scenarios or (local.resolve() if local.is_file() else scenario_module.default_path())
+    scenario_path = scenarios_in_use(settings)
     errors = scenario_module.check_file(scenario_path)
     if errors:
         print(f"pac-mock: {scenario_path} is not valid:", file=sys.stderr)
@@ -66,17 +65,45 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check(args: argparse.Namespace) -> int:
+def scenarios_in_use(settings) -> Path:
+    """The file ``serve`` loads: ``--scenarios`` / ``PAC_MOCK_SCENARIOS``, else ./scenarios.yaml, else
+    the built-in defaults."""
     from . import scenarios as scenario_module
 
+    local = Path("scenarios.yaml")
+    return settings.scenarios or (local.resolve() if local.is_file() else scenario_module.default_path())
+
+
+def _check(args: argparse.Namespace) -> int:
+    from . import scenarios as scenario_module
+    from .settings import Settings
+
+    files = args.files
+    if not files:
+        try:
+            files = [scenarios_in_use(Settings.load(args.config))]
+        except ValueError as exc:
+            print(f"pac-mock: {exc}", file=sys.stderr)
+            return 2
+        print(f"checking {files[0]} (what `pac-mock serve` would load here)")
     status = 0
-    for path in args.files or [scenario_module.default_path()]:
-        errors = scenario_module.check_file(Path(path))
-        if errors:
+    for path in files:
+        try:
+            sc = scenario_module.load_file(Path(path))
+        except scenario_module.ScenarioError as exc:
             status = 1
-            print("\n".join(errors), file=sys.stderr)
-        else:
-            print(f"{path}: OK")
+            print("\n".join(exc.errors), file=sys.stderr)
+            continue
+        summary = sc.summary()
+        print(f"{path}: OK")
+        if len(summary["layers"]) > 1:
+            print("  builds on: " + " <- ".join(summary["layers"][:-1]))
+        for pid, users in summary["accounts"].items():
+            print(f"  {pid}: {len(users)} account{'s' if len(users) != 1 else ''}"
+                  + (f" ({', '.join(users)})" if users else ""))
+        print(f"  rules: {', '.join(summary['rules']) or '(none)'}")
+        for warning in summary["warnings"]:
+            print(f"  WARNING: {warning}")
     return status
 
 
@@ -96,8 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--memory", action="store_true", help="keep state in memory only (one worker)")
     serve.set_defaults(func=_serve)
 
-    check = sub.add_parser("check", help="validate scenarios files")
-    check.add_argument("files", nargs="*", type=Path)
+    check = sub.add_parser("check", help="validate scenarios files and show what they amount to")
+    check.add_argument("files", nargs="*", type=Path,
+                       help="files to check (default: the one `serve` would load here)")
+    check.add_argument("--config", type=Path, help="the TOML settings file `serve` would use (PAC_MOCK_CONFIG)")
     check.set_defaults(func=_check)
 
     from .sat import commands as sat_commands

@@ -106,10 +106,11 @@ class Journal:
         *,
         provider: str | None = None,
         operation: str | None = None,
+        uuid: str | None = None,
         limit: int = 100,
         include_bodies: bool = True,
     ) -> list[dict]:
-        where, args = _filters(session, provider, operation)
+        where, args = _filters(session, provider, operation, uuid)
         args.append(max(0, min(limit, self.limit)))
         with self.store.read() as conn:
             rows = conn.execute(f"SELECT * FROM journal WHERE {where} ORDER BY id DESC LIMIT ?", args).fetchall()
@@ -123,17 +124,26 @@ class Journal:
             out.append(item)
         return out
 
-    def count(self, session: str, *, provider: str | None = None, operation: str | None = None) -> int:
-        where, args = _filters(session, provider, operation)
+    def count(self, session: str, *, provider: str | None = None, operation: str | None = None,
+              uuid: str | None = None) -> int:
+        where, args = _filters(session, provider, operation, uuid)
         with self.store.read() as conn:
             return int(conn.execute(f"SELECT COUNT(*) FROM journal WHERE {where}", args).fetchone()[0])
 
 
-def _filters(session: str, provider: str | None, operation: str | None) -> tuple[str, list]:
-    """The WHERE clause (placeholders only) and its arguments for the journal's filters."""
+def _filters(session: str, provider: str | None, operation: str | None,
+             uuid: str | None = None) -> tuple[str, list]:
+    """The WHERE clause (placeholders only) and its arguments for the journal's filters.
+
+    ``uuid`` finds the calls that name a UUID anywhere (summary, request or response, any case), so one
+    filter follows a CFDI through every provider; the caller checks it is a UUID (no LIKE wildcards).
+    """
     clauses, args = ["session = ?"], [session]
     for column, value in (("provider", provider), ("operation", operation)):
         if value:
             clauses.append(f"{column} = ?")
             args.append(value)
+    if uuid:
+        clauses.append("(summary LIKE ? OR request LIKE ? OR response LIKE ?)")
+        args += [f"%{uuid}%"] * 3
     return " AND ".join(clauses), args

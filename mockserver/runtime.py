@@ -1,25 +1,29 @@
 """The running sandbox: store, journal, clocks, timers and scenarios, and a per-request Context.
 
 Sessions (``/__session/<id>/...``) each see their own journal, state, scenario overlay and clock;
-the default session is ``""``.
+the default session is ``""``, shown as "default".
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
+
+import yaml
 
 from . import mail
 from . import scenarios as scenario_module
 from .clock import Clock, parse_instant
 from .journal import Journal
+from .scenarios.model import Outcome, Rule
 from .store import Store
 from .timers import Timers
 
@@ -76,6 +80,11 @@ class ScenarioSource:
 
     def describe(self) -> dict:
         return {"path": str(self.path), "loaded_at": self.loaded_at.isoformat(), "error": self.error}
+
+
+def session_name(session: str) -> str:
+    """How a session is shown: the default session (``""``) is "default"."""
+    return session or "default"
 
 
 class Runtime:
@@ -154,18 +163,102 @@ class Runtime:
         return row["text"] if row else None
 
     def set_overlay(self, session: str, text: str | None) -> None:
-        """Validate and store (or clear) a session's overlay. Raises ScenarioError when invalid."""
-        if text is not None:
-            scenario_module.load_text(text, "<overlay>", overlay=True)
+        """Validate and store (or clear) a session's overlay. Raises ScenarioError when invalid.
+
+        Every rule of a new overlay counts its calls afresh, even one written exactly as before.
+        """
+        rules = scenario_module.load_text(text, "<overlay>", overlay=True).rules if text is not None else ()
         with self.store.tx() as conn:
             if text is None:
                 conn.execute("DELETE FROM overlays WHERE session=?", (session,))
+                conn.execute("DELETE FROM counters WHERE session=? AND key LIKE 'overlay-def:%'", (session,))
             else:
-                conn.execute(
-                    "INSERT INTO overlays(session, text, revision) VALUES (?, ?, 1) ON CONFLICT(session) "
-                    "DO UPDATE SET text=excluded.text, revision=revision+1",
-                    (session, text),
-                )
+                self._write_overlay(conn, session, text)
+                self._mark_defined(conn, session, (r.id for r in rules))
+
+    def add_rules(self, session: str, text: str) -> list[str]:
+        """Add rules to (or replace them by id in) a session's overlay; the ids added.
+
+        ``text`` is YAML or JSON: a list of rules, one rule, or ``{"rules": [...]}``.
+        """
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise scenario_module.ScenarioError([f"<rules>: YAML syntax error: {exc}"]) from None
+        if isinstance(data, dict) and set(data) <= {"rules"}:
+            data = data.get("rules") or []
+        if isinstance(data, dict):
+            data = [data]
+        if not isinstance(data, list) or not data:
+            raise scenario_module.ScenarioError(["<rules>: send a rule, a list of rules or {\"rules\": [...]}"])
+        added = scenario_module.load_text(yaml.safe_dump({"rules": data}, allow_unicode=True, sort_keys=False),
+                                          "<rules>", overlay=True).rules
+        with self.store.tx() as conn:
+            current = yaml.safe_load(self._overlay_row(conn, session) or "") or {}
+            ids = {r.id for r in added}
+            kept = [r for r in current.get("rules") or [] if r.get("id") not in ids]
+            numbered = [{"id": r.id, **d} if "id" not in d else d for r, d in zip(added, data, strict=True)]
+            current["rules"] = kept + numbered
+            merged = yaml.safe_dump(current, allow_unicode=True, sort_keys=False)
+            scenario_module.load_text(merged, "<overlay>", overlay=True)  # ids stay unique
+            self._write_overlay(conn, session, merged)
+            self._mark_defined(conn, session, ids)
+        return [r.id for r in added]
+
+    def remove_rule(self, session: str, rule_id: str) -> bool:
+        """Remove one rule from a session's overlay; False when the overlay has no such rule."""
+        with self.store.tx() as conn:
+            current = yaml.safe_load(self._overlay_row(conn, session) or "") or {}
+            overlay = scenario_module.load_text(yaml.safe_dump(current), "<overlay>", overlay=True)
+            pairs = list(zip(overlay.written_rules, current.get("rules") or [], strict=True))
+            # Rules without an id are numbered by position: write their names down to keep them.
+            kept = [d if "id" in d else {"id": r.id, **d} for r, d in pairs if r.id != rule_id]
+            if len(kept) == len(pairs):
+                return False
+            current["rules"] = kept
+            self._write_overlay(conn, session, yaml.safe_dump(current, allow_unicode=True, sort_keys=False))
+            conn.execute("DELETE FROM counters WHERE session=? AND key=?", (session, f"overlay-def:{rule_id}"))
+        return True
+
+    @staticmethod
+    def _overlay_row(conn, session: str) -> str | None:
+        row = conn.execute("SELECT text FROM overlays WHERE session=?", (session,)).fetchone()
+        return row["text"] if row else None
+
+    @staticmethod
+    def _write_overlay(conn, session: str, text: str) -> None:
+        # A fresh random revision (not +1): a cleared and rewritten overlay must never meet a
+        # cached copy of an older text under the same revision in any worker.
+        conn.execute(
+            "INSERT INTO overlays(session, text, revision) VALUES (?, ?, ?) ON CONFLICT(session) "
+            "DO UPDATE SET text=excluded.text, revision=excluded.revision",
+            (session, text, secrets.randbits(62)),
+        )
+
+    @staticmethod
+    def _mark_defined(conn, session: str, rule_ids: Iterable[str]) -> None:
+        """A new definition token for these overlay rules: their call counts start again."""
+        for rid in rule_ids:
+            conn.execute(
+                "INSERT INTO counters(session, key, n) VALUES (?, ?, ?) "
+                "ON CONFLICT(session, key) DO UPDATE SET n=excluded.n",
+                (session, f"overlay-def:{rid}", secrets.randbits(62)),
+            )
+
+    def _overlay(self, sid: str, text: str, revision: int) -> scenario_module.Scenarios:
+        key = (sid, revision)
+        overlay = self._overlay_cache.get(key)
+        if overlay is None:
+            overlay = scenario_module.load_text(text, "<overlay>", overlay=True)
+            with self.store.read() as conn:
+                tokens = {r["key"][len("overlay-def:"):]: r["n"] for r in conn.execute(
+                    "SELECT key, n FROM counters WHERE session=? AND key LIKE 'overlay-def:%'", (sid,))}
+            label = f"<overlay {session_name(sid)}>"
+            rules = [replace(r, key=f"{r.key}:{sid}:{tokens.get(r.id, 0)}", source=label) for r in overlay.rules]
+            overlay.rules = overlay.written_rules = tuple(rules)
+            self._overlay_cache = {k: v for k, v in self._overlay_cache.items() if k[0] != sid}
+            self._overlay_cache[key] = overlay
+        return overlay
 
     def scenarios_for(self, session: str) -> scenario_module.Scenarios:
         """The file, then the default session's overlay, then the session's own overlay on top."""
@@ -178,18 +271,39 @@ class Runtime:
         by_session = {r["session"]: r for r in rows}
         for sid in dict.fromkeys((DEFAULT_SESSION, session)):
             row = by_session.get(sid)
-            if row is None:
-                continue
-            key = (sid, row["revision"])
-            overlay = self._overlay_cache.get(key)
-            if overlay is None:
-                overlay = scenario_module.load_text(row["text"], "<overlay>", overlay=True)
-                self._overlay_cache = {k: v for k, v in self._overlay_cache.items() if k[0] != sid}
-                self._overlay_cache[key] = overlay
-            result = result.merged(overlay)
+            if row is not None:
+                result = result.merged(self._overlay(sid, row["text"], row["revision"]))
         return result
 
+    def rule_states(self, session: str) -> list[dict]:
+        """Every active rule (overlays' and file's, in the order they are tried) with its calls in this session."""
+        out = []
+        for rule in self.scenarios_for(session).rules:
+            hits = self.store.counter(session, rule.key)
+            out.append({
+                "id": rule.id, "source": rule.source, "line": rule.line, "at": rule.origin(),
+                "description": rule.description, "priority": rule.priority,
+                "outcomes": [o.describe() for o in rule.outcomes], "cycle": rule.cycle,
+                "times": rule.times, "hits": hits,
+                "remaining": None if rule.times is None else max(rule.times - hits, 0),
+            })
+        return out
+
     # Sessions -----------------------------------------------------------------------------------
+
+    def recent_sessions(self, limit: int = 50) -> list[dict]:
+        """Sessions with journal entries, an overlay or a clock of their own, newest activity first."""
+        with self.store.read() as conn:
+            rows = conn.execute(
+                "SELECT session, COUNT(*) AS requests, MAX(id) AS last_id, MAX(at) AS last_at "
+                "FROM journal GROUP BY session ORDER BY last_id DESC LIMIT ?", (limit,)).fetchall()
+            others = [r["session"] for r in conn.execute(
+                "SELECT session FROM overlays UNION SELECT session FROM clock")]
+        found = {r["session"]: {"session": session_name(r["session"]), "requests": r["requests"],
+                                "last_at": r["last_at"]} for r in rows}
+        for sid in [DEFAULT_SESSION, *others]:
+            found.setdefault(sid, {"session": session_name(sid), "requests": 0, "last_at": None})
+        return list(found.values())[:limit]
 
     def context(self, session: str = DEFAULT_SESSION) -> Context:
         return Context(self, session, self.clock_for(session))
@@ -213,6 +327,41 @@ class Runtime:
         self.outbox.stop()
 
 
+class PendingOutcome:
+    """The outcome of the rule chosen for a call, taken (and counted) when the service first reads it.
+
+    A call refused before rules apply (bad credentials, a missing field, a size outside the limits)
+    never reads it, so it uses none of the rule's ``times`` and moves no sequence on.
+    """
+
+    __slots__ = ("_ctx", "_note", "_outcome", "rule")
+
+    def __init__(self, ctx: Context, rule: Rule, note: dict) -> None:
+        self._ctx = ctx
+        self._note = note
+        self._outcome: Outcome | None = None
+        self.rule = rule
+
+    def resolve(self) -> Outcome:
+        if self._outcome is None:
+            ctx, rule = self._ctx, self.rule
+            index = ctx.store.increment(ctx.session, rule.key) - 1
+            if rule.times is not None and index >= rule.times:
+                self._outcome = Outcome()  # another worker used the last one meanwhile
+                self._note["did"] = f"used up ({rule.times} of {rule.times} times, by a concurrent call)"
+            else:
+                self._outcome = rule.outcome_for(index)
+                self._note["did"] = self._outcome.describe()
+                self._note["call"] = index + 1
+        return self._outcome
+
+    def __getattr__(self, name: str):
+        return getattr(self.resolve(), name)
+
+    def __repr__(self) -> str:
+        return f"<PendingOutcome {self.rule.id}>"
+
+
 @dataclass
 class Context:
     """One request's view of the sandbox: its session, clock and scenarios."""
@@ -220,6 +369,8 @@ class Context:
     runtime: Runtime
     session: str
     clock: Clock
+    # Every rule that matched this call and what it did, for the journal.
+    rule_notes: list[dict] = field(default_factory=list)
 
     @property
     def store(self) -> Store:
@@ -240,20 +391,26 @@ class Context:
     def now(self) -> datetime:
         return self.clock.now()
 
-    def outcome(self, provider: str, operation: str, fields: Mapping[str, str | None]):
+    def outcome(self, provider: str, operation: str, fields: Mapping[str, str | None]) -> PendingOutcome | None:
         """The scenario outcome for this call, or None when no rule applies.
 
         Rules are tried in order; one whose ``times`` is used up or whose ``probability`` does not fire
-        is skipped. Call counts live in the store so that every worker process counts together.
+        is skipped. Call counts live in the store so that every worker process counts together, and
+        grow only when the service reads the outcome (see :class:`PendingOutcome`).
         """
+        chosen: PendingOutcome | None = None
         for rule in self.scenarios.match(provider, operation, fields):
-            key = f"rule:{rule.id}"
-            if rule.times is not None and self.store.counter(self.session, key) >= rule.times:
-                continue
-            if rule.probability < 1 and self.runtime._random.random() >= rule.probability:
-                continue
-            index = self.store.increment(self.session, key) - 1
-            if rule.times is not None and index >= rule.times:
-                continue  # another worker used the last one meanwhile
-            return rule.outcome_for(index)
-        return None
+            note: dict = {"id": rule.id, "at": rule.origin()}
+            if fields.get("uuid"):
+                note["uuid"] = fields["uuid"]
+            self.rule_notes.append(note)
+            if chosen is not None:
+                note["did"] = f"not tried: {chosen.rule.id} came first"
+            elif rule.times is not None and self.store.counter(self.session, rule.key) >= rule.times:
+                note["did"] = f"used up ({rule.times} of {rule.times} times)"
+            elif rule.probability < 1 and self.runtime._random.random() >= rule.probability:
+                note["did"] = f"not drawn (probability {rule.probability:g})"
+            else:
+                note["did"] = "not reached: the call was answered before rules apply"
+                chosen = PendingOutcome(self, rule, note)
+        return chosen

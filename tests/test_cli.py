@@ -95,3 +95,36 @@ def test_serve_refuses_a_bad_settings_file(tmp_path):
     result = run_cli("serve", "--config", str(config), "--port", str(free_port()))
     assert result.returncode == 2
     assert str(config) in result.stderr and "whole number" in result.stderr
+
+
+def test_check_shows_the_effective_result_and_warns_of_a_provider_without_users(tmp_path):
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("version: 1\nrules:\n  - {id: mine, provider: expidetufactura, outcome: {code: 205}}\n",
+                    encoding="utf-8")
+    result = run_cli("check", str(mine))
+    assert result.returncode == 0, result.stderr
+    assert "builds on: <built-in defaults>" in result.stdout
+    assert "expidetufactura: 3 accounts (pruebas, sin-timbres, no-autorizado)" in result.stdout
+    assert "mine" in result.stdout.split("rules:")[1] and "sf-sandbox-204" in result.stdout
+    assert "WARNING" not in result.stdout
+    alone = tmp_path / "alone.yaml"
+    alone.write_text("version: 1\nextends: none\nproviders:\n  mysuite:\n    accounts: "
+                     "[{user: 0c320b03-d4f1-47bc-9fb4-77995f9bf33e}]\n", encoding="utf-8")
+    result = run_cli("check", str(alone))
+    assert result.returncode == 0
+    assert "WARNING: solucionfactible has no account" in result.stdout
+    assert "WARNING: expidetufactura has no account" in result.stdout
+    assert "WARNING: mysuite" not in result.stdout
+
+
+def test_check_without_a_file_checks_what_serve_would_load(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAC_MOCK_")}
+    (tmp_path / "scenarios.yaml").write_text("version: 1\nseed: [broken]\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "mockserver", "check"], capture_output=True, text=True,
+                            timeout=60, cwd=tmp_path, env=env)
+    assert result.returncode == 1 and "scenarios.yaml:2:" in result.stderr
+    chosen = tmp_path / "chosen.yaml"
+    chosen.write_text("version: 1\nextends: none\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "mockserver", "check"], capture_output=True, text=True,
+                            timeout=60, cwd=tmp_path, env={**env, "PAC_MOCK_SCENARIOS": str(chosen)})
+    assert result.returncode == 0 and f"checking {chosen}" in result.stdout and "rules: (none)" in result.stdout

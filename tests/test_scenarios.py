@@ -166,12 +166,13 @@ def test_null_matcher_means_field_absent_and_priority_orders():
 def test_rule_ids_are_derived_when_missing():
     sc = load("""
         version: 1
+        extends: none
         rules:
           - outcome: {code: 1}
           - outcome: {code: 2}
     """)
     assert [r.id for r in sc.rules] == ["rule-1", "rule-2"]
-    assert sc.rules[0].line == 3 and sc.rules[0].source == "test.yaml"
+    assert sc.rules[0].line == 4 and sc.rules[0].source == "test.yaml"
     ov = load("rules: [{outcome: {code: 3}}]", overlay=True)
     assert ov.rules[0].id == "overlay-1"
 
@@ -450,7 +451,9 @@ def test_ca_files_resolve_against_the_file(tmp_path: Path):
 
 def test_fixture_names_can_be_given():
     text = "version: 1\nproviders:\n  solucionfactible:\n    stored_csds: {MOC900101AB1: mine}\n"
-    assert load(text, fixture_names=["mine"]).provider(SF).stored_csds == {"MOC900101AB1": "mine"}
+    # The file's own entry replaces the defaults' for that RFC; the other stays.
+    assert load(text, fixture_names=["mine"]).provider(SF).stored_csds == {"MOC900101AB1": "mine",
+                                                                           "PEFM800101AB2": "csd_fisica"}
 
 
 def test_unknown_provider_is_a_programming_error(default: Scenarios):

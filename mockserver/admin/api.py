@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 
 import yaml
 from flask import Blueprint, current_app, g, jsonify, request
@@ -14,7 +15,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from .. import __version__, registry
 from .. import scenarios as scenario_module
 from ..clock import parse_instant
-from ..runtime import DEFAULT_SESSION, Runtime
+from ..runtime import DEFAULT_SESSION, Runtime, session_name
 from ..scenarios import parse_duration
 
 blueprint = Blueprint("admin", __name__, url_prefix="/__admin")
@@ -63,7 +64,7 @@ def health():
         {
             "status": "ok",
             "version": __version__,
-            "session": session(),
+            "session": session_name(session()),
             "clock": rt.clock_for(session()).describe(),
             "scenarios": rt.scenarios.describe(),
             "providers": [
@@ -86,10 +87,12 @@ def reset():
     except ValueError as exc:
         return bad_request(str(exc))
     target = body.get("session", request.args.get("session"))
+    if target == "default":
+        target = DEFAULT_SESSION
     if session() != DEFAULT_SESSION:
         target = session()
     runtime().reset(target)
-    return jsonify({"reset": "all" if target is None else target})
+    return jsonify({"reset": "all" if target is None else session_name(target)})
 
 
 @blueprint.get("/requests")
@@ -98,10 +101,15 @@ def requests_journal():
         limit = int(request.args.get("limit", 100))
     except ValueError:
         return bad_request("limit must be a whole number")
+    try:
+        uuid = _uuid_filter()
+    except ValueError as exc:
+        return bad_request(str(exc))
     items = runtime().journal.query(
         session(),
         provider=request.args.get("provider"),
         operation=request.args.get("operation"),
+        uuid=uuid,
         limit=limit,
         include_bodies=request.args.get("bodies", "1") not in ("0", "false", "no"),
     )
@@ -110,10 +118,24 @@ def requests_journal():
 
 @blueprint.get("/requests/count")
 def requests_count():
+    try:
+        uuid = _uuid_filter()
+    except ValueError as exc:
+        return bad_request(str(exc))
     n = runtime().journal.count(
-        session(), provider=request.args.get("provider"), operation=request.args.get("operation")
+        session(), provider=request.args.get("provider"), operation=request.args.get("operation"), uuid=uuid
     )
     return jsonify({"count": n})
+
+
+_UUID = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
+
+
+def _uuid_filter() -> str | None:
+    uuid = (request.args.get("uuid") or "").strip()
+    if uuid and not _UUID.match(uuid):
+        raise ValueError(f"uuid must be a UUID (8-4-4-4-12 hexadecimal digits), not {uuid[:60]!r}")
+    return uuid or None
 
 
 @blueprint.route("/clock", methods=["GET", "POST"])
@@ -140,27 +162,75 @@ def clock():
     return jsonify(rt.clock_for(session()).describe())
 
 
-@blueprint.route("/scenarios", methods=["GET", "PUT", "POST", "DELETE"])
+def _overlay_text() -> str:
+    """The request body as overlay text: YAML as sent, JSON turned into YAML (one format in the table)."""
+    text = request.get_data(as_text=True)
+    if not text.strip():
+        raise ValueError("send the overlay as YAML or JSON in the body")
+    if (request.mimetype or "").endswith("json"):
+        try:
+            text = yaml.safe_dump(json.loads(text), allow_unicode=True, sort_keys=False)
+        except ValueError as exc:
+            raise ValueError(f"invalid JSON: {exc}") from None
+    return text
+
+
+@blueprint.route("/scenarios", methods=["GET", "PUT", "POST", "PATCH", "DELETE"])
 def scenarios():
     rt = runtime()
     if request.method == "GET":
-        return jsonify({"file": rt.scenarios.describe(), "overlay": rt.overlay_text(session())})
+        return jsonify({
+            "file": rt.scenarios.describe(),
+            "session": session_name(session()),
+            "overlay": rt.overlay_text(session()),
+            "rules": rt.rule_states(session()),
+            "summary": rt.scenarios_for(session()).summary(),
+        })
     if request.method == "DELETE":
         rt.set_overlay(session(), None)
         return jsonify({"overlay": None})
-    text = request.get_data(as_text=True)
-    if not text.strip():
-        return bad_request("send the overlay as YAML or JSON in the body")
-    if (request.mimetype or "").endswith("json"):
-        try:  # store JSON as YAML text: one format in the table, and YAML reads JSON anyway
-            text = yaml.safe_dump(json.loads(text), allow_unicode=True, sort_keys=False)
-        except ValueError as exc:
-            return bad_request(f"invalid JSON: {exc}")
     try:
+        text = _overlay_text()
+    except ValueError as exc:
+        return bad_request(str(exc))
+    try:
+        if request.method == "PATCH":
+            added = rt.add_rules(session(), text)
+            return jsonify({"added": added, "overlay": rt.overlay_text(session())})
         rt.set_overlay(session(), text)
     except scenario_module.ScenarioError as exc:
         return bad_request("invalid scenarios overlay", errors=exc.errors)
     return jsonify({"overlay": text})
+
+
+@blueprint.post("/scenarios/rules")
+def add_rules():
+    """Add rules to this session's overlay (a rule with an existing id replaces it)."""
+    try:
+        added = runtime().add_rules(session(), _overlay_text())
+    except ValueError as exc:
+        return bad_request(str(exc))
+    except scenario_module.ScenarioError as exc:
+        return bad_request("invalid rules", errors=exc.errors)
+    return jsonify({"added": added, "overlay": runtime().overlay_text(session())})
+
+
+@blueprint.delete("/scenarios/rules/<rule_id>")
+def remove_rule(rule_id: str):
+    if not runtime().remove_rule(session(), rule_id):
+        return jsonify({"error": "not found",
+                        "message": f"no rule {rule_id!r} in the overlay of session {session_name(session())}"}), 404
+    return jsonify({"removed": rule_id, "overlay": runtime().overlay_text(session())})
+
+
+@blueprint.get("/sessions")
+def sessions():
+    """Sessions seen recently (newest first): their requests and when they last called."""
+    try:
+        limit = max(1, min(int(request.args.get("limit", 50)), 1000))
+    except ValueError:
+        return bad_request("limit must be a whole number")
+    return jsonify({"sessions": runtime().recent_sessions(limit)})
 
 
 @blueprint.get("/timers")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterable
 from datetime import datetime
@@ -212,11 +214,15 @@ class Builder:
                 self.error((*path, "id") if "id" in r else path,
                            f"rules[{i}]: duplicate rule id {rid!r} (first on line {ids[rid]})")
             ids[rid] = line or 0
+            if r.get("cycle") and "outcomes" not in r:
+                self.error((*path, "cycle"), f"rules[{i}].cycle: a cycle needs a list of 'outcomes'")
+            definition = json.dumps(r, sort_keys=True, default=str, ensure_ascii=False)
             out.append(Rule(
                 id=rid, match=self.matcher(i, r), outcomes=self.outcomes(i, r),
                 times=r.get("times"), probability=float(r.get("probability", 1.0)),
                 priority=r.get("priority", 0), description=r.get("description"),
-                source=self.lines.source, line=line,
+                source=self.lines.source, line=line, cycle=bool(r.get("cycle", False)),
+                key=f"rule:{rid}:{hashlib.sha256(definition.encode()).hexdigest()[:12]}",
             ))
         return out
 

@@ -35,8 +35,11 @@ class Scenarios:
 
     def __init__(self, *, source: str, raw: dict[str, Any], clock: ClockSetting | None, seed: int | None,
                  trust: TrustSettings, sat: SatRegistry, providers: Mapping[str, ProviderSettings],
-                 rules: Iterable[Rule], overlay: bool = False, description: str | None = None) -> None:
+                 rules: Iterable[Rule], overlay: bool = False, description: str | None = None,
+                 layers: Iterable[str] = ()) -> None:
         self.source = source
+        # The files this one builds on, outermost base first, then this one (``extends``).
+        self.layers: tuple[str, ...] = tuple(layers) or (source,)
         self.raw = raw  # the document's settings as written (without accounts and rules), for merging
         self.clock = clock
         self.seed = seed
@@ -46,7 +49,8 @@ class Scenarios:
         self.description = description
         self._providers = dict(providers)
         # Stable sort: higher priority first, then written order (overlay rules already come first).
-        self.rules: tuple[Rule, ...] = tuple(sorted(rules, key=lambda r: -r.priority))
+        self.written_rules: tuple[Rule, ...] = tuple(rules)
+        self.rules: tuple[Rule, ...] = tuple(sorted(self.written_rules, key=lambda r: -r.priority))
         self._accounts = {a.key: a for p in self._providers.values() for a in p.accounts}
 
     def __repr__(self) -> str:
@@ -77,6 +81,48 @@ class Scenarios:
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
+
+    def summary(self) -> dict[str, Any]:
+        """What this set amounts to: layers, users per provider, rule ids, and warnings."""
+        accounts = {pid: [a.user for a in self.accounts(pid)] for pid in PROVIDERS}
+        warnings = [f"{pid} has no account: every call to it is refused as an unknown user"
+                    for pid, users in accounts.items() if not users]
+        return {"layers": list(self.layers), "accounts": accounts, "rules": [r.id for r in self.rules],
+                "warnings": warnings}
+
+    # ------------------------------------------------------------ layering
+
+    def extended_by(self, top: Scenarios) -> Scenarios:
+        """``top`` (a file that ``extends`` this one) built on this one.
+
+        Settings ``top`` writes replace these (mappings merge key by key, other lists replace whole);
+        accounts merge by (provider, user), ``sat.cfdis`` by UUID and rules by id: a later definition
+        replaces an earlier one in its place, new ones come after.
+        """
+        raw = _deep_merge(self.raw, top.raw)
+        b = Builder(LineMap(top.source), overlay=False, base_dir=None, fixture_names=())
+        providers: dict[str, ProviderSettings] = {}
+        for pid in PROVIDERS:
+            if pid not in self._providers and pid not in top._providers:
+                continue
+            accounts = {a.key: a for a in self.provider(pid).accounts}
+            accounts.update({a.key: a for a in top.provider(pid).accounts})
+            settings = b.provider(pid, raw.get("providers", {}).get(pid) or {})
+            providers[pid] = replace(settings, accounts=tuple(accounts.values()))
+        mine = {r.id: r for r in top.written_rules}
+        rules = [mine.pop(r.id, r) for r in self.written_rules]
+        rules += [r for r in top.written_rules if r.id in mine]
+        written_trust = top.raw.get("trust") or {}
+        trust = replace(self.trust, **{k: getattr(top.trust, k) for k in written_trust})
+        return Scenarios(
+            source=top.source, raw=raw,
+            clock=top.clock if "clock" in top.raw else self.clock,
+            seed=top.seed if "seed" in top.raw else self.seed,
+            trust=trust,
+            sat=b.sat(raw.get("sat", {})) if "sat" in top.raw else self.sat,
+            providers=providers, rules=rules, description=top.description or self.description,
+            layers=(*self.layers, *top.layers),
+        )
 
     # ------------------------------------------------------------ overlays
 
@@ -118,6 +164,22 @@ def _check_provider(provider: str) -> None:
         raise ValueError(f"unknown provider {provider!r} (known: {', '.join(PROVIDERS)})")
 
 
+def _deep_merge(base: dict[str, Any], top: dict[str, Any], path: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``top`` over ``base``: mappings merge key by key, ``sat.cfdis`` by UUID, anything else replaces."""
+    out = copy.deepcopy(base)
+    for key, value in top.items():
+        here = (*path, key)
+        if here == ("sat", "cfdis"):
+            by_uuid = {c["uuid"].upper(): c for c in out.get(key, [])}
+            by_uuid.update({c["uuid"].upper(): copy.deepcopy(c) for c in value})
+            out[key] = list(by_uuid.values())
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value, here)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
 def _merge_raw(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(base)
     for key, value in top.items():
@@ -144,8 +206,39 @@ def _merge_raw(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------- loading
 
 
+BUILTIN = Path(__file__).resolve().parent / "default.yaml"
+
+
 def _load(text: str, source: str, *, overlay: bool, base_dir: Path | None,
-          fixture_names: Iterable[str] | None) -> tuple[Scenarios | None, list[str]]:
+          fixture_names: Iterable[str] | None, chain: tuple[Path, ...] = ()) -> tuple[Scenarios | None, list[str]]:
+    scenarios, errors = _load_one(text, source, overlay=overlay, base_dir=base_dir, fixture_names=fixture_names)
+    if scenarios is None or overlay:
+        return scenarios, errors
+    extends = scenarios.raw.pop("extends", "default")
+    if extends == "none":
+        return scenarios, errors
+    path = BUILTIN if extends == "default" else Path(extends)
+    if not path.is_absolute():
+        path = (base_dir or Path.cwd()) / path
+    path = path.resolve()
+    if path in chain:
+        names = " -> ".join(str(p) for p in (*chain, path))
+        return None, [f"{source}: 'extends' goes round in a circle: {names}"]
+    base_text, base_source = _read(path)
+    if base_text is None:
+        return None, [f"{source}: extends {extends!r}: {base_source}"]
+    label = "<built-in defaults>" if path == BUILTIN else base_source
+    # The built-in defaults name the project's own test PKI, whatever names this file may use.
+    names = None if path == BUILTIN else fixture_names
+    base, base_errors = _load(base_text, label, overlay=False, base_dir=path.parent, fixture_names=names,
+                              chain=(*chain, path))
+    if base is None:
+        return None, [f"{source}: in the file it extends: {e}" for e in base_errors]
+    return base.extended_by(scenarios), errors
+
+
+def _load_one(text: str, source: str, *, overlay: bool, base_dir: Path | None,
+              fixture_names: Iterable[str] | None) -> tuple[Scenarios | None, list[str]]:
     data, lines, errors = parse_yaml(text, source)
     if data is None and not errors:
         if not overlay:
@@ -156,6 +249,9 @@ def _load(text: str, source: str, *, overlay: bool, base_dir: Path | None,
     if not isinstance(data, dict):
         return None, [*errors, lines.at((), f"the top level must be a mapping, not {type(data).__name__}")]
     errors += validate(data, lines, overlay=overlay)
+    if overlay and "extends" in data:
+        errors.append(lines.at(("extends",), "extends: an overlay always builds on the scenarios in use; "
+                                             "'extends' belongs in a scenarios file"))
     if errors:
         # Building from data that fails the schema would only add confusing follow-on errors.
         return None, errors
@@ -215,7 +311,11 @@ def load_file(path: str | Path, *, fixture_names: Iterable[str] | None = None) -
     text, source = _read(path)
     if text is None:
         raise ScenarioError([source])
-    return load_text(text, source, base_dir=Path(path).resolve().parent, fixture_names=fixture_names)
+    scenarios, errors = _load(text, source, overlay=False, base_dir=Path(path).resolve().parent,
+                              fixture_names=fixture_names, chain=(Path(path).resolve(),))
+    if errors or scenarios is None:
+        raise ScenarioError(errors)
+    return scenarios
 
 
 def check_file(path: str | Path, *, fixture_names: Iterable[str] | None = None) -> list[str]:
@@ -224,7 +324,7 @@ def check_file(path: str | Path, *, fixture_names: Iterable[str] | None = None) 
     if text is None:
         return [source]
     _, errors = _load(text, source, overlay=False, base_dir=Path(path).resolve().parent,
-                      fixture_names=fixture_names)
+                      fixture_names=fixture_names, chain=(Path(path).resolve(),))
     return errors
 
 

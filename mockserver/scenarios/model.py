@@ -276,6 +276,20 @@ class Outcome:
     fault: Fault | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
+    def describe(self) -> str:
+        """What this outcome does, in a few words (journal and dashboard)."""
+        parts: list[str] = []
+        if self.fault is not None:
+            extra = self.fault.status or (f"{self.fault.seconds:g}s" if self.fault.kind == "delay" else "")
+            parts.append(f"fault {self.fault.kind}{f' {extra}' if extra else ''}")
+        if self.code is not None:
+            parts.append(f"code {self.code}")
+        if self.uuid_codes:
+            parts.append("per-UUID codes " + ", ".join(f"{k}={v}" for k, v in self.uuid_codes.items()))
+        for t in self.then:
+            parts.append(f"then {t.code} after {t.after}")
+        return "; ".join(parts) or "no change (the real checks answer)"
+
     def code_for_uuid(self, uuid: str) -> int | None:
         """The per-UUID code for ``uuid``: an exact key first, then the first matching glob key."""
         for key, code in self.uuid_codes.items():
@@ -327,7 +341,8 @@ class Matcher:
 
 @dataclass(frozen=True)
 class Rule:
-    """A scenario rule. Call ``n`` (0-based, counted by the caller) gets ``outcomes[min(n, len-1)]``."""
+    """A scenario rule. Call ``n`` (0-based, counted by the caller) gets ``outcomes[min(n, len-1)]``,
+    or ``outcomes[n % len]`` when the rule cycles."""
 
     id: str
     match: Matcher
@@ -338,9 +353,22 @@ class Rule:
     description: str | None = None
     source: str = ""
     line: int | None = None
+    cycle: bool = False
+    # Names this definition's call count: a changed definition (or a new overlay) counts afresh.
+    key: str = ""
 
     def outcome_for(self, call_index: int) -> Outcome:
-        return self.outcomes[min(max(call_index, 0), len(self.outcomes) - 1)]
+        n = max(call_index, 0)
+        return self.outcomes[n % len(self.outcomes) if self.cycle else min(n, len(self.outcomes) - 1)]
+
+    @property
+    def faults(self) -> bool:
+        """True when some outcome misbehaves on the transport (it then applies before the service)."""
+        return any(o.fault is not None for o in self.outcomes)
+
+    def origin(self) -> str:
+        """Where the rule is written: ``file:line``."""
+        return f"{self.source}:{self.line}" if self.line else self.source
 
     def active(self, call_index: int) -> bool:
         """False once the rule has been applied ``times`` times (``call_index`` counts from 0)."""

@@ -66,7 +66,8 @@ def handle(runtime: Runtime, service: SoapService, request: Request, session: st
         # Rules may match on the environment, which the path (or the provider's setting) decides.
         fields.setdefault("environment", service.environment or ctx.scenarios.environment(service.provider))
         call.outcome = ctx.outcome(service.provider, operation.name, fields)
-        fault = getattr(call.outcome, "fault", None)
+        # A rule that may misbehave on the transport applies now; any other waits for the service.
+        fault = call.outcome.fault if call.outcome is not None and call.outcome.rule.faults else None
         if fault is not None:
             injected = _injected(fault, version, call)
             if injected is not None:
@@ -91,6 +92,8 @@ def _fault_response(version, fault: SoapFault) -> Response:
 def _finish(runtime: Runtime, entry: Entry, call: Call | None, body: bytes, response: Response, started) -> Response:
     if call is not None:
         entry.summary = {**call.summary, **entry.summary}
+        if call.ctx.rule_notes:
+            entry.summary["rules"] = call.ctx.rule_notes
     entry.status = response.status_code
     entry.duration_ms = (time.perf_counter() - started) * 1000
     entry.request = _journal_request(call, body, entry)

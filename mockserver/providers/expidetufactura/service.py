@@ -143,7 +143,6 @@ def cancelar(
         outcomes = [outcome, *_outcomes_for_other_folios(ctx, environment, request, cancelacion)]
         forced = _forced_answer(outcomes)
         if forced is not None:
-            summary["rule"] = True
             raise _Answer(*forced)
         folios = _cancel_folios(ctx, account, cancelacion, outcomes)
     except _Answer as answer:
