@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from mockserver.providers.mysuite.documents import native_sample
+from mockserver.testing.mysuite import native_document
 
 try:
     from bench.procs import ProcessTree
@@ -52,7 +52,7 @@ SIZES = (4 * MB, 40 * MB)
 def _document(size: int) -> bytes:
     """A real native document of ``size`` bytes: a 1.1 MB sample padded with a comment (cheap to make;
     the server does not read the document before it is due)."""
-    sample = native_sample(int(1.1 * MB))
+    sample = native_document(int(1.1 * MB))
     return sample + b"<!--" + b"x" * (size - len(sample) - 7) + b"-->"
 
 

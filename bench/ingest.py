@@ -1,6 +1,6 @@
 """MYSuite ASYNC_CONVERT_NATIVE_XML with large documents: time to acceptance and the server's memory.
 
-The document is built once (``native_sample``), base64-encoded into the envelope without further
+The document is built once (``native_document``), base64-encoded into the envelope without further
 copies and posted over one connection. Memory growth is each server process's peak resident size
 during the request minus its size just before; the largest growth (the worker that took the
 request) is reported, and compared with the size of the native document.
@@ -15,7 +15,7 @@ import urllib.parse
 import urllib.request
 import uuid
 
-from mockserver.providers.mysuite.documents import native_sample
+from mockserver.testing.mysuite import native_document
 
 from .procs import MB, ProcessTree
 from .workloads import MYS_HEADERS, MYS_PATH, MYS_REQUESTOR, MYS_USER_NAME, mysuite_parts
@@ -52,7 +52,7 @@ def use_production(base_url: str, session: str = PRODUCTION_SESSION) -> str:
 
 def post_document(base_url: str, tree: ProcessTree, size: int, timeout: float = 120.0) -> dict:
     """Post one native document of about ``size`` bytes; time, answer and memory growth."""
-    native = native_sample(size)
+    native = native_document(size)
     doc_bytes = len(native)
     head, tail = mysuite_parts("ASYNC_CONVERT_NATIVE_XML", data2=f"BENCH-{uuid.uuid4().hex[:16]}")
     body = b"".join((head, base64.b64encode(native), tail))

@@ -16,7 +16,8 @@ import zeep
 from lxml import etree
 from pypdf import PdfReader
 
-from mockserver.providers.mysuite.documents import CFDI_NS, TFD_NS, native_sample
+from mockserver.providers.mysuite.documents import CFDI_NS, TFD_NS
+from mockserver.testing.mysuite import native_document
 
 from wsdl_schema import assert_valid_body
 
@@ -37,7 +38,7 @@ SOAP_NS = {
 
 @pytest.fixture(scope="module")
 def native_1_5mb() -> str:
-    return base64.b64encode(native_sample(1_500_000)).decode("ascii")
+    return base64.b64encode(native_document(1_500_000)).decode("ascii")
 
 
 def envelope(
@@ -275,7 +276,7 @@ def test_links_are_new_each_call_and_expire_after_five_days_of_mock_time(sandbox
 def test_test_environment_accepts_only_more_than_1_mb_up_to_4_mb(sandbox):
     freeze(sandbox)
     small = call(
-        sandbox, "ASYNC_CONVERT_NATIVE_XML", base64.b64encode(native_sample(900_000)).decode(), "SMALL"
+        sandbox, "ASYNC_CONVERT_NATIVE_XML", base64.b64encode(native_document(900_000)).decode(), "SMALL"
     )
     assert not small.ok and small.code == 3132
     assert "mayor a 1 MB" in small.text("Response/Description") and "hasta 4 MB" in small.text(
@@ -283,11 +284,11 @@ def test_test_environment_accepts_only_more_than_1_mb_up_to_4_mb(sandbox):
     )
     assert "CONVERT_NATIVE_XML" in small.text("Response/Hint")
     big = call(
-        sandbox, "ASYNC_CONVERT_NATIVE_XML", base64.b64encode(native_sample(4_100_000)).decode(), "BIG"
+        sandbox, "ASYNC_CONVERT_NATIVE_XML", base64.b64encode(native_document(4_100_000)).decode(), "BIG"
     )
     assert not big.ok and big.code == 3132 and "4 MB" in big.text("Response/Hint")
     # A rejected size does not use up the internal number.
-    assert accept(sandbox, base64.b64encode(native_sample(3_900_000)).decode(), "BIG")
+    assert accept(sandbox, base64.b64encode(native_document(3_900_000)).decode(), "BIG")
 
 
 def test_fifty_concurrent_duplicates_accept_exactly_one(sandbox, native_1_5mb):
@@ -339,7 +340,7 @@ def test_production_accepts_40_mb_and_refuses_test_accounts(sandbox):
             and "pruebas" in test_account.text("Response/Description")
         )
         # Nothing reads the document before it is due, so padding a real one is enough (and quick).
-        sample = native_sample(1_100_000)
+        sample = native_document(1_100_000)
         native = sample + b"<!--" + b"x" * (39_900_000 - len(sample) - 7) + b"-->"
         answer = call(sandbox, "ASYNC_CONVERT_NATIVE_XML", base64.b64encode(native).decode(), "GRANDE-40",
                       Requestor=PRODUCTION_REQUESTOR, User=PRODUCTION_REQUESTOR)  # fmt: skip
@@ -413,7 +414,7 @@ def test_verify_and_retrieve_need_a_known_request_of_the_entity(sandbox):
 
 def test_malformed_native_xml_ends_in_status_3_with_base64_error(sandbox):
     freeze(sandbox)
-    broken = native_sample(1_200_000).replace(b"</fx:Totales>", b"</fx:Totalez>", 1)
+    broken = native_document(1_200_000).replace(b"</fx:Totales>", b"</fx:Totalez>", 1)
     guid = accept(sandbox, base64.b64encode(broken).decode(), "ROTO-1")
     advance(sandbox, "1m")
     record = verify(sandbox, guid)
@@ -425,7 +426,7 @@ def test_malformed_native_xml_ends_in_status_3_with_base64_error(sandbox):
 
 def test_issuer_must_match_the_entity(sandbox):
     freeze(sandbox)
-    other = native_sample(1_200_000, entity="MOC900101AB1")
+    other = native_document(1_200_000, entity="MOC900101AB1")
     guid = accept(sandbox, base64.b64encode(other).decode(), "OTRO-EMISOR")
     advance(sandbox, "1m")
     record = verify(sandbox, guid)

@@ -23,11 +23,11 @@ from mockserver.providers.mysuite.documents import (
     RsaSigner,
     build_cfdi,
     certificate_number_of,
-    native_sample,
     read_native,
     render_pdf,
     zip_single,
 )
+from mockserver.testing.mysuite import native_document
 
 ENTITY = "JES900109Q90"
 UUID = "6e1f8a5c-2a7b-4f0e-9c1d-3b5a7e9f1c2d"
@@ -147,18 +147,18 @@ def _small(receptor: str = RECEPTOR, importe: str = "2000.00", total: str = "262
 
 @pytest.fixture(scope="module")
 def large(csd, sat):
-    native_xml = native_sample(1_500_000)
+    native_xml = native_document(1_500_000)
     native = read_native(native_xml, entity=ENTITY)
     cfdi = _build(native, csd, sat, serie="MS", folio="1001")
     return native_xml, native, cfdi
 
 
-def test_native_sample_has_the_requested_size_and_is_reproducible():
-    sample = native_sample(1_500_000)
+def test_native_document_has_the_requested_size_and_is_reproducible():
+    sample = native_document(1_500_000)
     assert 1_450_000 <= len(sample) <= 1_550_000
-    assert sample == native_sample(1_500_000)
-    assert sample != native_sample(1_500_000, seed=1)
-    tiny = read_native(native_sample(10))
+    assert sample == native_document(1_500_000)
+    assert sample != native_document(1_500_000, seed=1)
+    tiny = read_native(native_document(10))
     assert len(tiny.conceptos) == 1
 
 
@@ -359,7 +359,7 @@ def test_render_pdf_rejects_what_is_not_a_cfdi():
 
 
 def test_zip_single_holds_one_file():
-    data = native_sample(50_000)
+    data = native_document(50_000)
     archive = zip_single("B-15.xml", data, when=datetime(2024, 5, 1, 12, 0, 0))
     with zipfile.ZipFile(io.BytesIO(archive)) as opened:
         assert opened.namelist() == ["B-15.xml"]
@@ -367,3 +367,10 @@ def test_zip_single_holds_one_file():
         assert opened.getinfo("B-15.xml").compress_type == zipfile.ZIP_DEFLATED
         assert opened.getinfo("B-15.xml").date_time == (2024, 5, 1, 12, 0, 0)
     assert len(archive) < len(data)
+
+
+def test_native_document_takes_a_size_as_written_in_scenarios():
+    sample = native_document("1.5MB", entity="MOC900101AB1")
+    assert abs(len(sample) - 1_500_000) < 2_000
+    assert read_native(sample, entity="MOC900101AB1").rfc_emisor == "MOC900101AB1"
+    assert abs(len(native_document("1MiB")) - 1_048_576) < 2_000

@@ -11,15 +11,15 @@ import requests
 from lxml import etree
 from test_mysuite import PATH, Answer, envelope
 
-from mockserver.providers.mysuite.documents import native_sample
 from mockserver.providers.mysuite.models import blobs_for
 from mockserver.server import BackgroundServer
 from mockserver.settings import Settings
+from mockserver.testing.mysuite import native_document
 
 
 @pytest.fixture(scope="module")
 def document() -> str:
-    return base64.b64encode(native_sample(1_200_000)).decode("ascii")
+    return base64.b64encode(native_document(1_200_000)).decode("ascii")
 
 
 def _post(url: str, body: bytes) -> Answer:

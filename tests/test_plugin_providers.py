@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 import requests
 import zeep
 
-from mockserver.providers.mysuite.documents import native_sample
 from mockserver.sat import sign_cancelacion
 from mockserver.sat.pki import fixture
+from mockserver.testing.mysuite import native_document
 
 NOW = datetime(2026, 3, 2, 9, 30)
 
@@ -58,7 +58,7 @@ def test_mysuite_async_conversion_and_download(pac_mock):
     client = zeep.Client(pac_mock.urls["mysuite"] + "?wsdl")
     common = {"Requestor": "0c320b03-d4f1-47bc-9fb4-77995f9bf33e", "Country": "MX", "Entity": "JES900109Q90",
               "User": "0c320b03-d4f1-47bc-9fb4-77995f9bf33e", "UserName": "MX.JES900109Q90.Juan"}
-    native = base64.b64encode(native_sample(1_200_000)).decode()
+    native = base64.b64encode(native_document(1_200_000)).decode()
     accepted = client.service.RequestTransaction(Transaction="ASYNC_CONVERT_NATIVE_XML", Data1=native,
                                                  Data2=f"FAC-{new_uuid()[:8]}", Data3="", **common)
     assert accepted.Response.Result is True

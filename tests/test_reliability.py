@@ -25,9 +25,9 @@ import pytest
 import requests
 from lxml import etree
 
-from mockserver.providers.mysuite.documents import native_sample
 from mockserver.sat import sign_cancelacion
 from mockserver.sat.pki import fixture
+from mockserver.testing.mysuite import native_document
 
 from helpers import ROOT, stop_server
 
@@ -115,7 +115,7 @@ def _ms(answer: etree._Element, path: str) -> str | None:
 
 @pytest.fixture(scope="module")
 def native_b64() -> str:
-    return base64.b64encode(native_sample(1_100_000)).decode()
+    return base64.b64encode(native_document(1_100_000)).decode()
 
 
 def test_a_hundred_concurrent_identical_internal_ids_have_one_winner(production, native_b64):
