@@ -1,4 +1,4 @@
-"""``pac-mock serve | check | fixtures | sign``."""
+"""``pac-mock serve | check | sample | fixtures | sign``."""
 
 from __future__ import annotations
 
@@ -107,6 +107,33 @@ def _check(args: argparse.Namespace) -> int:
     return status
 
 
+def _sample(args: argparse.Namespace) -> int:
+    from .scenarios import parse_size
+    from .testing.mysuite import native_document
+
+    try:
+        size = parse_size(args.size)
+    except ValueError as exc:
+        print(f"pac-mock: --size: {exc}", file=sys.stderr)
+        return 2
+    data = native_document(size, entity=args.entity, serie=args.serie, folio=args.folio, seed=args.seed)
+    if args.base64:
+        import base64
+
+        data = base64.b64encode(data)
+    if args.out:
+        try:
+            args.out.write_bytes(data)
+        except OSError as exc:
+            print(f"pac-mock: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        print(f"wrote a MYSuite native document of {len(data)} bytes to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pac-mock", description="A local sandbox for Mexican CFDI providers.")
     parser.add_argument("--version", action="version", version=f"pac-mock {__version__}")
@@ -128,6 +155,19 @@ def build_parser() -> argparse.ArgumentParser:
                        help="files to check (default: the one `serve` would load here)")
     check.add_argument("--config", type=Path, help="the TOML settings file `serve` would use (PAC_MOCK_CONFIG)")
     check.set_defaults(func=_check)
+
+    sample = sub.add_parser("sample", help="write a sample request document (MYSuite native XML)")
+    sample.add_argument("provider", choices=["mysuite"], help="whose document")
+    sample.add_argument("--size", default="1.5MB",
+                        help="about this big: bytes or 1.5MB, 2MiB (default 1.5MB; MYSuite's async service "
+                             "takes above 1MB up to 4MB in pruebas)")
+    sample.add_argument("--entity", default="JES900109Q90", help="RFC of the issuer (the request's Entity)")
+    sample.add_argument("--serie", default="A")
+    sample.add_argument("--folio", default="1")
+    sample.add_argument("--seed", type=int, default=0, help="another seed gives other Conceptos")
+    sample.add_argument("--base64", action="store_true", help="base64-encode it (what Data1 carries)")
+    sample.add_argument("--out", "-o", type=Path, help="write to FILE instead of standard output")
+    sample.set_defaults(func=_sample)
 
     from .sat import commands as sat_commands
 

@@ -95,13 +95,32 @@ class AdminClient:
     def clear_scenario(self) -> None:
         self.call("DELETE", "scenarios")
 
-    def requests(self, provider: str | None = None, operation: str | None = None, limit: int = 100) -> list[dict]:
+    def add_rules(self, rules: str | dict | list) -> list[str]:
+        """Add rules to this session's overlay (YAML text, a rule, or a list); a rule with an existing id
+        is replaced. Returns the ids added."""
+        if isinstance(rules, str):
+            return self.call("POST", "scenarios/rules", rules, content_type="application/yaml")["added"]
+        return self.call("POST", "scenarios/rules", rules)["added"]
+
+    def remove_rule(self, rule_id: str) -> None:
+        self.call("DELETE", f"scenarios/rules/{urllib.parse.quote(rule_id, safe='')}")
+
+    def rules(self) -> list[dict]:
+        """Active rules in the order they are tried, with ``hits`` and ``remaining`` in this session."""
+        return self.call("GET", "scenarios")["rules"]
+
+    def requests(self, provider: str | None = None, operation: str | None = None, limit: int = 100, *,
+                 uuid: str | None = None) -> list[dict]:
+        """Journal entries, newest first; ``uuid`` keeps those that name that UUID (any provider)."""
+        _check_names(provider, operation)
         query = urllib.parse.urlencode({k: v for k, v in (("provider", provider), ("operation", operation),
-                                                         ("limit", limit)) if v})
+                                                         ("uuid", uuid), ("limit", limit)) if v})
         return self.call("GET", f"requests?{query}")["requests"]
 
-    def count(self, provider: str | None = None, operation: str | None = None) -> int:
-        query = urllib.parse.urlencode({k: v for k, v in (("provider", provider), ("operation", operation)) if v})
+    def count(self, provider: str | None = None, operation: str | None = None, *, uuid: str | None = None) -> int:
+        _check_names(provider, operation)
+        query = urllib.parse.urlencode({k: v for k, v in (("provider", provider), ("operation", operation),
+                                                         ("uuid", uuid)) if v})
         return self.call("GET", f"requests/count?{query}")["count"]
 
     def last(self, provider: str | None = None, operation: str | None = None) -> dict:
@@ -110,6 +129,21 @@ class AdminClient:
         if not entries:
             raise LookupError(f"no request recorded for provider={provider} operation={operation}")
         return entries[0]
+
+    def journal_summary(self, limit: int = 30) -> str:
+        """The session's latest calls, one line each, oldest first: what a failing test's report shows."""
+        entries = list(reversed(self.requests(limit=limit)))
+        lines = []
+        for e in entries:
+            summary = e.get("summary") or {}
+            code = summary.get("code", "")
+            rules = ", ".join(f"{r['id']}: {r.get('did', '')}" for r in summary.get("rules", []))
+            extra = "".join(
+                f" {k}={summary[k]}" for k in ("uuid", "fault", "injected") if summary.get(k) not in (None, "")
+            )
+            lines.append(f"#{e['id']} {e['at']} {e['provider'] or '-'} {e['operation'] or '-'} "
+                         f"HTTP {e['status']} code={code}{extra}" + (f" rules=[{rules}]" if rules else ""))
+        return "\n".join(lines) or "(no requests in this session)"
 
     def timers(self) -> list[dict]:
         return self.call("GET", "timers")["pending"]
@@ -137,6 +171,28 @@ class AdminClient:
 
     def deny(self, uuid: str) -> dict:
         return self.call("POST", f"solucionfactible/cancellations/{urllib.parse.quote(uuid)}/deny", {})
+
+
+def known_operations() -> dict[str, frozenset[str]]:
+    """Operation names the journal records, per provider (MYSuite: its Transaction names)."""
+    from ..providers.mysuite.codes import TRANSACTIONS
+    from ..scenarios.model import OPERATIONS, PROVIDERS
+
+    return {p: frozenset(OPERATIONS.get(p, ())) | (TRANSACTIONS | {"RequestTransaction"} if p == "mysuite"
+                                                    else frozenset()) for p in PROVIDERS}
+
+
+def _check_names(provider: str | None, operation: str | None) -> None:
+    """A misspelt provider or operation would only count zero: say so instead."""
+    known = known_operations()
+    if provider is not None and provider not in known:
+        raise ValueError(f"unknown provider {provider!r}; valid: {', '.join(known)}")
+    if operation is None:
+        return
+    names = known[provider] if provider else frozenset().union(*known.values())
+    if operation not in names:
+        raise ValueError(f"unknown operation {operation!r}{f' for {provider}' if provider else ''}; "
+                         f"valid: {', '.join(sorted(names))}")
 
 
 class _Clock:
