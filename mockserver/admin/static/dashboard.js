@@ -9,6 +9,8 @@
 
   // The API lives next to the page: /__admin/ or /__session/<id>/__admin/.
   const apiBase = new URL(location.pathname.endsWith("/") ? location.pathname : location.pathname + "/", location.origin);
+  // Where the server's root is, whatever session this page shows (for the session picker).
+  const rootPath = location.pathname.replace(/\/__session\/[^/]+\/__admin\/?.*$/, "").replace(/\/__admin\/?.*$/, "");
 
   // A ?token= in the address is kept for this tab only and taken out of the address bar.
   const params = new URLSearchParams(location.search);
@@ -170,6 +172,7 @@
   function renderHealth(health) {
     $("version").textContent = health.version ? "v" + health.version : "";
     $("session").textContent = "session: " + health.session;
+    state.session = health.session;
     const select = $("provider-filter");
     for (const p of health.providers || []) {
       state.providers[p.id] = p.title;
@@ -195,10 +198,68 @@
     $("overlay-state").textContent = overlay ? "active" : "none";
     $("overlay-text").textContent = overlay || "This session has no overlay (PUT /__admin/scenarios sets one).";
     if (data && data.file) renderScenarioFile(data.file);
+    const rules = (data && data.rules) || [];
+    $("rules-count").textContent = String(rules.length);
+    replace($("rules-body"), rules.map((r) => el("tr", { dataset: { rule: r.id }, title: (r.outcomes || []).join(" · ") },
+      el("td", { class: "mono" }, r.id),
+      el("td", { class: "mono small" }, scalarText(r.at)),
+      el("td", { class: "num" }, scalarText(r.hits)),
+      el("td", { class: "num" }, r.remaining === null || r.remaining === undefined ? "∞" : String(r.remaining)))));
+    const warnings = (data && data.summary && data.summary.warnings) || [];
+    replace($("scenario-warnings"), warnings.map((w) => el("li", { class: "bad" }, w)));
+  }
+
+  // What a provider's code means for the client, from that provider's own catalogue: done, waiting
+  // (ask again later), or refused. The HTTP status alone says 200 for most refusals.
+  function providerCode(item) {
+    const s = item.summary || {};
+    if (s.injected && s.injected !== "delay") return { text: "fault: " + s.injected, kind: "bad" };
+    if (s.fault) return { text: "SOAP fault", kind: "bad" };
+    if (s.code === undefined || s.code === null) return { text: "—", kind: "" };
+    const code = String(s.code);
+    if (item.provider === "solucionfactible") {
+      if (code === "200" || code === "201") return { text: code, kind: "ok" };
+      return { text: code, kind: code === "211" ? "wait" : "bad" };
+    }
+    if (item.provider === "expidetufactura") {
+      if (code !== "200") return { text: code, kind: "bad" };
+      const others = Object.keys(s.estatus || {}).filter((e) => e !== "201");
+      return others.length ? { text: `200 (${others.join(", ")})`, kind: "wait" } : { text: code, kind: "ok" };
+    }
+    if (item.provider === "mysuite") {
+      if (s.result !== true) return { text: code, kind: "bad" };
+      // ASYNC_CONVERT_VERIFY also reports the job: Status 1 still converting, 3 failed.
+      if (Number(s.status) === 1) return { text: code + " · status 1", kind: "wait" };
+      if (Number(s.status) === 3) return { text: code + " · status 3", kind: "bad" };
+      return { text: code + (s.status ? ` · status ${s.status}` : ""), kind: "ok" };
+    }
+    return { text: code, kind: "" };
+  }
+
+  function ruleChips(summary) {
+    return ((summary && summary.rules) || []).map((r) => {
+      const applied = typeof r.call === "number";
+      return el("span", { class: "chip rule" + (applied ? " rule-applied" : ""), title: `${r.at}: ${r.did}`,
+        dataset: { rule: r.id } }, r.id);
+    });
+  }
+
+  function renderSessions(data) {
+    const sessions = ((data && data.sessions) || []).map((s) => s.session);
+    if (state.session && !sessions.includes(state.session)) sessions.unshift(state.session);
+    if (!changed("sessions", [sessions, state.session])) return;
+    const picker = $("session-picker");
+    replace(picker, sessions.map((s) => el("option", { value: s, selected: s === state.session }, s)));
+    picker.value = state.session || "default";
+  }
+
+  function sessionUrl(session) {
+    const path = session === "default" ? "/__admin/" : `/__session/${encodeURIComponent(session)}/__admin/`;
+    return rootPath + path;
   }
 
   function summaryChips(summary) {
-    const entries = Object.entries(summary || {});
+    const entries = Object.entries(summary || {}).filter(([key]) => key !== "rules" && key !== "code");
     return entries.map(([key, value]) =>
       el("span", { class: "chip" + (key === "fault" || key === "injected" ? " chip-bad" : "") },
         el("span", { class: "chip-key" }, key), " ", scalarText(value)));
@@ -223,11 +284,18 @@
       el("td", { class: "nowrap" }, state.providers[item.provider] || scalarText(item.provider)),
       el("td", { class: "mono nowrap" }, scalarText(item.operation)),
       el("td", {}, el("span", { class: "status " + statusClass(item.status) }, scalarText(item.status))),
-      el("td", { class: "num nowrap" }, item.duration_ms === undefined ? "—" : Number(item.duration_ms).toFixed(1)),
-      el("td", { class: "summary" }, summaryChips(item.summary)));
+      el("td", { class: "nowrap" }, codeCell(providerCode(item))),
+      el("td", { class: "summary" }, summaryChips(item.summary)),
+      el("td", { class: "rules" }, ruleChips(item.summary)),
+      el("td", { class: "num nowrap" }, item.duration_ms === undefined ? "—" : Number(item.duration_ms).toFixed(1)));
     });
     replace($("journal-body"), rows);
     state.maxSeenId = items.reduce((m, i) => Math.max(m, i.id), previousMax || 0);
+  }
+
+  function codeCell(code) {
+    return el("span", { class: "status code-" + (code.kind || "none"), dataset: { meaning: code.kind || "none" } },
+      code.text);
   }
 
   function renderClock(clock) {
@@ -440,7 +508,7 @@
       const provider = $("provider-filter").value;
       const journalQuery = new URLSearchParams({ bodies: "0", limit: "200" });
       if (provider) journalQuery.set("provider", provider);
-      const [health, journal, clock, scenarios, registry, mail, jobs, timers] = await Promise.all([
+      const [health, journal, clock, scenarios, registry, mail, jobs, timers, sessions] = await Promise.all([
         api("GET", "health"),
         api("GET", "requests?" + journalQuery),
         api("GET", "clock"),
@@ -449,8 +517,10 @@
         optional(api("GET", "mail")),
         optional(api("GET", "jobs")),
         optional(api("GET", "timers")),
+        optional(api("GET", "sessions")),
       ]);
       renderHealth(health);
+      renderSessions(sessions.data);
       renderJournal(journal);
       if (!state.hashHandled) {
         state.hashHandled = true;
@@ -500,12 +570,29 @@
       if (state.paused) setLive("paused", "paused");
       else refresh();
     });
-    $("reset").addEventListener("click", () => {
-      const session = $("session").textContent.replace("session: ", "");
-      const scope = session === "default"
-        ? "every session: journal, jobs, registry, mail, clocks and overlays"
-        : `session "${session}": its journal, jobs, registry, mail, clock and overlay`;
-      if (confirm(`Forget all state of ${scope}?`)) act("State reset", "POST", "reset", {});
+    $("reset").addEventListener("click", async () => {
+      const session = state.session || "default";
+      let scope;
+      if (session === "default") {
+        // At the top level the server resets every session, not only the default one: say so.
+        let others = [];
+        try {
+          others = ((await api("GET", "sessions")).sessions || []).map((s) => s.session).filter((s) => s !== "default");
+        } catch {
+          others = [];
+        }
+        scope = "EVERY session: the default session" +
+          (others.length ? ` and ${others.length} other${others.length > 1 ? "s" : ""} (${others.slice(0, 5).join(", ")}` +
+            `${others.length > 5 ? ", …" : ""})` : "") +
+          " — their journals, jobs, SAT registry, mail, timers, clocks and overlays";
+      } else {
+        scope = `session "${session}" only — its journal, jobs, SAT registry, mail, timers, clock and overlay ` +
+          "(other sessions are kept)";
+      }
+      if (confirm(`Reset ${scope}? The scenarios file is kept.`)) act("State reset", "POST", "reset", {});
+    });
+    $("session-picker").addEventListener("change", (e) => {
+      if (e.target.value && e.target.value !== state.session) location.assign(sessionUrl(e.target.value));
     });
     $("advance-form").addEventListener("submit", (e) => {
       e.preventDefault();
