@@ -301,9 +301,13 @@ class Runtime:
                 "SELECT session FROM overlays UNION SELECT session FROM clock")]
         found = {r["session"]: {"session": session_name(r["session"]), "requests": r["requests"],
                                 "last_at": r["last_at"]} for r in rows}
-        for sid in [DEFAULT_SESSION, *others]:
+        for sid in others:
             found.setdefault(sid, {"session": session_name(sid), "requests": 0, "last_at": None})
-        return list(found.values())[:limit]
+        recent = list(found.values())[:limit]
+        if DEFAULT_SESSION not in found or found[DEFAULT_SESSION] not in recent:
+            # The default session is always there to go back to.
+            recent.append(found.get(DEFAULT_SESSION) or {"session": "default", "requests": 0, "last_at": None})
+        return recent
 
     def context(self, session: str = DEFAULT_SESSION) -> Context:
         return Context(self, session, self.clock_for(session))

@@ -229,3 +229,9 @@ def test_the_default_session_is_called_default(sandbox):
     sf_cancel(sandbox, new_uuid())
     sessions = requests.get(f"{root}/__admin/sessions", timeout=10).json()["sessions"]
     assert sessions[0]["session"] == sandbox.session and sessions[0]["requests"] == 1
+
+
+def test_the_session_list_always_offers_the_default_session(sandbox):
+    sf_cancel(sandbox, new_uuid())
+    listed = requests.get(f"{sandbox.root}/__admin/sessions?limit=1", timeout=10).json()["sessions"]
+    assert [s["session"] for s in listed] == [sandbox.session, "default"]
