@@ -35,6 +35,8 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"pac-mock: {scenario_path} is not valid:", file=sys.stderr)
         print("\n".join("  " + e for e in errors), file=sys.stderr)
         return 2
+    for warning in scenario_module.load_file(scenario_path).summary()["warnings"]:
+        print(f"pac-mock: WARNING: {scenario_path}: {warning}", file=sys.stderr)
     settings = settings.with_overrides(scenarios=scenario_path)
     if settings.memory and settings.workers > 1:
         if args.workers is not None or os.environ.get("PAC_MOCK_WORKERS"):

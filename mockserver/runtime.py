@@ -45,11 +45,19 @@ class ScenarioSource:
         self._mtime = self._stat()
         self._checked = time.monotonic()
 
-    def _stat(self) -> float | None:
-        try:
-            return self.path.stat().st_mtime_ns
-        except OSError:
-            return None
+    def _watched(self) -> list[Path]:
+        """The file and every file it extends (the built-in defaults do not change)."""
+        layers = [Path(layer) for layer in self.current.layers if not layer.startswith("<")]
+        return list(dict.fromkeys([self.path, *layers]))
+
+    def _stat(self) -> tuple[int | None, ...]:
+        stamps = []
+        for path in self._watched():
+            try:
+                stamps.append(path.stat().st_mtime_ns)
+            except OSError:
+                stamps.append(None)
+        return tuple(stamps)
 
     def get(self) -> scenario_module.Scenarios:
         if time.monotonic() - self._checked >= self.check_every:
@@ -74,6 +82,7 @@ class ScenarioSource:
                 log.error("scenarios not reloaded: %s", self.error)
                 return False
             self.error = None
+            self._mtime = self._stat()  # the new version may extend other files
             self.loaded_at = datetime.now(UTC)
             log.info("scenarios reloaded from %s", self.path)
             return True

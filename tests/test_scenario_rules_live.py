@@ -235,3 +235,25 @@ def test_the_session_list_always_offers_the_default_session(sandbox):
     sf_cancel(sandbox, new_uuid())
     listed = requests.get(f"{sandbox.root}/__admin/sessions?limit=1", timeout=10).json()["sessions"]
     assert [s["session"] for s in listed] == [sandbox.session, "default"]
+
+
+def test_a_server_on_a_file_with_only_one_rule_keeps_the_default_users(tmp_path):
+    u = new_uuid()
+    path = tmp_path / "mine.yaml"
+    path.write_text(f"version: 1\nrules:\n  - {{id: mine, provider: solucionfactible, match: {{uuid: {u}}}, "
+                    "outcome: {code: 205}}\n", encoding="utf-8")
+
+    class Root:
+        def post_soap(self, p, body, action=None):
+            return requests.post(srv.url + p, data=body.encode(), timeout=30,
+                                 headers={"Content-Type": "text/xml; charset=utf-8"})
+
+        def admin(self, method, p, **kw):
+            return requests.request(method, f"{srv.url}/__admin/{p}", timeout=30, **kw)
+
+    with BackgroundServer(Settings(port=0, memory=True, scenarios=path)) as srv:
+        box = Root()
+        assert sf_cancel(box, new_uuid()) == 200  # the default test user, as the built-in defaults have it
+        assert sf_cancel(box, u) == 205
+        assert sf_cancel(box, "E329DD15-7D0B-44E9-A204-51A7443D1FBE") == 204  # a default rule still there
+        assert rule_state(box, "mine")["source"] == str(path)

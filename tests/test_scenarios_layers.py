@@ -151,3 +151,17 @@ def test_an_overlay_cannot_extend(tmp_path):
 def test_the_builtin_defaults_stand_alone():
     sc = load_file(BUILTIN)
     assert sc.layers == (str(BUILTIN),) and sc.account(XPD, "pruebas") is not None
+
+
+def test_the_server_reloads_when_a_file_it_extends_changes(tmp_path):
+    import time
+
+    from mockserver.runtime import ScenarioSource
+
+    base = write(tmp_path, "base.yaml", "version: 1\nseed: 1\n")
+    top = write(tmp_path, "top.yaml", "version: 1\nextends: base.yaml\n")
+    source = ScenarioSource(top, check_every=0)
+    assert source.get().seed == 1
+    time.sleep(0.01)
+    base.write_text("version: 1\nseed: 2\n", encoding="utf-8")
+    assert source.get().seed == 2 and source.error is None
