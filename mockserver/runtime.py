@@ -194,14 +194,18 @@ class Runtime:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise scenario_module.ScenarioError([f"<rules>: YAML syntax error: {exc}"]) from None
-        if isinstance(data, dict) and set(data) <= {"rules"}:
+        if isinstance(data, dict) and "rules" in data:
+            others = sorted(set(data) - {"rules", "version"})
+            if others:
+                raise scenario_module.ScenarioError([f"<rules>: only rules can be added ({', '.join(others)}: "
+                                                     "replace the overlay with PUT for those)"])
             data = data.get("rules") or []
         if isinstance(data, dict):
             data = [data]
         if not isinstance(data, list) or not data:
             raise scenario_module.ScenarioError(["<rules>: send a rule, a list of rules or {\"rules\": [...]}"])
         added = scenario_module.load_text(yaml.safe_dump({"rules": data}, allow_unicode=True, sort_keys=False),
-                                          "<rules>", overlay=True).rules
+                                          "<rules>", overlay=True).written_rules
         with self.store.tx() as conn:
             current = yaml.safe_load(self._overlay_row(conn, session) or "") or {}
             ids = {r.id for r in added}

@@ -257,3 +257,15 @@ def test_a_server_on_a_file_with_only_one_rule_keeps_the_default_users(tmp_path)
         assert sf_cancel(box, u) == 205
         assert sf_cancel(box, "E329DD15-7D0B-44E9-A204-51A7443D1FBE") == 204  # a default rule still there
         assert rule_state(box, "mine")["source"] == str(path)
+
+
+def test_added_rules_keep_their_written_order_and_only_rules_can_be_added(sandbox):
+    added = sandbox.admin("PATCH", "scenarios", json={"version": 1, "rules": [
+        {"id": "low", "provider": "mysuite", "outcome": {"code": 1}},
+        {"id": "high", "priority": 5, "provider": "mysuite", "outcome": {"code": 2}},
+        {"provider": "mysuite", "outcome": {"code": 3}}]})
+    assert added.status_code == 200 and added.json()["added"] == ["low", "high", "overlay-3"]
+    ids = [r["id"] for r in sandbox.admin("GET", "scenarios").json()["rules"]][:3]
+    assert ids == ["high", "low", "overlay-3"]  # tried by priority
+    refused = sandbox.admin("PATCH", "scenarios", json={"rules": [], "seed": 3})
+    assert refused.status_code == 400 and "only rules can be added" in refused.json()["errors"][0]
