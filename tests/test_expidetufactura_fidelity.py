@@ -432,6 +432,14 @@ def test_fecha_window_is_the_last_72_hours(xpd):
     assert xpd.cancelar(signed(fecha=NOW - timedelta(hours=71, minutes=59))).estatus == ["201"]
     assert xpd.cancelar(signed(fecha=NOW - timedelta(hours=72))).estatus == ["201"]
     assert xpd.cancelar(signed(fecha=NOW - timedelta(hours=72, seconds=1))).cod_estatus == "401"
+    # hh is read on a 24-hour clock, in Mexico City time: 17:55 at 18:00 is five minutes ago
+    evening = NOW.replace(hour=18)
+    xpd.freeze(evening)
+    xml = signed(fecha=evening - timedelta(minutes=5))
+    assert b'Fecha="2026-06-01T17:55:00"' in xml
+    assert xpd.cancelar(xml).estatus == ["201"]
+    assert xpd.cancelar(signed(fecha=evening + timedelta(minutes=4))).estatus == ["201"]  # a clock a little ahead
+    assert xpd.cancelar(signed(fecha=evening + timedelta(minutes=6))).cod_estatus == "401"
 
 
 def _certificate_replaced(xml: bytes, text: bytes) -> bytes:
@@ -613,3 +621,20 @@ def test_a_cfdi_stamped_moments_ago_is_205_in_production(xpd, server):
     assert xpd.productivo(signed(folios=[recent, older])).estatus == ["205", "201"]
     xpd.freeze(NOW + timedelta(minutes=2))
     assert xpd.productivo(signed(folios=[recent])).estatus == ["201"]  # SAT knows it now
+
+
+# --- the service's shape -------------------------------------------------------------------------
+
+
+def test_the_wsdl_is_served_where_the_guide_says(xpd):
+    response = requests.get(f"{xpd.sandbox.url}/cancelacion/CancelacionPruebas?wsdl", timeout=30)
+    assert response.status_code == 200
+    wsdl = etree.fromstring(response.content)
+    xs = "{http://www.w3.org/2001/XMLSchema}"
+    types = {t.get("name"): [e.get("name") for e in t.iter(f"{xs}element")]
+             for t in wsdl.iter(f"{xs}complexType") if t.get("name")}
+    assert types["cancelar"] == ["usuario", "token", "xmlBytes"]  # Id, token, the xml in bytes
+    assert types["respuestaCancelacion"] == ["acuse", "codEstatus", "codMensaje", "estatusUUIDs", "uuids"]
+    ops = [o.get("name") for o in wsdl.iter("{http://schemas.xmlsoap.org/wsdl/}operation")]
+    assert set(ops) == {"cancelar"}
+    assert requests.get(f"{xpd.sandbox.url}/cancelacion/CancelacionProductivo?wsdl", timeout=30).status_code == 200
