@@ -213,6 +213,10 @@ def parse_name(text: str) -> NameAttributes:
       (``toString()``: ``EMAILADDRESS=``, ``OID.2.5.4.17=``, ``"…"`` with ``\\`` escapes;
       ``getName()``: RFC 2253 with ``#hex`` BER values): read by :func:`_parse_quoted_name`.
 
+    cryptography's ``Name.from_rfc4514_string`` reads strict RFC 4514 only: it refuses a blank after a
+    comma, ``"quoted"`` values and the ``OID.`` prefix, and it takes a ``#hex`` value as raw text
+    instead of decoding its BER. Those forms are read by :func:`_parse_quoted_name`.
+
     Attributes come back in the order written. Raises ValueError when the text is not a name.
     """
     text = text.strip()

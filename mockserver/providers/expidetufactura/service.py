@@ -353,7 +353,7 @@ def _cancel_folios(
     folios: list[tuple[str, str]] = []
     with ctx.store.tx() as conn:
         if not models.take_stamp(conn, ctx.session, account.user, account.stamps):
-            raise _Answer("503")  # another request used the last stamp meanwhile
+            raise _Answer("503", plain=codes.RECONTRATAR)  # another request used the last stamp meanwhile
         known = models.known(conn, ctx.session, cancelacion.uuids)
         recent = registry.stamped_since(conn, ctx.session, cancelacion.uuids, now - RECIEN_EMITIDO)
         cancelled: list[str] = []
