@@ -267,6 +267,9 @@ def test_distinguished_name_reading_of_each_dialect():
     shuffled = RFC4514_ISSUER.split(",")
     shuffled[0], shuffled[1] = shuffled[1], shuffled[0]
     assert not same_name(parse_name(",".join(shuffled)), ca.subject_attributes)
+    # values compare as X.500 directory strings: case and repeated blanks do not count; content does
+    assert same_name(parse_name(DOTNET_ISSUER.lower().replace("ac uat", "ac   uat")), ca.subject_attributes)
+    assert not same_name(parse_name(DOTNET_ISSUER.replace("06370", "06371")), ca.subject_attributes)
     # quoting and escaping rules of each writer
     assert parse_name('STREET="a, ""b"""') == (("2.5.4.9", 'a, "b"'),)  # .NET doubles quotes
     assert parse_name(r'STREET="a, \"b\""') == (("2.5.4.9", 'a, "b"'),)  # Java escapes them
