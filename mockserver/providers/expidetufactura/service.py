@@ -29,7 +29,8 @@ Strictness (scenario ``providers.expidetufactura.strict``, every key true by def
 ``sha1_only``, ``no_line_breaks``, ``pruebas_201_202``.
 
 Rules are matched once per UUID: the dispatcher matches the first UUID (see :func:`rule_fields`),
-:func:`cancelar` the others. ``then`` and ``extra`` do not apply (the answer is synchronous).
+:func:`cancelar` the others. ``then`` does not apply (the answer is synchronous); of ``extra`` only
+``failure`` does.
 """
 
 from __future__ import annotations
@@ -313,7 +314,8 @@ def _forced_answer(outcomes: list[Outcome | None]) -> tuple[str, str] | None:
             continue
         failure = outcome.extra.get("failure")
         if failure in codes.FAILURES:
-            code = str(outcome.code or 500)
+            plain_code = outcome.code is None or outcome.code == 200 or _is_folio_code(outcome.code)
+            code = "500" if plain_code else str(outcome.code)
             return code, outcome.message or codes.mensaje(code, codes.FAILURES[failure])
         if outcome.code is None or outcome.code == 200 or _is_folio_code(outcome.code):
             continue
