@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 VIGENTE = "vigente"
@@ -92,3 +92,27 @@ def entries(conn: sqlite3.Connection, session: str, limit: int = 200) -> list[di
         (session, limit),
     ).fetchall()
     return [dict(r) for r in rows]
+
+
+# Providers that stamp CFDIs: they register each new CFDI as vigente when it is stamped.
+STAMPING_PROVIDERS = ("mysuite",)
+
+
+def stamped_since(conn: sqlite3.Connection, session: str, uuids: Iterable[str], since: datetime) -> set[str]:
+    """Of ``uuids`` (upper case), those stamped in this sandbox at or after ``since`` and still vigente."""
+    wanted = list(dict.fromkeys(u.upper() for u in uuids))
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows = conn.execute(
+            f"SELECT uuid, updated_at FROM sat_registry WHERE session=? AND status=? AND provider IN "
+            f"({','.join('?' * len(STAMPING_PROVIDERS))}) AND uuid IN ({','.join('?' * len(chunk))})",
+            (session, VIGENTE, *STAMPING_PROVIDERS, *chunk),
+        )
+        for row in rows:
+            at = datetime.fromisoformat(row["updated_at"])
+            if at.tzinfo is None:  # stored instants are UTC when written without an offset
+                at = at.replace(tzinfo=UTC)
+            if at >= since:
+                found.add(row["uuid"])
+    return found

@@ -21,6 +21,15 @@ def reference_dir() -> Path | None:
     return None
 
 
+def provider_docs_dir() -> Path | None:
+    """The four provider documents (``../shared/reference/provider-docs``), when present."""
+    env = os.environ.get("PAC_MOCK_REFERENCE_DIR")
+    for candidate in ([Path(env)] if env else []) + [ROOT.parent / "shared" / "reference"]:
+        if (candidate / "provider-docs").is_dir():
+            return candidate / "provider-docs"
+    return None
+
+
 def reference_wsdl(name: str) -> Path:
     """A published provider WSDL; skips the test when the reference folder is absent."""
     ref = reference_dir()

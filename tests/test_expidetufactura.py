@@ -141,6 +141,15 @@ def test_second_cancellation_of_a_uuid_gives_202(etf):
     assert verify_acuse(r.acuse.encode()).folios[0] == (u, "202")
 
 
+PROD = "providers:\n  expidetufactura:\n    accounts:\n      - {user: prod, password: s3creto, environment: productivo}\n"
+
+
+def prod(etf: Etf, xml: bytes):  # type: ignore[no-untyped-def]
+    """Production, where SAT's per-UUID codes 203-205 exist (the test environment answers 201/202)."""
+    etf.overlay(PROD)
+    return etf.cancelar(xml, "prod", "s3creto", env="Productivo")
+
+
 def test_a_uuid_cancelled_through_another_provider_is_previously_cancelled(etf, server):
     u = new_uuid()
     with server.runtime.store.tx() as conn:
@@ -151,12 +160,13 @@ def test_a_uuid_cancelled_through_another_provider_is_previously_cancelled(etf, 
     with server.runtime.store.tx() as conn:
         registry.set_status(conn, etf.sandbox.session, u, registry.CANCELADO, at=datetime(2026, 6, 1),
                             rfc_emisor="OTR900101AA1", provider="solucionfactible")
-    assert etf.cancelar(signed(folios=[u])).estatusUUIDs == ["203"]
+    assert prod(etf, signed(folios=[u])).estatusUUIDs == ["203"]
+    assert etf.cancelar(signed(folios=[u])).estatusUUIDs == ["202"]  # the test environment: cancelled is 202
 
 
 def test_per_uuid_codes_from_the_sat_seed_in_request_order(etf):
     u = new_uuid()
-    r = etf.cancelar(signed(folios=[U205, u, U203, U204, U202]))
+    r = prod(etf, signed(folios=[U205, u, U203, U204, U202]))
     assert r.codEstatus == "200"
     assert r.uuids == [U205, u, U203, U204, U202]
     assert r.estatusUUIDs == ["205", "201", "203", "204", "202"]
@@ -179,7 +189,7 @@ def test_satcfdi_signed_request_with_substitution(etf):
 def test_500_folios_in_one_request(etf):
     us = [new_uuid() for _ in range(500)]
     us[250] = U204
-    r = etf.cancelar(signed(folios=us))
+    r = prod(etf, signed(folios=us))
     assert r.codEstatus == "200" and r.uuids == us
     assert r.estatusUUIDs.count("201") == 499 and r.estatusUUIDs[250] == "204"
     assert len(verify_acuse(r.acuse.encode()).folios) == 500
@@ -195,7 +205,7 @@ def test_production_endpoint_takes_production_accounts(etf):
 
 
 def test_recipient_acceptance_is_pending_then_settled_by_the_clock(etf):
-    r = etf.cancelar(signed(folios=[U213]))
+    r = prod(etf, signed(folios=[U213]))
     assert r.estatusUUIDs == ["201"]
     status = {e["uuid"]: e["status"] for e in etf.sandbox.admin("GET", "registry").json()["uuids"]}
     assert status[U213] == "en_proceso"
@@ -204,7 +214,7 @@ def test_recipient_acceptance_is_pending_then_settled_by_the_clock(etf):
     status = {e["uuid"]: e["status"] for e in etf.sandbox.admin("GET", "registry").json()["uuids"]}
     assert status[U213] == "rechazado"
     # Refused by the recipient: still vigente for SAT, so it may be requested again.
-    assert etf.cancelar(signed(folios=[U213], fecha=NOW + timedelta(minutes=5))).estatusUUIDs == ["201"]
+    assert prod(etf, signed(folios=[U213], fecha=NOW + timedelta(minutes=5))).estatusUUIDs == ["201"]
 
 
 # --- rules ------------------------------------------------------------------------------------------
@@ -248,22 +258,22 @@ ACCOUNTS = (
 
 
 @pytest.mark.parametrize(
-    ("usuario", "token", "env", "code"),
+    ("usuario", "token", "env", "code", "plain"),
     [
-        ("pruebas", "654321", "Pruebas", "501"),
-        ("nadie", "123456", "Pruebas", "501"),
-        (None, None, "Pruebas", "501"),
-        ("pruebas", "123456", "Productivo", "501"),  # a test account on production
-        ("prod", "s3creto", "Pruebas", "501"),  # a production account on test
-        ("no-autorizado", "123456", "Pruebas", "502"),
-        ("bloqueado", "s3creto", "Pruebas", "502"),
-        ("sin-timbres", "123456", "Pruebas", "503"),
+        ("pruebas", "654321", "Pruebas", "501", None),
+        ("nadie", "123456", "Pruebas", "501", None),
+        (None, None, "Pruebas", "501", None),
+        ("pruebas", "123456", "Productivo", "501", None),  # a test account on production
+        ("prod", "s3creto", "Pruebas", "501", None),  # a production account on test
+        ("no-autorizado", "123456", "Pruebas", "502", None),
+        ("bloqueado", "s3creto", "Pruebas", "502", codes.ACCESO_DENEGADO),
+        ("sin-timbres", "123456", "Pruebas", "503", codes.RECONTRATAR),
     ],
 )
-def test_credentials(etf, usuario, token, env, code):
+def test_credentials(etf, usuario, token, env, code, plain):
     etf.overlay(ACCOUNTS)
     r = etf.cancelar(signed(), usuario, token, env=env)
-    assert (r.codEstatus, r.codMensaje) == (code, codes.CODES[code])
+    assert (r.codEstatus, r.codMensaje) == (code, codes.mensaje(code, plain))
     assert r.uuids == [] and r.acuse is None
 
 
@@ -315,10 +325,10 @@ CASES = [
     ("501-folios", lambda: signed(folios=[new_uuid() for _ in range(501)]), None, None, "301", "500"),
     ("foreign-element", _foreign_element, None, None, "301", "Extra"),
     ("folios-of-two-issuers", _two_issuers, None, None, "301", "RfcEmisor"),
-    ("bad-uuid", lambda: signed(folios=["NO-ES-UN-UUID"], validate=False), None, None, "301",
-     "=No se tiene un UUID válido para cancelar"),
-    ("bad-uuid-legacy", lambda: signed(folios=["123"], fmt="legacy", validate=False), None, None, "301",
-     "=No se tiene un UUID válido para cancelar"),
+    ("bad-uuid", lambda: signed(folios=["NO-ES-UN-UUID"], validate=False), None, None, "500",
+     "=UUID inválido, favor de verificar: No se tiene un UUID válido para cancelar"),
+    ("bad-uuid-legacy", lambda: signed(folios=["123"], fmt="legacy", validate=False), None, None, "500",
+     "=UUID inválido, favor de verificar: No se tiene un UUID válido para cancelar"),
     ("bad-motivo", lambda: signed(folios=[(new_uuid(), "09")], validate=False), None, None, "301", "Motivo"),
     ("unsigned", _unsigned, None, None, "302", "Signature"),
     ("changed-after-signing", lambda: sub(rb'UUID="[^"]+"', b'UUID="' + new_uuid().encode() + b'"', signed()),
@@ -326,11 +336,11 @@ CASES = [
     ("bad-signature-value", lambda: sub(rb"<SignatureValue>[A-Za-z0-9+/]{8}", b"<SignatureValue>AAAAAAAA",
                                         signed()), None, None, "302", "SignatureValue"),
     ("rfc-not-of-certificate", lambda: signed(rfc="PEFM800101AB2"), None, None, "303",
-     "=RFC no corresponde al del certificado"),
+     "=Sello no corresponde a emisor: RFC no corresponde al del certificado"),
     ("serial-number", lambda: sub(rb"<X509SerialNumber>[^<]+<", b"<X509SerialNumber>12345<", signed()),
-     None, None, "303", "=SerialNumber no corresponde al certificado"),
+     None, None, "303", "=Sello no corresponde a emisor: SerialNumber no corresponde al certificado"),
     ("issuer-name", lambda: sub(rb"<X509IssuerName>[^<]+<", b"<X509IssuerName>CN=Otra AC,O=Otra<", signed()),
-     None, None, "303", "=IssuerName incorrecto"),
+     None, None, "303", "=Sello no corresponde a emisor: IssuerName incorrecto"),
     ("expired-csd", lambda: signed("csd_expired"), None, None, "304", "vencido"),
     ("revoked-csd", lambda: signed(), REVOKED, None, "304", "revoc"),
     ("fecha-before-csd-validity", lambda: signed(fecha=datetime(2019, 12, 31, 17, 30)), None,
@@ -427,12 +437,12 @@ def test_concurrent_requests_never_exceed_the_stamps(etf):
 
 def test_journal_shows_the_decoded_cancelacion_and_no_secrets(etf):
     us = [new_uuid(), U205]
-    etf.cancelar(signed(folios=us))
+    prod(etf, signed(folios=us))
     entry = journal(etf.sandbox)[0]
     summary = entry["summary"]
     assert summary["rfc"] == "MOC900101AB1" and summary["folios"] == 2 and summary["code"] == "200"
-    assert summary["format"] == "2022" and summary["user"] == "pruebas"
+    assert summary["format"] == "2022" and summary["user"] == "prod"
     assert summary["certificate_number"] == fixture("csd_moral").certificate_number
     assert summary["uuids"] == [f"{us[0]}:201", f"{U205}:205"]
-    assert "123456" not in entry["request"] and "<token>***</token>" in entry["request"]
+    assert "s3creto" not in entry["request"] and "<token>***</token>" in entry["request"]
     assert "PRIVATE" not in str(entry) and fixture("csd_moral").password not in str(entry)

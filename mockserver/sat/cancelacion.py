@@ -71,6 +71,8 @@ class Cancelacion:
     fecha: datetime  # naive, as written (the emisor's local time, Mexico in practice)
     folios: tuple[Folio, ...]
     format: Format
+    # Every UUID and FolioSustitucion exactly as written (the folios hold them upper-cased).
+    written_uuids: tuple[str, ...] = ()
 
     @property
     def uuids(self) -> tuple[str, ...]:
@@ -132,8 +134,12 @@ def cancelacion_from_element(root: etree._Element) -> Cancelacion:
 
     if uuids:
         folios = tuple(Folio(_uuid(u.text, "UUID")) for u in uuids)
-        return Cancelacion(rfc, fecha_text or "", fecha, folios, "legacy")
-    return Cancelacion(rfc, fecha_text or "", fecha, tuple(_folio(f) for f in folio_elements), "2022")
+        written = tuple((u.text or "").strip() for u in uuids)
+        return Cancelacion(rfc, fecha_text or "", fecha, folios, "legacy", written)
+    written = tuple(
+        (f.get(a) or "").strip() for f in folio_elements for a in ("UUID", "FolioSustitucion") if f.get(a) is not None
+    )
+    return Cancelacion(rfc, fecha_text or "", fecha, tuple(_folio(f) for f in folio_elements), "2022", written)
 
 
 def parse_fecha(text: str | None) -> datetime:
@@ -180,6 +186,21 @@ def _uuid(text: str | None, what: str) -> str:
     if not UUID_RE.match(value):
         raise BadUuid(f"{what} {value[:40]!r} no tiene el formato de un UUID")
     return value.upper()
+
+
+_CHAR_REF_BREAK = re.compile(rb"&#(?:0*1[03]|x0*[ad]);", re.I)
+
+
+def has_line_breaks(xml: bytes) -> bool:
+    """A line break (CR or LF, also as a character reference) inside the root element.
+
+    Before the root (after the XML declaration) and after it, a line break is not part of the
+    document: every serializer may put one there, and neither C14N nor the signature sees it.
+    """
+    body = xml.strip()
+    if body.startswith(b"<?xml"):
+        body = body[body.find(b"?>") + 2 :].strip()
+    return b"\n" in body or b"\r" in body or _CHAR_REF_BREAK.search(body) is not None
 
 
 def format_fecha(fecha: datetime) -> str:

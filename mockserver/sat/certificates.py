@@ -205,15 +205,144 @@ def classify(cert: x509.Certificate, *, has_ou: bool) -> CertificateKind:
 
 
 def parse_name(text: str) -> NameAttributes:
-    """Parse an X509IssuerName-like string (RFC 4514, OpenSSL short names or dotted OIDs).
+    """Parse an X509IssuerName as a distinguished name, in the form any common writer gives it.
 
-    Raises ValueError when the text is not a distinguished name.
+    - RFC 4514 (OpenSSL ``-nameopt RFC2253``, cryptography, phpcfdi, Go): read by cryptography;
+    - the older, quoted forms of .NET's ``X500DistinguishedName.Name`` (``OID.2.5.4.45=…``, ``S=``,
+      ``E=``, ``PostalCode=``, ``STREET="a, b"``, ``""`` inside quotes) and Java's ``X500Principal``
+      (``toString()``: ``EMAILADDRESS=``, ``OID.2.5.4.17=``, ``"…"`` with ``\\`` escapes;
+      ``getName()``: RFC 2253 with ``#hex`` BER values): read by :func:`_parse_quoted_name`.
+
+    cryptography's ``Name.from_rfc4514_string`` reads strict RFC 4514 only: it refuses a blank after a
+    comma, ``"quoted"`` values and the ``OID.`` prefix, and it takes a ``#hex`` value as raw text
+    instead of decoding its BER. Those forms are read by :func:`_parse_quoted_name`.
+
+    Attributes come back in the order written. Raises ValueError when the text is not a name.
     """
-    name = x509.Name.from_rfc4514_string(text.strip(), attr_name_overrides=NAME_OVERRIDES)
-    return tuple(
-        (attr.oid.dotted_string, attr.value if isinstance(attr.value, str) else attr.value.decode("latin-1"))
-        for attr in name
-    )
+    text = text.strip()
+    # cryptography reads a ``#hex`` value as raw text instead of BER, so those go the other way.
+    if "#" not in text:
+        try:
+            name = x509.Name.from_rfc4514_string(text, attr_name_overrides=NAME_OVERRIDES)
+        except ValueError:
+            pass
+        else:
+            return tuple(
+                (a.oid.dotted_string, a.value if isinstance(a.value, str) else a.value.decode("latin-1"))
+                for a in reversed(list(name))
+            )
+    return _parse_quoted_name(text)
+
+
+# Attribute keywords of RFC 4514, OpenSSL, .NET (CertNameToStr) and Java (X500Principal), any case.
+_DN_KEYWORDS: dict[str, ObjectIdentifier] = {
+    k.casefold(): v
+    for k, v in {
+        "CN": NameOID.COMMON_NAME,
+        "L": NameOID.LOCALITY_NAME,
+        "ST": NameOID.STATE_OR_PROVINCE_NAME,
+        "S": NameOID.STATE_OR_PROVINCE_NAME,
+        "O": NameOID.ORGANIZATION_NAME,
+        "OU": NameOID.ORGANIZATIONAL_UNIT_NAME,
+        "C": NameOID.COUNTRY_NAME,
+        "STREET": NameOID.STREET_ADDRESS,
+        "DC": NameOID.DOMAIN_COMPONENT,
+        "UID": NameOID.USER_ID,
+        "E": NameOID.EMAIL_ADDRESS,
+        "EMAIL": NameOID.EMAIL_ADDRESS,
+        "EMAILADDRESS": NameOID.EMAIL_ADDRESS,
+        "PostalCode": NameOID.POSTAL_CODE,
+        "SERIALNUMBER": NameOID.SERIAL_NUMBER,
+        "SN": NameOID.SURNAME,
+        "SURNAME": NameOID.SURNAME,
+        "G": NameOID.GIVEN_NAME,
+        "GN": NameOID.GIVEN_NAME,
+        "GIVENNAME": NameOID.GIVEN_NAME,
+        "T": NameOID.TITLE,
+        "TITLE": NameOID.TITLE,
+        "I": NameOID.INITIALS,
+        "INITIALS": NameOID.INITIALS,
+        "DNQ": NameOID.DN_QUALIFIER,
+        "DNQUALIFIER": NameOID.DN_QUALIFIER,
+        "GENERATION": NameOID.GENERATION_QUALIFIER,
+        "x500UniqueIdentifier": NameOID.X500_UNIQUE_IDENTIFIER,
+        "unstructuredName": NameOID.UNSTRUCTURED_NAME,
+        "name": OID_NAME,
+    }.items()
+}
+# One attribute and the separator after it; a value is "quoted", #hex (BER) or plain with \ escapes.
+_DN_ATTRIBUTE = re.compile(
+    r"""\s*(?P<type>(?:OID\.)?\d+(?:\.\d+)+|[A-Za-z][A-Za-z0-9-]*)\s*=\s*
+        (?P<value>"(?:[^"\\]|\\.|"")*"|\#[0-9A-Fa-f]+(?=\s*(?:[,;+]|$))|(?:[^,;+"\\]|\\.)*?)
+        \s*(?P<sep>[,;+]|$)""",
+    re.X | re.S | re.I,
+)
+_QUOTED_ESCAPE = re.compile(r'""|\\(.)', re.S)
+_HEX_ESCAPES = re.compile(r"(?:\\[0-9A-Fa-f]{2})+|\\(.)", re.S)
+
+
+def _parse_quoted_name(text: str) -> NameAttributes:
+    """The RFC 1779/2253 dialects .NET and Java write (see :func:`parse_name`)."""
+    out: list[tuple[str, str]] = []
+    pos = 0
+    while True:
+        m = _DN_ATTRIBUTE.match(text, pos)
+        if m is None or m.end() == pos:
+            raise ValueError(f"not a distinguished name at {pos}")
+        out.append((_attribute_oid(m["type"]), _attribute_value(m["value"])))
+        pos = m.end()
+        if not m["sep"]:
+            if pos != len(text):
+                raise ValueError("text after the distinguished name")
+            return tuple(out)
+        if pos == len(text):
+            raise ValueError("distinguished name ends with a separator")
+
+
+def _attribute_oid(keyword: str) -> str:
+    if keyword[:4].upper() == "OID.":
+        keyword = keyword[4:]
+    if keyword[0].isdigit():
+        return ObjectIdentifier(keyword).dotted_string
+    oid = _DN_KEYWORDS.get(keyword.casefold())
+    if oid is None:
+        raise ValueError(f"unknown attribute type {keyword!r}")
+    return oid.dotted_string
+
+
+def _attribute_value(raw: str) -> str:
+    if raw.startswith('"'):
+        # .NET doubles a quote inside quotes; Java and RFC 1779 escape it with a backslash.
+        return _QUOTED_ESCAPE.sub(lambda m: m.group(1) if m.group(1) is not None else '"', raw[1:-1])
+    if raw.startswith("#"):
+        from asn1crypto import core
+
+        value = core.load(bytes.fromhex(raw[1:])).native
+        if not isinstance(value, str):
+            raise ValueError("a #hex value that is not a string")
+        return value
+
+    def unescape(m: re.Match[str]) -> str:
+        if m.group(1) is not None:
+            return m.group(1)
+        return bytes.fromhex(m.group(0).replace("\\", "")).decode("utf-8")
+
+    return _HEX_ESCAPES.sub(unescape, raw).strip()
+
+
+def same_name(written: Iterable[tuple[str, str]], attributes: Iterable[tuple[str, str]]) -> bool:
+    """A written name is the certificate's: same attributes and values, in DER order or reversed.
+
+    Values are compared as X.500 matching rules do for directory strings (RFC 4518): case and
+    insignificant spaces do not count.
+    """
+    a = [(o, _match_value(v)) for o, v in written]
+    b = [(o, _match_value(v)) for o, v in attributes]
+    return a == b or a == b[::-1]
+
+
+def _match_value(value: str) -> str:
+    return " ".join(value.split()).casefold()
 
 
 def format_name(attributes: NameAttributes) -> str:

@@ -53,7 +53,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     sign.add_argument("--format", choices=("2022", "legacy"), default="2022", help="document format")
     sign.add_argument("--fecha", help="Fecha, ISO 8601 (default: now, Mexico City time)")
-    sign.add_argument("--sha256", action="store_true", help="sign with RSA-SHA256 instead of RSA-SHA1")
+    sign.add_argument(
+        "--sha256",
+        action="store_true",
+        help="sign with RSA-SHA256 instead of RSA-SHA1 (Expide Tu Factura refuses it unless strict.sha1_only is false)",
+    )
     sign.add_argument("--out", type=Path, help="write to FILE instead of standard output")
     sign.set_defaults(func=run_sign)
 

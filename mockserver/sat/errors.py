@@ -168,6 +168,18 @@ class UnsignedContent(MalformedSignature):
     reason = "unsigned-content"
 
 
+class UnsupportedAlgorithm(MalformedSignature):
+    """A signature or digest algorithm the caller does not allow (e.g. rsa-sha256 where rsa-sha1 is required)."""
+
+    reason = "unsupported-algorithm"
+
+
+class UnreadableCertificate(MalformedSignature):
+    """``X509Certificate`` is not base64 of a readable X.509 certificate."""
+
+    reason = "certificate-unreadable"
+
+
 class InvalidSeal(SignatureError):
     reason = "invalid-seal"
 
@@ -203,3 +215,12 @@ class RfcMismatch(SignatureError):
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or "RFC no corresponde al del certificado")
+
+
+class CertificateWithoutRfc(RfcMismatch):
+    """The certificate carries no RFC (no x500UniqueIdentifier): nothing to compare RfcEmisor with."""
+
+    reason = "certificate-without-rfc"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or "el certificado no contiene un RFC (x500UniqueIdentifier)")

@@ -58,20 +58,23 @@ from .certificates import (
     TrustStore,
     check_validity,
     load_certificate,
-    names_equal,
     parse_name,
+    same_name,
     short_label,
 )
 from .errors import (
     BadDigest,
     BadSeal,
+    CertificateWithoutRfc,
     FechaOutsideValidity,
     IssuerNameMismatch,
     MalformedSignature,
     NotACsd,
     RfcMismatch,
     SerialNumberMismatch,
+    UnreadableCertificate,
     UnsignedContent,
+    UnsupportedAlgorithm,
     WrongNamespace,
     WrongRoot,
 )
@@ -146,12 +149,18 @@ def verify_cancelacion(
     return verified
 
 
-def verify_seal(xml: bytes) -> VerifiedCancelacion:
-    """Verify the document and its signature, without any trust or time policy."""
-    sealed = verify_enveloped(xml, "Cancelacion")
+def verify_seal(xml: bytes, *, sha1_only: bool = False) -> VerifiedCancelacion:
+    """Verify the document and its signature, without any trust or time policy.
+
+    ``sha1_only`` refuses rsa-sha256 and sha256 (:class:`UnsupportedAlgorithm`), for providers whose
+    documents require rsa-sha1 and sha1.
+    """
+    sealed = verify_enveloped(xml, "Cancelacion", sha1_only=sha1_only)
     cancelacion = cancelacion_from_element(sealed.signed_root)
     cert = sealed.certificate
-    if cert.rfc is None or cert.rfc.upper() != cancelacion.rfc_emisor.upper():
+    if cert.rfc is None:
+        raise CertificateWithoutRfc()
+    if cert.rfc.upper() != cancelacion.rfc_emisor.upper():
         raise RfcMismatch()
     return VerifiedCancelacion(cancelacion, cert, sealed.signature_method, sealed.digest_method)
 
@@ -171,7 +180,9 @@ def check_certificate_policy(
         )
 
 
-def verify_enveloped(xml: bytes, root_name: str, expected_cert: Certificate | None = None) -> Sealed:
+def verify_enveloped(
+    xml: bytes, root_name: str, expected_cert: Certificate | None = None, *, sha1_only: bool = False
+) -> Sealed:
     root = safe_fromstring(xml)
     qname = etree.QName(root)
     if qname.localname != root_name:
@@ -181,6 +192,11 @@ def verify_enveloped(xml: bytes, root_name: str, expected_cert: Certificate | No
     _reject_unsigned_content(root)
     signature = _the_signature(root)
     sig_method, digest_method = _check_signed_info(signature)
+    if sha1_only and (SIGNATURE_METHODS[sig_method], DIGEST_METHODS[digest_method]) != ("rsa-sha1", "sha1"):
+        raise UnsupportedAlgorithm(
+            f"se requiere rsa-sha1 y sha1; el documento usa {SIGNATURE_METHODS[sig_method]} y "
+            f"{DIGEST_METHODS[digest_method]}"
+        )
     embedded, issuer_text, serial_text = _key_info(signature)
     cert = expected_cert or embedded
     if expected_cert is None:
@@ -281,11 +297,11 @@ def _key_info(signature: etree._Element) -> tuple[Certificate, str, str]:
     try:
         der = base64.b64decode("".join(cert_text.split()), validate=True)
     except (binascii.Error, ValueError):
-        raise MalformedSignature("X509Certificate no es base64 válido") from None
+        raise UnreadableCertificate("X509Certificate no es base64 válido") from None
     try:
         cert = load_certificate(der)
     except Exception:
-        raise MalformedSignature("X509Certificate no contiene un certificado legible") from None
+        raise UnreadableCertificate("X509Certificate no contiene un certificado legible") from None
     return cert, issuer_text, serial_text
 
 
@@ -293,13 +309,14 @@ def _check_issuer_serial(cert: Certificate, issuer_text: str, serial_text: str) 
     serial = serial_text.strip()
     if not (serial.isdigit() and (int(serial) == cert.serial or serial == cert.certificate_number)):
         raise SerialNumberMismatch()
+    # Compared as distinguished names: every writer (.NET, Java, OpenSSL, RFC 4514) spells them its own way.
     try:
         issuer = parse_name(issuer_text)
     except ValueError:
         issuer = None
-    if issuer is not None and names_equal(issuer, cert.issuer_attributes):
+    if issuer is not None and same_name(issuer, cert.issuer_attributes):
         return
-    # Some clients write the name without RFC 4514 escaping; accept the exact plain spellings too.
+    # Some clients write the name without any escaping; accept the exact plain spellings too.
     if issuer_text.strip() not in _plain_spellings(cert):
         raise IssuerNameMismatch()
 
