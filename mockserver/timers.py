@@ -65,6 +65,15 @@ class Timers:
         # every request doubled the cost of a request that schedules work.
         return int(cur.lastrowid)
 
+    def cancel(self, conn: sqlite3.Connection, session: str, kind: str, **payload: str) -> int:
+        """Drop the pending timers of ``kind`` whose payload has these values (inside the caller's transaction)."""
+        sql = "DELETE FROM timers WHERE session=? AND kind=? AND fired_at IS NULL"
+        args: list[object] = [session, kind]
+        for key, value in payload.items():
+            sql += " AND json_extract(payload, ?) = ?"
+            args += [f"$.{key}", value]
+        return conn.execute(sql, args).rowcount
+
     def pending(self, session: str) -> list[dict]:
         with self.store.read() as conn:
             rows = conn.execute(

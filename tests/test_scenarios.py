@@ -76,8 +76,11 @@ def test_default_reproduces_the_sandboxes(default: Scenarios):
                        ("f4621025-0864-4e62-e204-59ee41b1101e", 204),
                        ("C5E58106-6C1E-41C9-A211-FB8BAD1CABB0", 211),
                        ("0D62B12C-BC6C-4626-E211-FC8FE727A5BC", 211)]:
-        rules = default.match(SF, "cancelarAsincrono", {"uuid": uuid, "user": "testing@solucionfactible.com"})
+        fields = {"uuid": uuid, "user": "testing@solucionfactible.com", "environment": "pruebas"}
+        rules = default.match(SF, "cancelarAsincrono", fields)
         assert rules and rules[0].outcome_for(0).code == code
+        # The document gives them for the testing environment only.
+        assert default.match(SF, "cancelarAsincrono", {**fields, "environment": "productivo"}) == []
     # Magic UUIDs belong to SF's sandbox only; an ordinary UUID matches nothing.
     assert default.match(XPD, "cancelar", {"uuid": "E329DD15-7D0B-44E9-A204-51A7443D1FBE"}) == []
     assert default.match(SF, "cancelar", {"uuid": "11111111-1111-4111-8111-111111111111"}) == []

@@ -320,7 +320,7 @@ def test_cancelar_sync_with_csd_or_stored_csd(sf):
     u1, u2 = new_uuid(), new_uuid()
     cer, key, pwd = csd()
     r = sf.cancelar(USER, PASSWORD, RFC, [u1 + "|02|", u2 + "|03|"], cer, key, pwd)
-    assert r.status == 200 and r.mensaje == "Proceso de cancelación realizado con éxito"
+    assert r.status == 200 and r.mensaje == "The cancelation process completed successfully."
     assert sf.cancelar(USER, PASSWORD, RFC, [u1 + "|02|"], None, None, None).status == 202
     r = sf.cancelar(USER, PASSWORD, RFC, [MAGIC_211 + "|02|"], None, None, None)
     assert r.status == 211 and r.acuseSat is None

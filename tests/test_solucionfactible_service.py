@@ -63,7 +63,7 @@ def status(ctx, uuid: str, outcome: Outcome | None = None) -> Answer:
 def test_every_code_constant_is_in_the_catalogue():
     constants = {v for k, v in vars(codes).items() if k.isupper() and isinstance(v, int)}
     assert constants <= set(codes.CODES)
-    assert codes.message(621, "detalle") == "Datos no válidos: detalle"
+    assert codes.message(621, "detalle") == "Invalid data: detalle"
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -130,7 +130,7 @@ def test_registration_resolution_registry_and_outbox(ctx):
     assert row.resolved_at == (T0 + timedelta(minutes=5)).isoformat()
     [mail] = outbox_for(later.runtime).messages(later.session)
     assert mail["status"] == "recorded" and mail["headers"]["X-StatusCancelacion"] == "OK"
-    assert asincrono(later, u).status == 701
+    assert asincrono(later, u).status == codes.PREVIOUSLY_CANCELLED  # SAT's answer now, no new transaction
 
 
 def test_rule_then_transitions_are_the_whole_lifecycle(ctx):

@@ -1,8 +1,10 @@
-"""Solución Factible's documented codes (``status``) and their messages, as data.
+"""Solución Factible's codes (``status``) and their messages, as data.
 
-The 2xx/7xx codes and 500/501/6xx are SF's own; 202, 203, 205 and 301-308 are SAT's cancellation
-codes, which SF passes through for the request or for a folio. A message may get a detail appended
-(``"Datos no válidos: ..."``), never a secret.
+The codes the ``cancelarAsincrono`` document lists answer with the document's description, word for
+word (``mensaje`` is "its description"). 201, 202, 203, 205, 301, 302 and 304 are SAT's cancellation
+codes, which SF passes through for the request or for a folio, in SAT's wording; 702 is the status
+query's "no such transaction". A message may get a detail appended (``"Invalid data: ..."``), never a
+secret.
 """
 
 from __future__ import annotations
@@ -36,33 +38,39 @@ ASYNC_EXISTS = 701
 ASYNC_UNKNOWN = 702
 
 CODES: dict[int, str] = {
-    OK: "Proceso de cancelación realizado con éxito",
-    201: "UUID cancelado",
-    PREVIOUSLY_CANCELLED: "El CFDI ya había sido cancelado previamente",
-    NOT_OF_ISSUER: "El UUID no corresponde al RFC emisor",
-    NOT_CANCELABLE: "El CFDI no es cancelable",
-    NOT_FOUND: "El UUID no existe",
-    IN_PROCESS: "La solicitud de cancelación del CFDI está en proceso",
-    DENIED: "La solicitud de cancelación fue rechazada por el receptor",
+    # The document's own descriptions, verbatim (its typos included: clients may match on them).
+    OK: "The cancelation process completed successfully.",
+    NOT_CANCELABLE: "The invoice cannot be canceled",
+    IN_PROCESS: "The cancelation is currently being processed",
+    DENIED: "The cancelation request was denied by the invoice's recipient",
+    RFC_MISMATCH: "The CSD certificate does not match the issuer's RFC.",
+    OUTSIDE_VALIDITY: "The cancelation's date-time is not within the issuer's CSDvalid range.",
+    NOT_A_CSD: "The keys used do not match any CSD.",
+    NOT_FROM_SAT: "The CSD certificate was not issued by the SAT.",
+    INTERNAL: "An error ocurred. The validation and certification proccess was not completed.",
+    ASYNC_DB: "Data Base conection error.",
+    BAD_CREDENTIALS: "Authentication error, username and/or password are incorrect.",
+    BLOCKED: "This user's account has been blocked.",
+    PASSWORD_EXPIRED: "This user's password has expired.",
+    TOO_MANY_ATTEMPTS: "Maximum login attempts exceeded.",
+    INACTIVE: "This user is inactive",
+    INCOMPLETE: "The parameters received are either incomplete, or out of place.",
+    PERMISSION_DENIED: "Permission denied.",
+    INVALID_DATA: "Invalid data.",
+    WRONG_ENVIRONMENT: (
+        "Either a production account is being used in the testing environment, or a testing account is being "
+        "used in the production environment."
+    ),
+    ASYNC_EXISTS: "An asynchronous transaction for the specified UUID already exists.",
+    # Not in the document: SAT's cancellation answers passed through (SAT's wording), and the
+    # status query's "no such transaction".
+    201: "UUID Cancelado",
+    PREVIOUSLY_CANCELLED: "UUID Previamente cancelado",
+    NOT_OF_ISSUER: "UUID no corresponde al emisor",
+    NOT_FOUND: "UUID no encontrado",
     MALFORMED_XML: "XML mal formado",
     BAD_SEAL: "Sello mal formado o inválido",
-    RFC_MISMATCH: "El RFC del CSD no corresponde al RFC emisor",
     REVOKED: "Certificado revocado o caduco",
-    OUTSIDE_VALIDITY: "La fecha está fuera de la vigencia del CSD",
-    NOT_A_CSD: "El certificado no es un CSD o la llave privada no corresponde",
-    NOT_FROM_SAT: "El certificado no fue expedido por el SAT",
-    INTERNAL: "Error interno, intente de nuevo",
-    ASYNC_DB: "Error de conexión con la base de datos de cancelaciones asíncronas, intente de nuevo",
-    BAD_CREDENTIALS: "Error de autenticación: usuario o contraseña incorrectos",
-    BLOCKED: "La cuenta del usuario está bloqueada",
-    PASSWORD_EXPIRED: "La contraseña de la cuenta ha expirado",
-    TOO_MANY_ATTEMPTS: "Se superó el número máximo de intentos fallidos de autenticación",
-    INACTIVE: "El usuario está inactivo",
-    INCOMPLETE: "Parámetros incompletos",
-    PERMISSION_DENIED: "Permiso denegado",
-    INVALID_DATA: "Datos no válidos",
-    WRONG_ENVIRONMENT: "La cuenta no corresponde a este ambiente (pruebas / productivo)",
-    ASYNC_EXISTS: "Ya existe una transacción de cancelación asíncrona para el UUID",
     ASYNC_UNKNOWN: "No existe una transacción de cancelación asíncrona para el UUID",
 }
 
@@ -73,8 +81,12 @@ FINAL = frozenset({OK, PREVIOUSLY_CANCELLED, NOT_OF_ISSUER, NOT_CANCELABLE, NOT_
 def message(code: int, detail: str | None = None) -> str:
     """The catalogue message for ``code``, with an optional detail after a colon."""
     text = CODES.get(code, f"Código {code}")
-    return f"{text}: {detail}" if detail else text
+    return f"{text.rstrip('.')}: {detail}" if detail else text
 
 
-def in_process_message(uuid: str) -> str:
-    return f"La solicitud de cancelación del CFDI con folio fiscal {uuid} está en proceso"
+# The documented codes (000_dc309966f5a8eca7.txt:52-72); the others are sandbox extensions.
+DOCUMENTED = frozenset({
+    OK, NOT_A_CSD, NOT_FROM_SAT, OUTSIDE_VALIDITY, RFC_MISMATCH, INTERNAL, ASYNC_DB, BAD_CREDENTIALS, BLOCKED,
+    PASSWORD_EXPIRED, TOO_MANY_ATTEMPTS, INACTIVE, INCOMPLETE, PERMISSION_DENIED, INVALID_DATA, WRONG_ENVIRONMENT,
+    ASYNC_EXISTS, NOT_CANCELABLE, IN_PROCESS, DENIED,
+})

@@ -92,6 +92,10 @@ def insert(conn: sqlite3.Connection, c: Cancellation) -> None:
     )
 
 
+def delete(conn: sqlite3.Connection, session: str, uuid: str) -> None:
+    conn.execute("DELETE FROM sf_cancellations WHERE session=? AND uuid=?", (session, uuid.upper()))
+
+
 def update_state(
     conn: sqlite3.Connection, session: str, uuid: str, status: int, mensaje: str | None, at: datetime, *,
     final: bool, acuse: bytes | None = None,

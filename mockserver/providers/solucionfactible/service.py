@@ -126,6 +126,7 @@ class CancelarAsincronoRequest:
     rfc_emisor: str | None
     email: str | None = None
     csd: Csd = Csd()
+    misplaced: str | None = None  # what is wrong with the order or names of the children (611)
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,7 @@ class StatusRequest:
     usuario: str | None
     password: str | None
     transaction_id: str | None
+    misplaced: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,7 @@ class SolicitudRequest:
     password: str | None
     solicitud: str | None
     email: str | None = None
+    misplaced: str | None = None
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,7 @@ class CancelarRequest:
     rfc_emisor: str | None
     uuids: tuple[str, ...] = ()
     csd: Csd = Csd()
+    misplaced: str | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,7 @@ class SectorPrimarioRequest:
     usuario: str | None
     password: str | None
     uuid: str | None
+    misplaced: str | None = None
 
 
 @dataclass
@@ -190,6 +195,7 @@ OutcomeFor = Callable[[str, Folio], "Outcome | None"]
 def cancelar_asincrono(ctx: Context, req: CancelarAsincronoRequest, outcome: Outcome | None) -> Answer:
     summary = {"user": req.usuario, "uuid": req.uuid, "rfc": req.rfc_emisor}
     try:
+        check_layout(req.misplaced)
         account = authenticate(ctx, req.usuario, req.password, (CANCEL, CANCEL_ASYNC))
         if not req.uuid or not req.rfc_emisor:
             raise Refusal(codes.INCOMPLETE, "uuid y rfcEmisor son requeridos")
@@ -212,6 +218,7 @@ def cancelar_asincrono(ctx: Context, req: CancelarAsincronoRequest, outcome: Out
 def enviar_solicitud_asincrono(ctx: Context, req: SolicitudRequest, outcome_for: OutcomeFor) -> Answer:
     summary: dict[str, Any] = {"user": req.usuario}
     try:
+        check_layout(req.misplaced)
         account = authenticate(ctx, req.usuario, req.password, (CANCEL, CANCEL_ASYNC, SUBMIT_SIGNED))
         email = parse_email(req.email)
         verified = verify_solicitud(ctx, req.solicitud)
@@ -239,6 +246,7 @@ def enviar_solicitud_asincrono(ctx: Context, req: SolicitudRequest, outcome_for:
 def status_cancelacion(ctx: Context, req: StatusRequest, outcome: Outcome | None) -> Answer:
     summary: dict[str, Any] = {"user": req.usuario, "uuid": req.transaction_id}
     try:
+        check_layout(req.misplaced)
         authenticate(ctx, req.usuario, req.password, (CANCEL, CANCEL_ASYNC))
         if not req.transaction_id or not req.transaction_id.strip():
             raise Refusal(codes.INCOMPLETE, "transactionId es requerido")
@@ -269,6 +277,7 @@ def status_cancelacion(ctx: Context, req: StatusRequest, outcome: Outcome | None
 def cancelar(ctx: Context, req: CancelarRequest, outcome_for: OutcomeFor) -> Answer:
     summary: dict[str, Any] = {"user": req.usuario, "rfc": req.rfc_emisor}
     try:
+        check_layout(req.misplaced)
         account = authenticate(ctx, req.usuario, req.password, (CANCEL,))
         uuids = [u for u in req.uuids if u and u.strip()]
         if not uuids or not req.rfc_emisor:
@@ -288,6 +297,7 @@ def cancelar(ctx: Context, req: CancelarRequest, outcome_for: OutcomeFor) -> Ans
 def enviar_solicitud(ctx: Context, req: SolicitudRequest, outcome_for: OutcomeFor) -> Answer:
     summary: dict[str, Any] = {"user": req.usuario}
     try:
+        check_layout(req.misplaced)
         account = authenticate(ctx, req.usuario, req.password, (CANCEL, SUBMIT_SIGNED))
         verified = verify_solicitud(ctx, req.solicitud)
         c = verified.cancelacion
@@ -304,6 +314,7 @@ def enviar_solicitud(ctx: Context, req: SolicitudRequest, outcome_for: OutcomeFo
 def cancelar_sector_primario(ctx: Context, req: SectorPrimarioRequest, outcome: Outcome | None) -> Answer:
     summary: dict[str, Any] = {"user": req.usuario, "uuid": req.uuid}
     try:
+        check_layout(req.misplaced)
         account = authenticate(ctx, req.usuario, req.password, (SECTOR_PRIMARIO,))
         if not req.uuid or not req.uuid.strip():
             raise Refusal(codes.INCOMPLETE, "uuid es requerido")
@@ -357,6 +368,12 @@ def authenticate(ctx: Context, usuario: str | None, password: str | None, any_of
 
 
 # ---------------------------------------------------------------- parameters
+
+
+def check_layout(misplaced: str | None) -> None:
+    """611 for children out of the WSDL's order or unknown to the operation ("out of place")."""
+    if misplaced:
+        raise Refusal(codes.INCOMPLETE, misplaced)
 
 
 def parse_uuid_field(text: str) -> Folio:
@@ -549,8 +566,6 @@ def _rule_code(outcome: Outcome | None, uuid: str) -> int | None:
 def _rule_message(outcome: Outcome | None, code: int, uuid: str) -> str:
     if outcome is not None and outcome.message:
         return outcome.message
-    if code == codes.IN_PROCESS:
-        return codes.in_process_message(uuid)
     if code == codes.OK:
         return uuid.lower()
     return message(code)
@@ -579,7 +594,10 @@ def _open(
     certificate_number: str | None, outcome: Outcome | None,
 ) -> Answer:
     uuid = folio.uuid
-    if models.get(conn, ctx.session, uuid) is not None:
+    existing = models.get(conn, ctx.session, uuid)
+    # One transaction at a time per UUID (701). A finished one does not block SAT's next step: a
+    # cancelled CFDI answers what SAT says (202), a refused or failed request may be made again.
+    if existing is not None and existing.status not in codes.FINAL:
         raise Refusal(codes.ASYNC_EXISTS, uuid)
     forced = _rule_code(outcome, uuid)
     if forced is not None and forced not in (codes.OK, codes.IN_PROCESS):
@@ -587,22 +605,31 @@ def _open(
     verdict = sat_verdict(ctx, conn, uuid, rfc)
     if forced is None and verdict.code not in (codes.OK, codes.IN_PROCESS):
         return Answer(verdict.code, message(verdict.code))
-    won, _ = ctx.store.claim(ctx.session, CLAIM_SCOPE, uuid, usuario)
-    if not won:
-        raise Refusal(codes.ASYNC_EXISTS, uuid)
+    if existing is not None:
+        # The new request replaces the finished transaction, and nothing left of that one may resolve it.
+        models.delete(conn, ctx.session, uuid)
+        ctx.timers.cancel(conn, ctx.session, TIMER_KIND, uuid=uuid)
+    else:
+        won, _ = ctx.store.claim(ctx.session, CLAIM_SCOPE, uuid, usuario)
+        if not won:
+            raise Refusal(codes.ASYNC_EXISTS, uuid)
     now = ctx.now()
     settings = ctx.scenarios.provider(PROVIDER)
+    immediate = forced if forced is not None else verdict.code
+    answer = Answer(immediate, _rule_message(outcome if forced is not None else None, immediate, uuid))
+    # Both a first 200 (accepted) and a 211 mean "in process" until a timer or the recipient decides;
+    # the status query repeats the words a 211 was answered with.
+    in_process = answer.mensaje if immediate == codes.IN_PROCESS else message(codes.IN_PROCESS)
     models.insert(conn, models.Cancellation(
         session=ctx.session, uuid=uuid, usuario=usuario, operation=operation, rfc_emisor=rfc,
         motivo=folio.motivo, folio_sustitucion=folio.folio_sustitucion, email=email,
-        certificate_number=certificate_number, status=codes.IN_PROCESS, mensaje=codes.in_process_message(uuid),
+        certificate_number=certificate_number, status=codes.IN_PROCESS, mensaje=in_process,
         acuse=None, created_at=now.isoformat(), updated_at=now.isoformat(), resolved_at=None,
     ))
     registry.set_status(conn, ctx.session, uuid, registry.EN_PROCESO, at=now, rfc_emisor=rfc, provider=PROVIDER)
     for after, code, text in _lifecycle(outcome, forced, verdict, settings.resolve_within):
         ctx.timers.schedule(conn, ctx.session, TIMER_KIND, now + after, {"uuid": uuid, "code": code, "message": text})
-    immediate = forced if forced is not None else verdict.code
-    return Answer(immediate, _rule_message(outcome if forced is not None else None, immediate, uuid))
+    return answer
 
 
 def _lifecycle(
@@ -624,7 +651,7 @@ def resolve(runtime: Runtime, conn, session: str, uuid: str, code: int, text: st
     if row is None or row.status in codes.FINAL:
         return False
     if code == codes.IN_PROCESS:
-        models.update_state(conn, session, uuid, code, text or codes.in_process_message(uuid), at, final=False)
+        models.update_state(conn, session, uuid, code, text or message(codes.IN_PROCESS), at, final=False)
         return True
     acuse = None
     if code == codes.OK:
@@ -636,7 +663,8 @@ def resolve(runtime: Runtime, conn, session: str, uuid: str, code: int, text: st
         status = registry.CANCELADO
     else:
         status = registry.VIGENTE
-    mensaje = text or (message(codes.OK) if code == codes.OK else message(code))
+    # 200 carries the UUID, as cancelarAsincrono's first 200 does; other codes their description.
+    mensaje = text or (row.uuid.lower() if code == codes.OK else message(code))
     models.update_state(conn, session, uuid, code, mensaje, at, final=True, acuse=acuse)
     registry.set_status(conn, session, uuid, status, at=at, rfc_emisor=row.rfc_emisor, provider=PROVIDER)
     if row.email:

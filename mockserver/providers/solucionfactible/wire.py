@@ -1,7 +1,10 @@
 """Solución Factible ``Cancelacion``: WSDL operations ⇄ Python.
 
 Requests: wrapper and children qualified in ``http://ws.cfdi.solucionfactible.com`` (unqualified
-children are read too); ``xsi:nil`` reads as absent. Responses as Axis2 writes them:
+children are read too); ``xsi:nil`` reads as absent. The children must follow the operation's
+``xs:sequence`` in the WSDL, which is the order zeep, suds, .NET proxies, PHP ``SoapClient`` and
+Axis2 stubs write them in; a child out of that order, repeated where the sequence allows one, or
+unknown to the operation is reported to the service, which answers 611 ("out of place"). Responses as Axis2 writes them:
 ``<ns:<op>Response><ns:return xsi:type=...>`` with the children in the return type's namespace and
 ``xsi:nil="true"`` for nulls.
 
@@ -29,7 +32,44 @@ NS = "http://ws.cfdi.solucionfactible.com"
 ASYNC_NS = "http://ws.cfdi.solucionfactible.com/xsd"
 STATUS_NS = "http://response.cancelacion.commons.timbrado.solucionfactible.com/xsd"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
+XS = "http://www.w3.org/2001/XMLSchema"
 PROVIDER = service.PROVIDER
+WSDL_FILE = Path(__file__).parent / "wsdl" / "Cancelacion.wsdl"
+
+
+def _sequences(wsdl: Path) -> dict[str, tuple[tuple[str, bool], ...]]:
+    """Each request element's children as the WSDL orders them: (name, may repeat)."""
+    root = etree.parse(str(wsdl), etree.XMLParser(resolve_entities=False, no_network=True)).getroot()
+    found: dict[str, tuple[tuple[str, bool], ...]] = {}
+    for schema in root.iterfind(f".//{{{XS}}}schema[@targetNamespace='{NS}']"):
+        for element in schema.iterfind(f"{{{XS}}}element"):
+            sequence = element.find(f"{{{XS}}}complexType/{{{XS}}}sequence")
+            if sequence is not None:
+                found[element.get("name")] = tuple(
+                    (c.get("name"), c.get("maxOccurs") == "unbounded") for c in sequence.iterfind(f"{{{XS}}}element")
+                )
+    return found
+
+
+SEQUENCES = _sequences(WSDL_FILE)
+
+
+def misplaced(payload: etree._Element, operation: str) -> str | None:
+    """What is out of place among the children of ``operation``'s element, or None when nothing is."""
+    sequence = SEQUENCES.get(operation, ())
+    names = [name for name, _ in sequence]
+    position = -1
+    for child in payload:
+        if not isinstance(child.tag, str):
+            continue
+        qname = etree.QName(child)
+        if qname.namespace not in (NS, None) or qname.localname not in names:
+            return f"{qname.localname} is not a parameter of {operation} (parameters: {', '.join(names)})"
+        index = names.index(qname.localname)
+        if index < position or (index == position and not sequence[index][1]):
+            return f"{qname.localname} is out of place (the order is {', '.join(names)})"
+        position = index
+    return None
 
 
 # ---------------------------------------------------------------- reading requests
@@ -120,8 +160,8 @@ def _outcome_for(call: Call, base_fields: dict):
     def lookup(uuid: str, folio: Folio):
         if first is None or uuid.upper() == first:
             return call.outcome
-        fields = {**base_fields, "uuid": uuid.upper(), "motivo": folio.motivo,
-                  "folio_sustitucion": folio.folio_sustitucion}
+        fields = {"environment": call.ctx.scenarios.environment(PROVIDER), **base_fields, "uuid": uuid.upper(),
+                  "motivo": folio.motivo, "folio_sustitucion": folio.folio_sustitucion}
         return call.ctx.outcome(PROVIDER, call.operation.name, fields)
 
     return lookup
@@ -177,21 +217,22 @@ def cancelar_asincrono(call: Call) -> etree._Element:
     req = service.CancelarAsincronoRequest(
         usuario=_one(p, "usuario"), password=_one(p, "password"), uuid=_one(p, "uuid"),
         rfc_emisor=_one(p, "rfcEmisor"), email=_one(p, "emailNotifica"),
-        csd=_csd(p, "csdCer", "csdKey", "csdPassword"),
+        csd=_csd(p, "csdCer", "csdKey", "csdPassword"), misplaced=misplaced(p, call.operation.name),
     )
     return _finish(call, service.cancelar_asincrono(call.ctx, req, call.outcome), async_response)
 
 
 def get_status(call: Call) -> etree._Element:
     p = call.payload
-    req = service.StatusRequest(_one(p, "usuario"), _one(p, "password"), _one(p, "transactionId"))
+    req = service.StatusRequest(_one(p, "usuario"), _one(p, "password"), _one(p, "transactionId"),
+                                misplaced(p, call.operation.name))
     return _finish(call, service.status_cancelacion(call.ctx, req, call.outcome), status_response)
 
 
 def enviar_solicitud_asincrono(call: Call) -> etree._Element:
     p = call.payload
     req = service.SolicitudRequest(_one(p, "usuario"), _one(p, "password"), _one(p, "solicitud"),
-                                   _one(p, "emailNotifica"))
+                                   _one(p, "emailNotifica"), misplaced(p, call.operation.name))
     lookup = _outcome_for(call, fields_solicitud(p))
     return _finish(call, service.enviar_solicitud_asincrono(call.ctx, req, lookup), async_response)
 
@@ -201,6 +242,7 @@ def cancelar(call: Call) -> etree._Element:
     req = service.CancelarRequest(
         usuario=_one(p, "usuario"), password=_one(p, "password"), rfc_emisor=_one(p, "rfcEmisor"),
         uuids=_many(p, "uuids"), csd=_csd(p, "derCertCSD", "derKeyCSD", "contrasenaCSD"),
+        misplaced=misplaced(p, call.operation.name),
     )
     lookup = _outcome_for(call, fields_cancelar(p))
     return _finish(call, service.cancelar(call.ctx, req, lookup), status_response)
@@ -208,14 +250,16 @@ def cancelar(call: Call) -> etree._Element:
 
 def enviar_solicitud(call: Call) -> etree._Element:
     p = call.payload
-    req = service.SolicitudRequest(_one(p, "usuario"), _one(p, "password"), _one(p, "solicitud"))
+    req = service.SolicitudRequest(_one(p, "usuario"), _one(p, "password"), _one(p, "solicitud"),
+                                   misplaced=misplaced(p, call.operation.name))
     lookup = _outcome_for(call, fields_solicitud(p))
     return _finish(call, service.enviar_solicitud(call.ctx, req, lookup), status_response)
 
 
 def cancelar_sector_primario(call: Call) -> etree._Element:
     p = call.payload
-    req = service.SectorPrimarioRequest(_one(p, "usuario"), _one(p, "password"), _one(p, "uuid"))
+    req = service.SectorPrimarioRequest(_one(p, "usuario"), _one(p, "password"), _one(p, "uuid"),
+                                        misplaced(p, call.operation.name))
     return _finish(call, service.cancelar_sector_primario(call.ctx, req, call.outcome), status_response)
 
 
@@ -231,7 +275,7 @@ OPERATIONS = (
 SERVICE = SoapService(
     provider=PROVIDER,
     name="Cancelacion",
-    wsdl_file=Path(__file__).parent / "wsdl" / "Cancelacion.wsdl",
+    wsdl_file=WSDL_FILE,
     operations=list(OPERATIONS),
     extra_paths=("/ws/services/Cancelacion",),
     secret_fields=frozenset({"password", "csdKey", "csdPassword", "derKeyCSD", "contrasenaCSD"}),

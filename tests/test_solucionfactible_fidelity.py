@@ -1,0 +1,244 @@
+"""Solución Factible ``cancelarAsincrono`` against its document, with raw SOAP (requests + lxml only).
+
+Each test quotes the claim of ``000_dc309966f5a8eca7.txt`` / ``001_1b6735b33e1a6107.txt`` it proves;
+``docs/fidelity.md`` names these tests row by row.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid as uuidlib
+
+import pytest
+from lxml import etree
+
+from mockserver.providers.solucionfactible import codes
+from mockserver.sat.pki import fixture
+
+NS = "http://ws.cfdi.solucionfactible.com"
+SOAP = {"1.1": "http://schemas.xmlsoap.org/soap/envelope/", "1.2": "http://www.w3.org/2003/05/soap-envelope"}
+PATHS = {
+    "1.1": "/ws/services/Cancelacion.CancelacionHttpsSoap11Endpoint/",
+    "1.2": "/ws/services/Cancelacion.CancelacionHttpsSoap12Endpoint/",
+}
+USER, PASSWORD = "testing@solucionfactible.com", "timbrado.SF.16672"
+RFC = "MOC900101AB1"
+REFUSED_BY_RECIPIENT = "00000000-0000-4000-8000-00000000A213"  # default scenarios: con_aceptacion, rechaza, 10m
+MAGIC_204 = ("E329DD15-7D0B-44E9-A204-51A7443D1FBE", "5B4B180D-5B6C-4392-B204-252215A1AB84",
+             "51D8A114-2BA6-40B8-C204-B9721791863B", "1BCA95C3-DA01-44C2-D204-59A9114F94BE",
+             "F4621025-0864-4E62-E204-59EE41B1101E")  # fmt: skip
+MAGIC_211 = ("C5E58106-6C1E-41C9-A211-FB8BAD1CABB0", "38FB9AC9-DD3E-4601-B211-EB02C007C3BA",
+             "CB917CA9-60D3-4A81-C211-76BD1A6B756D", "7C34D543-E6C9-4990-D211-3F767E0B5142",
+             "0D62B12C-BC6C-4626-E211-FC8FE727A5BC")  # fmt: skip
+# The document's descriptions, verbatim (000_dc309966f5a8eca7.txt:52-72).
+DOCUMENTED = {
+    200: "The cancelation process completed successfully.",
+    306: "The keys used do not match any CSD.",
+    308: "The CSD certificate was not issued by the SAT.",
+    305: "The cancelation's date-time is not within the issuer's CSDvalid range.",
+    303: "The CSD certificate does not match the issuer's RFC.",
+    500: "An error ocurred. The validation and certification proccess was not completed.",
+    501: "Data Base conection error.",
+    601: "Authentication error, username and/or password are incorrect.",
+    602: "This user's account has been blocked.",
+    603: "This user's password has expired.",
+    604: "Maximum login attempts exceeded.",
+    605: "This user is inactive",
+    611: "The parameters received are either incomplete, or out of place.",
+    620: "Permission denied.",
+    621: "Invalid data.",
+    633: "Either a production account is being used in the testing environment, or a testing account is being "
+         "used in the production environment.",
+    701: "An asynchronous transaction for the specified UUID already exists.",
+    204: "The invoice cannot be canceled",
+    211: "The cancelation is currently being processed",
+    213: "The cancelation request was denied by the invoice's recipient",
+}  # fmt: skip
+
+
+def new_uuid() -> str:
+    return str(uuidlib.uuid4()).upper()
+
+
+def material(name: str = "csd_moral") -> dict[str, str]:
+    info = fixture(name)
+    return {"csdCer": base64.b64encode(info.cer_bytes()).decode(), "csdKey": base64.b64encode(info.key_bytes()).decode(),
+            "csdPassword": info.password}  # fmt: skip
+
+
+def post(sandbox, operation: str, children: list[tuple[str, str]], *, version: str = "1.1",
+         qualified: bool = True) -> tuple[int, str | None, etree._Element]:  # fmt: skip
+    """One raw SOAP call; returns (status, mensaje, the return element)."""
+    prefix = "ws:" if qualified else ""
+    body = "".join(f"<{prefix}{name}>{value}</{prefix}{name}>" for name, value in children)
+    envelope = (
+        f'<soapenv:Envelope xmlns:soapenv="{SOAP[version]}" xmlns:ws="{NS}"><soapenv:Body>'
+        f"<ws:{operation}>{body}</ws:{operation}></soapenv:Body></soapenv:Envelope>"
+    )
+    action = f"urn:{operation}" if version == "1.1" else None
+    response = sandbox.post_soap(PATHS[version], envelope, version=version, action=action)
+    assert response.status_code == 200, response.text[:500]
+    root = etree.fromstring(response.content)
+    ret = root.find(f"{{{SOAP[version]}}}Body/{{{NS}}}{operation}Response/{{{NS}}}return")
+    assert ret is not None, response.text[:500]
+    status = int(ret.findtext("{*}status"))
+    mensaje = ret.find("{*}mensaje")
+    return status, (None if mensaje is None else mensaje.text), ret
+
+
+def asincrono(sandbox, uuid: str, *, version: str = "1.1", user: str = USER, password: str = PASSWORD,
+              csd: dict | None = None, email: str | None = None) -> tuple[int, str | None]:  # fmt: skip
+    children = [("usuario", user), ("password", password), ("uuid", uuid), ("rfcEmisor", RFC)]
+    if email:
+        children.append(("emailNotifica", email))
+    children += list((csd or {}).items())
+    status, mensaje, _ = post(sandbox, "cancelarAsincrono", children, version=version)
+    return status, mensaje
+
+
+def status_of(sandbox, uuid: str, *, version: str = "1.1") -> tuple[int, str | None, str | None]:
+    status, mensaje, ret = post(sandbox, "getStatusCancelacionAsincrona",
+                                [("usuario", USER), ("password", PASSWORD), ("transactionId", uuid)], version=version)
+    acuse = ret.find("{*}acuseSat")
+    return status, mensaje, (None if acuse is None else acuse.text)
+
+
+def registry(sandbox, uuid: str) -> str | None:
+    found = sandbox.admin("GET", "registry", params={"uuid": uuid}).json()["uuids"]
+    return found[0]["status"] if found else None
+
+
+@pytest.fixture
+def sf(sandbox):
+    assert sandbox.admin("POST", "clock", json={"freeze": "2026-01-10T10:00:00"}).ok
+    return sandbox
+
+
+def advance(sandbox, by: str) -> None:
+    assert sandbox.admin("POST", "clock", json={"advance": by}).ok
+
+
+# ---------------------------------------------------------------- parameters (611)
+
+
+@pytest.mark.parametrize("version", ["1.1", "1.2"])
+def test_children_in_the_wsdl_order_are_accepted_qualified_or_not(sf, version):
+    assert asincrono(sf, u := new_uuid(), version=version) == (200, u.lower())
+    children = [("usuario", USER), ("password", PASSWORD), ("uuid", v := new_uuid()), ("rfcEmisor", RFC),
+                ("emailNotifica", "a@b.mx"), *material().items(), ("properties", "")]  # fmt: skip
+    assert post(sf, "cancelarAsincrono", children, version=version, qualified=False)[:2] == (200, v.lower())
+
+
+@pytest.mark.parametrize("version", ["1.1", "1.2"])
+def test_children_out_of_order_answer_611(sf, version):
+    children = [("usuario", USER), ("password", PASSWORD), ("rfcEmisor", RFC), ("uuid", u := new_uuid())]
+    status, mensaje, _ = post(sf, "cancelarAsincrono", children, version=version)
+    assert status == 611 and mensaje.startswith(DOCUMENTED[611].rstrip("."))
+    assert "rfcEmisor" in mensaje and "uuid" in mensaje
+    assert sf.admin("GET", "jobs").json()["solucionfactible"]["total"] == 0
+    # The same request in the WSDL's order is accepted: nothing was registered by the refused one.
+    assert asincrono(sf, u) == (200, u.lower())
+
+
+def test_an_unknown_child_answers_611(sf):
+    children = [("usuario", USER), ("password", PASSWORD), ("uuid", new_uuid()), ("rfcEmisor", RFC),
+                ("motivo", "02")]  # fmt: skip
+    status, mensaje, _ = post(sf, "cancelarAsincrono", children)
+    assert status == 611 and "motivo" in mensaje
+
+
+def test_a_repeated_single_child_answers_611(sf):
+    children = [("usuario", USER), ("password", PASSWORD), ("uuid", new_uuid()), ("uuid", new_uuid()),
+                ("rfcEmisor", RFC)]  # fmt: skip
+    assert post(sf, "cancelarAsincrono", children)[0] == 611
+
+
+def test_out_of_place_is_611_on_the_status_query_too(sf):
+    children = [("transactionId", new_uuid()), ("usuario", USER), ("password", PASSWORD)]
+    assert post(sf, "getStatusCancelacionAsincrona", children)[0] == 611
+
+
+def test_missing_required_parameters_answer_611(sf):
+    children = [("usuario", USER), ("password", PASSWORD), ("uuid", new_uuid())]
+    status, mensaje, _ = post(sf, "cancelarAsincrono", children)
+    assert status == 611 and mensaje.startswith(DOCUMENTED[611].rstrip("."))
+
+
+# ---------------------------------------------------------------- messages
+
+
+def test_every_documented_code_has_the_documents_description():
+    for code, text in DOCUMENTED.items():
+        assert codes.message(code) == text, code
+
+
+def test_200_message_is_the_uuid_of_the_invoice(sf):
+    u = new_uuid()
+    status, mensaje = asincrono(sf, u)
+    assert status == 200 and mensaje == u.lower()
+
+
+# ---------------------------------------------------------------- lifecycle
+
+
+def test_first_200_means_accepted_and_in_process_everywhere(sf):
+    u = new_uuid()
+    assert asincrono(sf, u, email="erp@example.mx") == (200, u.lower())
+    # Accepted, not yet cancelled: the registry and the status call agree.
+    assert registry(sf, u) == "en_proceso"
+    assert status_of(sf, u) == (211, DOCUMENTED[211], None)
+    job = next(c for c in sf.admin("GET", "jobs").json()["solucionfactible"]["cancellations"] if c["uuid"] == u)
+    assert (job["status"], job["mensaje"], job["resolved_at"]) == (211, DOCUMENTED[211], None)
+    assert sf.admin("GET", "mail").json()["messages"] == []  # no notification before the outcome
+    advance(sf, "5m")
+    status, mensaje, acuse = status_of(sf, u)
+    assert (status, mensaje) == (200, u.lower()) and acuse
+    assert registry(sf, u) == "cancelado"
+
+
+@pytest.mark.parametrize("uuid", MAGIC_211)
+def test_magic_211_wording_is_the_same_in_both_operations(sf, uuid):
+    status, mensaje = asincrono(sf, uuid)
+    assert (status, mensaje) == (211, DOCUMENTED[211])
+    assert status_of(sf, uuid)[:2] == (211, mensaje)
+    assert registry(sf, uuid) == "en_proceso"
+
+
+@pytest.mark.parametrize("uuid", MAGIC_204)
+def test_magic_204_uuids_in_the_test_environment(sf, uuid):
+    assert asincrono(sf, uuid) == (204, DOCUMENTED[204])
+    assert registry(sf, uuid) is None
+
+
+def test_magic_uuids_are_ordinary_outside_the_test_environment(sf):
+    r = sf.admin("PUT", "scenarios", json={"providers": {"solucionfactible": {"environment": "productivo"}}})
+    assert r.status_code == 200, r.text
+    production = {"user": "productivo@pac-mock.test", "password": "secreto", "csd": material()}
+    assert asincrono(sf, MAGIC_204[0], **production) == (200, MAGIC_204[0].lower())
+    assert asincrono(sf, MAGIC_211[0], **production) == (200, MAGIC_211[0].lower())
+    # ...and the test user is the other environment's account there (633).
+    assert asincrono(sf, new_uuid())[0] == 633
+
+
+def test_a_new_request_after_the_recipient_refused_is_a_new_transaction(sf):
+    u = REFUSED_BY_RECIPIENT
+    assert asincrono(sf, u) == (211, DOCUMENTED[211])
+    assert asincrono(sf, u)[0] == 701  # still in process: one transaction per UUID
+    advance(sf, "10m")
+    assert status_of(sf, u)[:2] == (213, DOCUMENTED[213])
+    assert registry(sf, u) == "rechazado"  # SAT: the request was refused, the CFDI stays valid...
+    assert asincrono(sf, u) == (211, DOCUMENTED[211])  # ...and the issuer may ask again
+    assert status_of(sf, u)[:2] == (211, DOCUMENTED[211])
+    assert registry(sf, u) == "en_proceso"
+
+
+def test_a_request_after_a_cancellation_is_previously_cancelled(sf):
+    u = new_uuid()
+    assert asincrono(sf, u)[0] == 200
+    advance(sf, "5m")
+    assert status_of(sf, u)[0] == 200
+    status, _ = asincrono(sf, u)
+    assert status == codes.PREVIOUSLY_CANCELLED  # SAT's 202, not 701
+    # The finished transaction (and its acuse) is what the status call still reports.
+    status, mensaje, acuse = status_of(sf, u)
+    assert (status, mensaje) == (200, u.lower()) and acuse
