@@ -6,6 +6,9 @@ does. Delivery happens outside that transaction, in a loop (:meth:`Outbox.start`
 rows atomically (several worker processes never send one row twice), sends them with ``smtplib``
 to ``settings.smtp_host:smtp_port``, and retries with exponential backoff.
 
+Attachments (MYSuite's distribution mail: the CFDI's XML and PDF) are rows of ``outbox_attachments``
+written in the same transaction as their message.
+
 Status of a row: ``recorded`` (no SMTP server configured: kept for ``/__admin/mail`` only),
 ``pending`` (waiting for its next attempt), ``sending`` (claimed by a delivery loop), ``sent``,
 ``failed`` (gave up after ``max_attempts``; ``last_error`` says why). A claim that is not finished
@@ -57,6 +60,15 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_session ON outbox(session, id);
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, next_attempt_at);
+CREATE TABLE IF NOT EXISTS outbox_attachments (
+    outbox_id INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    session TEXT NOT NULL,
+    filename TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (outbox_id, position)
+);
 """
 
 RECORDED = "recorded"
@@ -69,8 +81,18 @@ MAX_WAIT_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with a message (``content_type`` as ``maintype/subtype``)."""
+
+    filename: str
+    content_type: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class Mail:
-    """One notification to record (and deliver). ``headers`` are extra headers such as ``X-SFService``."""
+    """One notification to record (and deliver). ``headers`` are extra headers such as ``X-SFService``;
+    ``to`` may list several addresses separated by commas."""
 
     to: str
     subject: str
@@ -78,6 +100,7 @@ class Mail:
     headers: Mapping[str, str] = field(default_factory=dict)
     uuid: str | None = None
     provider: str | None = None
+    attachments: tuple[Attachment, ...] = ()
 
 
 class Outbox:
@@ -129,8 +152,15 @@ class Outbox:
                 time.time() if self.delivers else None,
             ),
         )
+        outbox_id = int(cur.lastrowid)
+        for position, attachment in enumerate(mail.attachments):
+            conn.execute(
+                "INSERT INTO outbox_attachments(outbox_id, position, session, filename, content_type, data) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (outbox_id, position, session, attachment.filename, attachment.content_type, attachment.data),
+            )
         self._wake.set()
-        return int(cur.lastrowid)
+        return outbox_id
 
     # Reading -------------------------------------------------------------------------------------
 
@@ -154,7 +184,19 @@ class Outbox:
         args.append(max(1, min(limit, 10_000)))
         with self.store.read() as conn:
             rows = conn.execute(sql, args).fetchall()
-        return [_describe(r) for r in rows]
+            files: dict[int, list[dict[str, Any]]] = {}
+            ids = [r["id"] for r in rows]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                for f in conn.execute(
+                    "SELECT outbox_id, filename, content_type, length(data) AS size FROM outbox_attachments "
+                    f"WHERE outbox_id IN ({','.join('?' * len(chunk))}) ORDER BY outbox_id, position",
+                    chunk,
+                ):
+                    files.setdefault(f["outbox_id"], []).append(
+                        {"filename": f["filename"], "content_type": f["content_type"], "size": f["size"]}
+                    )
+        return [_describe(r, files.get(r["id"], [])) for r in rows]
 
     def wait(self, session: str, count: int, timeout: float, **filters: str | None) -> tuple[list[dict], bool]:
         """Wait until ``count`` messages match or ``timeout`` seconds pass. Returns (messages, timed_out)."""
@@ -169,6 +211,7 @@ class Outbox:
 
     def clear(self, session: str) -> int:
         with self.store.tx() as conn:
+            conn.execute("DELETE FROM outbox_attachments WHERE session=?", (session,))
             return conn.execute("DELETE FROM outbox WHERE session=?", (session,)).rowcount
 
     # Delivery ------------------------------------------------------------------------------------
@@ -222,6 +265,15 @@ class Outbox:
         for name, value in json.loads(row["headers"]).items():
             message[name] = value
         message.set_content(row["body"])
+        with self.store.read() as conn:
+            files = conn.execute(
+                "SELECT filename, content_type, data FROM outbox_attachments WHERE outbox_id=? ORDER BY position",
+                (row["id"],),
+            ).fetchall()
+        for f in files:
+            maintype, _, subtype = f["content_type"].partition("/")
+            message.add_attachment(bytes(f["data"]), maintype=maintype, subtype=subtype or "octet-stream",
+                                   filename=f["filename"])
         return message
 
     def _send(self, row: Mapping[str, Any]) -> None:
@@ -259,7 +311,7 @@ class Outbox:
             self._wake.clear()
 
 
-def _describe(row: Mapping[str, Any]) -> dict[str, Any]:
+def _describe(row: Mapping[str, Any], attachments: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "id": row["id"],
         "created_at": row["created_at"],
@@ -274,6 +326,7 @@ def _describe(row: Mapping[str, Any]) -> dict[str, Any]:
         "attempts": row["attempts"],
         "last_error": row["last_error"],
         "sent_at": row["sent_at"],
+        "attachments": attachments,  # filename, content_type and size of each, in order
     }
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from aiosmtpd.controller import Controller
 
-from mockserver.mail import SCHEMA, Mail, Outbox
+from mockserver.mail import SCHEMA, Attachment, Mail, Outbox
 from mockserver.settings import Settings
 from mockserver.store import Store
 from mockserver.testing.client import AdminClient
@@ -88,6 +88,30 @@ def test_delivery_over_smtp(smtp):
     [m] = outbox.messages("s")
     assert (m["status"], m["attempts"], m["last_error"]) == ("sent", 1, None) and m["sent_at"]
     assert outbox.deliver_due() == 0  # never twice
+
+
+def test_attachments_are_recorded_delivered_and_forgotten_with_their_message(smtp):
+    from email import message_from_bytes, policy
+
+    controller, inbox = smtp
+    store = Store(None, [SCHEMA])
+    outbox = _outbox(store, smtp_host="127.0.0.1", smtp_port=controller.port)
+    files = (Attachment("f.xml", "application/xml", b"<a/>"), Attachment("f.pdf", "application/pdf", b"%PDF-1"))
+    with store.tx() as conn:
+        outbox.enqueue(conn, "s", Mail(to="a@example.mx, b@example.mx", subject="s", body="b\n",
+                                       attachments=files), at=AT)  # fmt: skip
+    [m] = outbox.messages("s")
+    assert m["attachments"] == [{"filename": "f.xml", "content_type": "application/xml", "size": 4},
+                                {"filename": "f.pdf", "content_type": "application/pdf", "size": 6}]  # fmt: skip
+    assert outbox.deliver_due() == 1
+    [(rcpt, content)] = inbox.received
+    assert rcpt == ["a@example.mx", "b@example.mx"]
+    parts = [(p.get_filename(), p.get_content_type(), p.get_payload(decode=True))
+             for p in message_from_bytes(content, policy=policy.default).iter_attachments()]  # fmt: skip
+    assert parts == [("f.xml", "application/xml", b"<a/>"), ("f.pdf", "application/pdf", b"%PDF-1")]
+    assert outbox.clear("s") == 1
+    with store.read() as conn:
+        assert conn.execute("SELECT COUNT(*) FROM outbox_attachments").fetchone()[0] == 0
 
 
 def test_retries_with_backoff_then_fails_keeping_the_record():

@@ -29,6 +29,7 @@ ENTITY = "JES900109Q90"
 USER_NAME = "MX.JES900109Q90.Juan"
 EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
 DOTNET_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}-06:00$")
+LOCAL_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$")  # AsyncRequest's EnrolledTimeStamp
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 SOAP_NS = {
     "1.1": "http://schemas.xmlsoap.org/soap/envelope/",
@@ -99,12 +100,14 @@ def verify(sandbox, guid: str) -> dict:
     xml = etree.fromstring(answer.decoded(1))
     as_json = json.loads(answer.decoded(2))
     assert xml.tag == "AsyncRequest"
-    assert [c.tag for c in xml] == [
+    assert list(as_json) == [
         "Entity", "Uuid", "InternalID", "EnrolledTimeStamp", "Status", "DocumentGUID", "Year", "Batch", "Serial",
         "ErrorMsg",
     ]  # fmt: skip
-    assert list(as_json) == [c.tag for c in xml]
-    assert DOTNET_TIME.match(xml.findtext("EnrolledTimeStamp"))
+    # The XML leaves out what is null in the JSON (.NET's XmlSerializer; the document's example).
+    assert [c.tag for c in xml] == [k for k, v in as_json.items() if v is not None]
+    assert xml.findtext("Uuid") == as_json["Uuid"] == guid
+    assert LOCAL_TIME.match(xml.findtext("EnrolledTimeStamp"))
     assert re.fullmatch(r"/Date\(\d+\)/", as_json["EnrolledTimeStamp"])
     assert int(xml.findtext("Status")) == as_json["Status"]
     return as_json
@@ -164,7 +167,8 @@ def test_zeep_client_converts_a_1_5_mb_document_end_to_end(sandbox, native_1_5mb
 
     pending = client.service.RequestTransaction(Transaction="ASYNC_CONVERT_VERIFY", Data1=guid, **common)
     record = json.loads(base64.b64decode(pending.ResponseData.ResponseData2))
-    assert record["Status"] == 1 and record["Uuid"] == "" and record["InternalID"] == "FAC-0001"
+    assert record["Status"] == 1 and record["Uuid"] == guid and record["InternalID"] == "FAC-0001"
+    assert record["DocumentGUID"] is None and record["ErrorMsg"] is None
 
     not_yet = client.service.RequestTransaction(Transaction="ASYNC_RETRIEVE_DOCUMENT", Data1=guid, **common)
     assert not_yet.Response.Result is False and "en proceso" in not_yet.Response.Description
@@ -178,8 +182,8 @@ def test_zeep_client_converts_a_1_5_mb_document_end_to_end(sandbox, native_1_5mb
         and record["Batch"] == "A"
         and record["Serial"] == "1"
     )
-    uuid = record["Uuid"]
-    assert GUID.match(uuid) and GUID.match(record["DocumentGUID"]) and record["ErrorMsg"] == ""
+    assert record["Uuid"] == guid and record["ErrorMsg"] is None
+    uuid = record["DocumentGUID"].upper()  # the fiscal UUID, written like a .NET Guid
 
     retrieved = client.service.RequestTransaction(Transaction="ASYNC_RETRIEVE_DOCUMENT", Data1=guid, **common)
     assert retrieved.Response.Result is True
@@ -418,7 +422,7 @@ def test_malformed_native_xml_ends_in_status_3_with_base64_error(sandbox):
     guid = accept(sandbox, base64.b64encode(broken).decode(), "ROTO-1")
     advance(sandbox, "1m")
     record = verify(sandbox, guid)
-    assert record["Status"] == 3 and record["Uuid"] == ""
+    assert record["Status"] == 3 and record["Uuid"] == guid and record["DocumentGUID"] is None
     assert "no está bien formado" in base64.b64decode(record["ErrorMsg"]).decode()
     failed = call(sandbox, "ASYNC_RETRIEVE_DOCUMENT", guid)
     assert not failed.ok and failed.code == 3143 and "Status 3" in failed.text("Response/Description")

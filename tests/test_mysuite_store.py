@@ -80,4 +80,5 @@ def test_the_converter_finishes_jobs_without_being_asked(sandbox, document):
     assert state == "done" and job["request_id"] == guid
     verified = Answer(sandbox.post_soap(PATH, envelope("ASYNC_CONVERT_VERIFY", guid)))
     record = etree.fromstring(verified.decoded(1))
-    assert record.findtext("Status") == "2" and record.findtext("Uuid") == job["uuid"]
+    assert record.findtext("Status") == "2" and record.findtext("Uuid") == guid
+    assert record.findtext("DocumentGUID") == job["uuid"].lower()

@@ -37,17 +37,19 @@ def native_document(
     folio: str = "1",
     tipo: str = "FACTURA",
     seed: int = 0,
+    distribution: str | None = None,
 ) -> bytes:
     """A valid native document (fx:Version 8) of about ``size`` (bytes, or "1.5MB", "2MiB"; at least
     one Concepto), with consistent totals (SubTotal = sum of Importe, IVA 16 %, Total = SubTotal + IVA).
 
-    ``entity`` is the issuer's RFC (the request's Entity); ``seed`` makes the Conceptos reproducible.
+    ``entity`` is the issuer's RFC (the request's Entity); ``seed`` makes the Conceptos reproducible;
+    ``distribution`` (addresses separated by ``;``) asks MYSuite to e-mail the generated CFDI.
     """
     size_bytes = parse_size(size) if isinstance(size, str) else int(size)
     rng = random.Random(seed)
     conceptos: list[str] = []
     subtotal = iva = Decimal(0)
-    head = _sample_head(entity, razon_social, receptor_rfc, receptor_nombre, serie, folio, tipo)
+    head = _sample_head(entity, razon_social, receptor_rfc, receptor_nombre, serie, folio, tipo, distribution)
     budget = max(size_bytes - len(head) - 600, 1)
     written = 0
     while written < budget or not conceptos:
@@ -84,7 +86,13 @@ def native_document(
     return (head + "".join(conceptos) + tail).encode("utf-8")
 
 
-def _sample_head(entity, razon_social, receptor_rfc, receptor_nombre, serie, folio, tipo) -> str:  # type: ignore[no-untyped-def]
+def _sample_head(entity, razon_social, receptor_rfc, receptor_nombre, serie, folio, tipo, distribution) -> str:  # type: ignore[no-untyped-def]
+    procesamiento = (
+        f'<fx:Procesamiento><fx:Dictionary name="email"><fx:Entry k="to" v={quoteattr(distribution)}/>'
+        "</fx:Dictionary></fx:Procesamiento>"
+        if distribution
+        else ""
+    )
     return (
         f'<?xml version="1.0" encoding="UTF-8"?>\n<fx:FactDocMX xmlns:fx="{FX_NS}">'
         f"<fx:Version>{NATIVE_VERSION}</fx:Version><fx:Identificacion><fx:CdgPaisEmisor>MX</fx:CdgPaisEmisor>"
@@ -92,7 +100,7 @@ def _sample_head(entity, razon_social, receptor_rfc, receptor_nombre, serie, fol
         f"<fx:RazonSocialEmisor>{escape(razon_social)}</fx:RazonSocialEmisor><fx:Usuario>Juan</fx:Usuario>"
         f"<fx:AsignacionSolicitada><fx:Serie>{escape(serie)}</fx:Serie><fx:Folio>{escape(folio)}</fx:Folio>"
         f"<fx:TiempoDeEmision>0</fx:TiempoDeEmision></fx:AsignacionSolicitada><fx:Exportacion>01</fx:Exportacion>"
-        f"<fx:LugarExpedicion>64000</fx:LugarExpedicion></fx:Identificacion>"
+        f"<fx:LugarExpedicion>64000</fx:LugarExpedicion></fx:Identificacion>{procesamiento}"
         f"<fx:Emisor><fx:RegimenFiscal><fx:Regimen>601</fx:Regimen></fx:RegimenFiscal></fx:Emisor>"
         f"<fx:Receptor><fx:CdgPaisReceptor>MX</fx:CdgPaisReceptor><fx:RFCReceptor>{escape(receptor_rfc)}"
         f"</fx:RFCReceptor><fx:NombreReceptor>{escape(receptor_nombre)}</fx:NombreReceptor>"

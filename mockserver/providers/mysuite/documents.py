@@ -13,6 +13,11 @@ Pure functions (no HTTP, no database). The service layer decides when to call th
   real cadenas for these documents.
 - :func:`render_pdf` prints a readable invoice (first :data:`PDF_MAX_CONCEPTOS` Conceptos).
 - :func:`zip_single` packs one file. (Sample native documents: :mod:`mockserver.testing.mysuite`.)
+
+Mail distribution: a native document asks MYSuite to e-mail the generated CFDI with
+``fx:Procesamiento/fx:Dictionary[@name="email"]/fx:Entry[@k="to"]/@v`` (addresses separated by ``;``
+or ``,``), the element public MYSuite client code writes right after ``fx:Identificacion``; the
+addresses end up in :attr:`NativeDocument.distribution`.
 """
 
 from __future__ import annotations
@@ -181,6 +186,7 @@ class NativeDocument:
     conceptos: list[Concepto]
     totales: Totales
     metodo_pago: str | None
+    distribution: tuple[str, ...] = ()  # addresses the CFDI is e-mailed to (fx:Procesamiento)
 
 
 def _safe_parser_options() -> dict:
@@ -224,7 +230,22 @@ def read_native(xml: bytes, *, entity: str | None = None) -> NativeDocument:
     return _native_document(sections, conceptos, entity)
 
 
-_SECTIONS = ("Version", "Identificacion", "Emisor", "Receptor", "Totales", "ComprobanteEx")
+_SECTIONS = ("Version", "Identificacion", "Procesamiento", "Emisor", "Receptor", "Totales", "ComprobanteEx")
+_EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
+
+
+def _distribution(procesamiento: etree._Element | None) -> tuple[str, ...]:
+    """The "to" addresses of the ``email`` dictionary; what is not an address is left out."""
+    if procesamiento is None:
+        return ()
+    found: list[str] = []
+    for dictionary in procesamiento.iterfind(f"{{{FX_NS}}}Dictionary"):
+        if (dictionary.get("name") or "").strip().lower() != "email":
+            continue
+        for entry in dictionary.iterfind(f"{{{FX_NS}}}Entry"):
+            if (entry.get("k") or "").strip().lower() == "to":
+                found += [a.strip() for a in re.split(r"[;,]", entry.get("v") or "") if _EMAIL.match(a.strip())]
+    return tuple(dict.fromkeys(found))
 
 
 def _syntax_message(exc: etree.XMLSyntaxError) -> str:
@@ -413,6 +434,7 @@ def _native_document(
         conceptos=conceptos,
         totales=totales,
         metodo_pago=_text(sections.get("ComprobanteEx"), "{*}TerminosDePago/{*}MetodoDePago"),
+        distribution=_distribution(sections.get("Procesamiento")),
     )
 
 

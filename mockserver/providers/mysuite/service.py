@@ -11,8 +11,13 @@
   (request id → UUID, Faker seed), so a second conversion gives the same documents. The stamped
   UUID enters the shared SAT registry as vigente.
 - The PDF and the ZIPs are made on the first download and cached.
-- ``ASYNC_CONVERT_VERIFY`` reports Status 1/2/3; ``ASYNC_RETRIEVE_DOCUMENT`` hands out new signed
-  links (5 days of mock time) to ZIPs of the XML and the PDF.
+- ``ASYNC_CONVERT_VERIFY`` reports Status 1/2/3: ``Uuid`` is the request's id (the one in Data1),
+  ``DocumentGUID`` the fiscal UUID (TFD) of the generated CFDI; what has no value yet is null.
+  ``ASYNC_RETRIEVE_DOCUMENT`` hands out new signed links (5 days of mock time) to ZIPs of the XML
+  and the PDF.
+- A native document that asks for mail distribution (``fx:Procesamiento``, see :mod:`.documents`)
+  has its CFDI e-mailed, XML and PDF attached, through the outbox (the same SMTP path as Solución
+  Factible's notifications), recorded in the transaction that stores the CFDI.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from faker import Faker
 
 from ... import registry
 from ...clock import MEXICO_CITY
+from ...mail import Attachment, Mail, outbox_for
 from ...scenarios import SizeLimit
 from ...timers import Firing
 from . import codes, documents
@@ -115,18 +121,18 @@ class TransactionRequest:
 
 @dataclass(frozen=True)
 class AsyncRequestView:
-    """The ``AsyncRequest`` record of ``ASYNC_CONVERT_VERIFY`` (empty strings for what is not known yet)."""
+    """The ``AsyncRequest`` record of ``ASYNC_CONVERT_VERIFY`` (None for what has no value yet)."""
 
     entity: str
-    uuid: str
+    uuid: str  # the request's id
     internal_id: str
     enrolled_at: datetime
     status: int
-    document_guid: str
-    year: str
-    batch: str
-    serial: str
-    error_msg: str
+    document_guid: str | None  # the CFDI's fiscal UUID (Status 2)
+    year: int | None
+    batch: str | None
+    serial: str | None
+    error_msg: str | None  # plain text (Status 3); the wire writes it in base64
 
 
 @dataclass(frozen=True)
@@ -158,6 +164,7 @@ class Reply:
     code: int
     description: str = ""
     hint: str = ""
+    data: str = ""  # Response/Data
     requestor_active: bool = False
     requestor_name: str | None = None
     response_data1: str | None = None  # plain text (the request id)
@@ -331,6 +338,7 @@ def convert_native_xml(ctx: Context, req: TransactionRequest, outcome: Outcome |
         won, bound = ctx.store.claim(session, "mysuite:internal_id", f"{entity}|{internal_id}", guid)
         if not won:
             reply = refusal(codes.DUPLICATE_INTERNAL_ID)
+            reply.data = reply.description  # 002:76: the text comes "en <Data>"
             reply.response_data1 = bound
             reply.summary = {"request_id": bound, "size": size}
             return reply
@@ -416,6 +424,7 @@ def convert(runtime: Runtime, session: str, guid: str) -> bool:
     started = time.perf_counter()
     cfdi: bytes | None = None
     header: dict = {}
+    mail: Mail | None = None
     try:
         native_xml = blobs.get(session, job.blob_key, NATIVE)
         if native_xml is None:
@@ -423,8 +432,11 @@ def convert(runtime: Runtime, session: str, guid: str) -> bool:
         native = documents.read_native(native_xml, entity=job.entity)
         del native_xml
         cfdi = stamp(native, job)
+        distribution = native.distribution
         del native
         header = documents.cfdi_header(cfdi)
+        if distribution:
+            mail = distribution_mail(job, cfdi, header, distribution)
         status, error = DONE, None
     except documents.NativeDocumentError as exc:
         status, error = FAILED, exc.message
@@ -440,7 +452,7 @@ def convert(runtime: Runtime, session: str, guid: str) -> bool:
                 status,
                 error,
                 _derived_guid(f"{job.guid}:cfdi").upper() if status == DONE else None,
-                _derived_guid(f"{job.guid}:document") if status == DONE else None,
+                _derived_guid(f"{job.guid}:cfdi") if status == DONE else None,  # DocumentGUID: the TFD UUID
                 header.get("serie") or None,
                 header.get("folio") or job.folio,
                 json.dumps(header),
@@ -462,9 +474,44 @@ def convert(runtime: Runtime, session: str, guid: str) -> bool:
                 rfc_emisor=job.entity,
                 provider=PROVIDER,
             )
+            if mail is not None:
+                outbox_for(runtime).enqueue(conn, session, mail, at=job.due_at)
         blobs.delete(conn, session, job.blob_key, NATIVE)
+    if mail is not None:
+        outbox_for(runtime).wake()
     log.info("MYSuite request %s converted in %.2fs: status %s", guid, time.perf_counter() - started, status)
     return True
+
+
+def distribution_mail(job: Job, cfdi: bytes, header: dict, to: tuple[str, ...]) -> Mail:
+    """The e-mail that distributes a generated CFDI: the XML and its PDF attached.
+
+    MYSuite publishes no format for this mail; subject and body are the sandbox's own.
+    """
+    uuid = _derived_guid(f"{job.guid}:cfdi").upper()
+    serie, folio = header.get("serie") or "", header.get("folio") or job.folio or ""
+    base = f"{job.entity}_{serie}{folio}_{uuid}"
+    body = "\n".join([
+        f"Comprobante fiscal digital {serie}{folio} emitido por {header.get('emisor_nombre') or job.entity} "
+        f"({job.entity}).",
+        "",
+        f"Folio fiscal (UUID): {uuid}",
+        f"Receptor: {header.get('receptor_nombre', '')} ({header.get('receptor_rfc', '')})",
+        f"Total: {header.get('total', '')} {header.get('moneda', '')}",
+        "",
+        "Se adjuntan el XML y su representación impresa (PDF).",
+    ])
+    return Mail(
+        to=", ".join(to),
+        subject=f"CFDI {serie}{folio} de {job.entity} - folio fiscal {uuid}",
+        body=body + "\n",
+        uuid=uuid,
+        provider=PROVIDER,
+        attachments=(
+            Attachment(f"{base}.xml", "application/xml", cfdi),
+            Attachment(f"{base}.pdf", "application/pdf", documents.render_pdf(cfdi)),
+        ),
+    )
 
 
 def settled_job(ctx: Context, guid: str) -> Job | None:
@@ -505,18 +552,17 @@ def _requested_job(ctx: Context, req: TransactionRequest) -> Job | Reply:
 
 def async_request_view(job: Job) -> AsyncRequestView:
     done = job.status == DONE
-    year = job.due_at.astimezone(MEXICO_CITY).strftime("%Y") if done else ""
     return AsyncRequestView(
         entity=job.entity,
-        uuid=(job.uuid or "") if done else "",
+        uuid=job.guid,
         internal_id=job.internal_id,
         enrolled_at=job.enrolled_at,
         status=job.status,
-        document_guid=(job.document_guid or "") if done else "",
-        year=year,
-        batch=(job.serie or "") if done else "",
-        serial=(job.folio or "") if done else "",
-        error_msg=(job.error or "") if job.status == FAILED else "",
+        document_guid=job.document_guid if done else None,
+        year=job.due_at.astimezone(MEXICO_CITY).year if done else None,
+        batch=(job.serie or "") if done else None,  # a CFDI without Serie: "" (the document's example)
+        serial=(job.folio or "") if done else None,
+        error_msg=(job.error or "") if job.status == FAILED else None,
     )
 
 

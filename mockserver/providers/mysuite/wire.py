@@ -42,6 +42,9 @@ from .service import (
 )
 
 NS = "http://www.fact.com.mx/schema/ws"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+XSD = "http://www.w3.org/2001/XMLSchema"
+XML_DECLARATION = b'<?xml version="1.0" encoding="utf-8"?>'
 EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
 PROCESSOR = "PAC-MOCK-ASYNC01"
 DOWNLOADS_PATH = "/mysuite/downloads/"
@@ -124,6 +127,11 @@ def json_date(moment: datetime) -> str:
     return f"/Date({int(moment.timestamp() * 1000)})/"
 
 
+def local_timestamp(moment: datetime) -> str:
+    """``2018-11-29T11:49:15``: Mexico City time to the second, no offset (the AsyncRequest example)."""
+    return moment.astimezone(MEXICO_CITY).strftime("%Y-%m-%dT%H:%M:%S")
+
+
 def _b64(text: str | bytes) -> str:
     data = text.encode("utf-8") if isinstance(text, str) else text
     return base64.b64encode(data).decode("ascii")
@@ -141,21 +149,28 @@ def _echo(text: str | None) -> str | None:
 
 
 def async_request_xml(view: AsyncRequestView) -> bytes:
-    """The ``AsyncRequest`` record of ``ASYNC_CONVERT_VERIFY`` (ErrorMsg is base64 of the message)."""
-    root = etree.Element("AsyncRequest")
+    """The ``AsyncRequest`` record of ``ASYNC_CONVERT_VERIFY`` as the document's example writes it
+    (.NET's XmlSerializer): ``xsi``/``xsd`` declared on the root, a field without value (null) left
+    out, an empty string as an empty element, ErrorMsg in base64."""
+    root = etree.Element("AsyncRequest", nsmap={"xsi": XSI, "xsd": XSD})
     for name, value in _async_request_items(view, json_dates=False):
+        if value is None:
+            continue
         el = etree.SubElement(root, name)
-        if value not in (None, ""):
+        if value != "":
             el.text = str(value)
-    return etree.tostring(root, xml_declaration=True, encoding="utf-8")
+    return XML_DECLARATION + b" " + etree.tostring(root, encoding="utf-8")
 
 
 def async_request_json(view: AsyncRequestView) -> bytes:
+    """The same record as JSON (the document's example: ``"/Date(ms)/"``, ``null`` for no value)."""
     return json.dumps(dict(_async_request_items(view, json_dates=True)), ensure_ascii=False).encode("utf-8")
 
 
 def _async_request_items(view: AsyncRequestView, *, json_dates: bool) -> list[tuple[str, object]]:
-    enrolled = json_date(view.enrolled_at) if json_dates else dotnet_timestamp(view.enrolled_at)
+    # Both forms show the same instant to the second, as the document's pair does.
+    enrolled_at = view.enrolled_at.replace(microsecond=0)
+    enrolled = json_date(enrolled_at) if json_dates else local_timestamp(enrolled_at)
     return [
         ("Entity", view.entity),
         ("Uuid", view.uuid),
@@ -163,10 +178,10 @@ def _async_request_items(view: AsyncRequestView, *, json_dates: bool) -> list[tu
         ("EnrolledTimeStamp", enrolled),
         ("Status", view.status),
         ("DocumentGUID", view.document_guid),
-        ("Year", int(view.year) if view.year else 0),
+        ("Year", view.year),
         ("Batch", view.batch),
         ("Serial", view.serial),
-        ("ErrorMsg", _b64(view.error_msg) if view.error_msg else ""),
+        ("ErrorMsg", None if view.error_msg is None else _b64(view.error_msg)),
     ]
 
 
@@ -222,7 +237,7 @@ def build_response(req: TransactionRequest, reply: Reply, now: datetime, base_ur
     _sub(response, "Code", str(reply.code))
     _sub(response, "Description", reply.description)
     _sub(response, "Hint", reply.hint)
-    _sub(response, "Data")
+    _sub(response, "Data", reply.data)
     _sub(response, "Processor", PROCESSOR)
     if reply.identifier is not None:
         _identifier(response, reply.identifier)
