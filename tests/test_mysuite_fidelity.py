@@ -254,3 +254,39 @@ def test_a_generated_cfdi_is_mailed_with_xml_and_pdf_when_the_native_document_as
             assert pdf_part.get_payload(decode=True).startswith(b"%PDF-")
     finally:
         controller.stop()
+
+
+# ---------------------------------------------------------------- size gates
+
+
+def test_default_limits_are_the_documents(base):
+    from mockserver.scenarios import default_path, load_file
+
+    settings = load_file(default_path()).provider("mysuite")
+    test, production = settings.size_limit("pruebas"), settings.size_limit("productivo")
+    # 002:10 "mayor a 1 MB y hasta 4 MB"; 002:17 "superior a 1 MB teniendo como límite máximo 40MB".
+    assert (test.above, test.max, test.measure) == (1_000_000, 4_000_000, "xml")
+    assert (production.above, production.max) == (1_000_000, 40_000_000)
+    assert not production.accepts(1_000_000) and production.accepts(40_000_000)
+    assert not production.accepts(40_000_001)
+
+
+def test_size_gate_measures_the_decoded_native_xml_by_default(base):
+    # 900 kB of XML is 1.2 MB of base64 in Data1: under 1 MB as XML, so "false" (002:11).
+    small = send(base, "ASYNC_CONVERT_NATIVE_XML", document(900_000), "CHICO-1")
+    assert small.text("Response/Result") == "false" and small.text("Response/Code") == "3132"
+    assert "del XML nativo" in small.text("Response/Description")
+    # 3.5 MB of XML is 4.67 MB of base64: accepted, the XML is what counts.
+    assert convert(base, "MEDIANO-1", document(3_500_000))
+    big = send(base, "ASYNC_CONVERT_NATIVE_XML", document(4_100_000), "GRANDE-1")
+    assert big.text("Response/Result") == "false" and big.text("Response/Code") == "3132"
+
+
+def test_size_gate_can_measure_data1s_base64_text(base):
+    overlay = {"providers": {"mysuite": {"size_limits": {"pruebas": {"above": "1MB", "max": "4MB",
+                                                                     "measure": "data1"}}}}}  # fmt: skip
+    assert requests.put(f"{base}/__admin/scenarios", json=overlay, timeout=10).ok
+    assert convert(base, "CHICO-DATA1", document(900_000))  # 1.2 MB of base64
+    big = send(base, "ASYNC_CONVERT_NATIVE_XML", document(3_500_000), "MEDIANO-DATA1")  # 4.67 MB of base64
+    assert big.text("Response/Result") == "false" and big.text("Response/Code") == "3132"
+    assert "de Data1 (base64)" in big.text("Response/Description")

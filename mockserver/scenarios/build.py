@@ -165,7 +165,8 @@ class Builder:
             for env_name, lim in raw["size_limits"].items():
                 path = (*base, "size_limits", env_name)
                 try:
-                    limit = SizeLimit(above=parse_size(lim["above"]), max=parse_size(lim["max"]))
+                    limit = SizeLimit(above=parse_size(lim["above"]), max=parse_size(lim["max"]),
+                                      measure=lim.get("measure", "xml"))
                 except ValueError as exc:
                     self.error(path, str(exc))
                     continue

@@ -179,10 +179,15 @@ class TrustSettings:
 
 @dataclass(frozen=True)
 class SizeLimit:
-    """A body is accepted when ``above < size <= max`` (bytes)."""
+    """A body is accepted when ``above < size <= max`` (bytes).
+
+    ``measure`` says what is measured: ``xml`` the decoded native XML (the default: "el tamaño del XML
+    nativo", 002:4) or ``data1`` the base64 text in ``<Data1>`` (the other reading of 002:10).
+    """
 
     above: int
     max: int
+    measure: str = "xml"
 
     def accepts(self, size: int) -> bool:
         return self.above < size <= self.max

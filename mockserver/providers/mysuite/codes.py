@@ -67,7 +67,7 @@ MESSAGES: dict[int, str] = {
     DOCUMENT_MISSING: "Data1 es obligatorio: el XML nativo codificado en base64.",
     DOCUMENT_NOT_BASE64: "Data1 no es base64 válido: {reason}.",
     SIZE_NOT_ALLOWED: (
-        "El tamaño del XML nativo ({size}) no está permitido en el servicio asíncrono de {environment}: "
+        "El tamaño {what} ({size}) no está permitido en el servicio asíncrono de {environment}: "
         "debe ser mayor a {above} y de hasta {max}."
     ),
     INTERNAL_ID_MISSING: "Data2 es obligatorio: el número interno (único) del documento.",

@@ -293,6 +293,7 @@ def convert_native_xml(ctx: Context, req: TransactionRequest, outcome: Outcome |
     text, req.data1 = req.data1, None  # the only reference to tens of MB of base64: drop it once decoded
     if not text or not text.strip():
         return refusal(codes.DOCUMENT_MISSING)
+    data1_size = len(text)  # base64 is ASCII: characters are bytes
     try:
         native = decode_document(text)
     except (binascii.Error, ValueError) as exc:
@@ -302,17 +303,19 @@ def convert_native_xml(ctx: Context, req: TransactionRequest, outcome: Outcome |
     environment, limit = size_limit(ctx)
     if not native:
         return refusal(codes.DOCUMENT_MISSING)
-    if not limit.accepts(size):
+    measured = data1_size if limit.measure == "data1" else size
+    if not limit.accepts(measured):
         hint = (
             f"Los documentos de hasta {_mb(limit.above)} se envían con CONVERT_NATIVE_XML al servicio síncrono."
-            if size <= limit.above
+            if measured <= limit.above
             else f"El máximo del servicio asíncrono de {ENVIRONMENT_NAMES.get(environment, environment)} "
             f"es {_mb(limit.max)}."
         )
         reply = refusal(
             codes.SIZE_NOT_ALLOWED,
             hint,
-            size=f"{_mb(size)}, {size} bytes",
+            what="de Data1 (base64)" if limit.measure == "data1" else "del XML nativo",
+            size=f"{_mb(measured)}, {measured} bytes",
             environment=ENVIRONMENT_NAMES.get(environment, environment),
             above=_mb(limit.above),
             max=_mb(limit.max),
