@@ -290,3 +290,25 @@ def test_size_gate_can_measure_data1s_base64_text(base):
     big = send(base, "ASYNC_CONVERT_NATIVE_XML", document(3_500_000), "MEDIANO-DATA1")  # 4.67 MB of base64
     assert big.text("Response/Result") == "false" and big.text("Response/Code") == "3132"
     assert "de Data1 (base64)" in big.text("Response/Description")
+
+
+def test_year_is_the_year_of_the_cfdis_issue_date(sandbox):
+    clock(sandbox.url, freeze="2019-01-01T00:00:30")
+    native = native_sample(1_100_000).replace(b"<fx:TiempoDeEmision>0<", b"<fx:TiempoDeEmision>2018-12-31T23:59:00<")
+    request_id = convert(sandbox.url, "FIN-DE-ANO", base64.b64encode(native).decode())
+    clock(sandbox.url, advance="1m")
+    xml, as_json, _ = verify(sandbox.url, request_id)
+    assert xml.findtext("Year") == "2018" and as_json["Year"] == 2018  # 002:44: "fecha de emisión"
+    retrieved = send(sandbox.url, "ASYNC_RETRIEVE_DOCUMENT", request_id)
+    assert retrieved.text("Response/Identifier/AYear") == "2018"
+    assert retrieved.text("Response/Identifier/DocumentGUID") == as_json["DocumentGUID"]
+
+
+def test_processing_time_grows_with_the_size_of_data1(base):
+    # 002:18: the bigger the document, the longer the server takes (default: 2 s + 1 s per MB).
+    small = convert(base, "TIEMPO-1", document(1_100_000))
+    large = convert(base, "TIEMPO-3", document(3_500_000))
+    clock(base, advance="4s")
+    assert verify(base, small)[1]["Status"] == 2 and verify(base, large)[1]["Status"] == 1
+    clock(base, advance="2s")
+    assert verify(base, large)[1]["Status"] == 2

@@ -158,10 +158,32 @@ def test_out_of_place_is_611_on_the_status_query_too(sf):
     assert post(sf, "getStatusCancelacionAsincrona", children)[0] == 611
 
 
-def test_missing_required_parameters_answer_611(sf):
-    children = [("usuario", USER), ("password", PASSWORD), ("uuid", new_uuid())]
-    status, mensaje, _ = post(sf, "cancelarAsincrono", children)
+@pytest.mark.parametrize("missing", ["usuario", "password", "uuid", "rfcEmisor"])
+def test_missing_required_parameters_answer_611(sf, missing):
+    children = [("usuario", USER), ("password", PASSWORD), ("uuid", new_uuid()), ("rfcEmisor", RFC)]
+    status, mensaje, _ = post(sf, "cancelarAsincrono", [c for c in children if c[0] != missing])
     assert status == 611 and mensaje.startswith(DOCUMENTED[611].rstrip("."))
+
+
+def test_optional_parameters_may_be_left_out_or_nil(sf):
+    # emailNotifica, the CSD (the issuer's stored one is used) and properties are optional (000:21-26).
+    u = new_uuid()
+    nil = ' xsi:nil="true" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+    children = [("usuario", USER), ("password", PASSWORD), ("uuid", u), ("rfcEmisor", RFC)]
+    body = "".join(f"<ws:{n}>{v}</ws:{n}>" for n, v in children) + "".join(
+        f"<ws:{n}{nil}/>" for n in ("emailNotifica", "csdCer", "csdKey", "csdPassword"))  # fmt: skip
+    envelope = (f'<soapenv:Envelope xmlns:soapenv="{SOAP["1.1"]}" xmlns:ws="{NS}"><soapenv:Body>'
+                f"<ws:cancelarAsincrono>{body}</ws:cancelarAsincrono></soapenv:Body></soapenv:Envelope>")  # fmt: skip
+    response = sf.post_soap(PATHS["1.1"], envelope, action="urn:cancelarAsincrono")
+    assert etree.fromstring(response.content).findtext(".//{*}status") == "200"
+
+
+@pytest.mark.parametrize("code", [500, 501])
+def test_server_side_codes_come_from_scenario_rules(sf, code):
+    rule = {"rules": [{"id": "caida", "provider": "solucionfactible", "operation": "cancelarAsincrono",
+                       "outcome": {"code": code}}]}  # fmt: skip
+    assert sf.admin("PUT", "scenarios", json=rule).status_code == 200
+    assert asincrono(sf, new_uuid()) == (code, DOCUMENTED[code])
 
 
 # ---------------------------------------------------------------- messages
@@ -242,3 +264,22 @@ def test_a_request_after_a_cancellation_is_previously_cancelled(sf):
     # The finished transaction (and its acuse) is what the status call still reports.
     status, mensaje, acuse = status_of(sf, u)
     assert (status, mensaje) == (200, u.lower()) and acuse
+
+
+# ---------------------------------------------------------------- notification e-mail
+
+
+def test_notification_headers_for_a_successful_and_an_unsuccessful_attempt(sf):
+    cancelled, refused = new_uuid(), REFUSED_BY_RECIPIENT
+    assert asincrono(sf, cancelled, email="conta@example.mx")[0] == 200
+    assert asincrono(sf, refused, email="conta@example.mx")[0] == 211
+    assert asincrono(sf, new_uuid())[0] == 200  # no emailNotifica: no mail (000:21 "No")
+    advance(sf, "10m")
+    messages = sf.admin("GET", "mail/wait", params={"count": 2, "timeout": 10}).json()["messages"]
+    headers = {m["uuid"]: m["headers"] for m in messages}
+    assert len(messages) == 2 and all(m["to"] == "conta@example.mx" for m in messages)
+    # 000:30-37: X-SFService, X-UUIDCancelacion (upper case, as the example), X-StatusCancelacion OK/ERROR.
+    assert headers[cancelled] == {"X-SFService": "Cancelar", "X-UUIDCancelacion": cancelled,
+                                  "X-StatusCancelacion": "OK"}  # fmt: skip
+    assert headers[refused] == {"X-SFService": "Cancelar", "X-UUIDCancelacion": refused,
+                                "X-StatusCancelacion": "ERROR"}  # fmt: skip

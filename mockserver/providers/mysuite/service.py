@@ -553,6 +553,12 @@ def _requested_job(ctx: Context, req: TransactionRequest) -> Job | Reply:
     return job
 
 
+def issue_year(job: Job) -> int:
+    """The year of the generated CFDI's ``Fecha`` (its issue date), the stamp's when it is not at hand."""
+    fecha = str(job.summary.get("fecha") or "")
+    return int(fecha[:4]) if fecha[:4].isdigit() else job.due_at.astimezone(MEXICO_CITY).year
+
+
 def async_request_view(job: Job) -> AsyncRequestView:
     done = job.status == DONE
     return AsyncRequestView(
@@ -562,7 +568,7 @@ def async_request_view(job: Job) -> AsyncRequestView:
         enrolled_at=job.enrolled_at,
         status=job.status,
         document_guid=job.document_guid if done else None,
-        year=job.due_at.astimezone(MEXICO_CITY).year if done else None,
+        year=issue_year(job) if done else None,
         batch=(job.serie or "") if done else None,  # a CFDI without Serie: "" (the document's example)
         serial=(job.folio or "") if done else None,
         error_msg=(job.error or "") if job.status == FAILED else None,
@@ -597,7 +603,7 @@ def retrieve(ctx: Context, req: TransactionRequest) -> Reply:
         country="MX",
         entity=job.entity,
         fiscal_name=summary.get("emisor_nombre", ""),
-        year=job.due_at.astimezone(MEXICO_CITY).strftime("%Y"),
+        year=str(issue_year(job)),
         batch=job.serie or "",
         serial=job.folio or "",
         document_guid=job.document_guid or "",
