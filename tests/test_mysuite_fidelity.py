@@ -312,3 +312,27 @@ def test_processing_time_grows_with_the_size_of_data1(base):
     assert verify(base, small)[1]["Status"] == 2 and verify(base, large)[1]["Status"] == 1
     clock(base, advance="2s")
     assert verify(base, large)[1]["Status"] == 2
+
+
+# ---------------------------------------------------------------- ASYNC_RETRIEVE_DOCUMENT
+
+
+def test_retrieve_document_gives_base64_links_to_the_xml_and_the_pdf(base):
+    request_id = convert(base, "LIGAS-1")
+    clock(base, advance="1m")
+    answer = send(base, "ASYNC_RETRIEVE_DOCUMENT", request_id)
+    assert answer.ok and answer.text("Response/Identifier/InternalID") == "LIGAS-1"  # like RETRIEVE_DOCUMENT
+    xml_link, pdf_link = (base64.b64decode(answer.data(n)).decode() for n in (1, 3))  # 002:72-73
+    assert answer.data(2) == ""
+    kinds = []
+    for link in (xml_link, pdf_link):
+        got = requests.get(link, timeout=30)
+        assert got.status_code == 200 and got.headers["Content-Type"] == "application/zip"  # 002:26: ZIP files
+        with zipfile.ZipFile(io.BytesIO(got.content)) as archive:
+            (name,) = archive.namelist()
+            kinds.append(name.rsplit(".", 1)[1])
+            if name.endswith(".pdf"):
+                assert archive.read(name).startswith(b"%PDF-")
+    assert kinds == ["xml", "pdf"]  # 002:71: always the XML and the PDF
+    again = send(base, "ASYNC_RETRIEVE_DOCUMENT", request_id)
+    assert base64.b64decode(again.data(1)).decode() != xml_link  # 002:75: new links on every call

@@ -186,6 +186,76 @@ def test_server_side_codes_come_from_scenario_rules(sf, code):
     assert asincrono(sf, new_uuid()) == (code, DOCUMENTED[code])
 
 
+# ---------------------------------------------------------------- codes, end to end
+
+
+def starts_with_description(mensaje: str | None, code: int) -> bool:
+    """The document's description, maybe followed by ": <detail>"."""
+    text = DOCUMENTED[code]
+    return mensaje == text or (mensaje or "").startswith(text.rstrip(".") + ": ")
+
+
+@pytest.mark.parametrize(("user", "password", "code"), [
+    ("nadie@pac-mock.test", "x", 601),
+    (USER, "incorrecta", 601),
+    ("bloqueado@pac-mock.test", "secreto", 602),
+    ("caducado@pac-mock.test", "secreto", 603),
+    ("inactivo@pac-mock.test", "secreto", 605),
+    ("productivo@pac-mock.test", "secreto", 633),
+])  # fmt: skip
+def test_account_codes_with_the_documents_descriptions(sf, user, password, code):
+    status, mensaje = asincrono(sf, new_uuid(), user=user, password=password)
+    assert status == code and starts_with_description(mensaje, code)
+
+
+def test_604_after_too_many_failed_log_ins(sf):
+    assert [asincrono(sf, new_uuid(), password=f"mal-{i}")[0] for i in range(5)] == [601, 601, 601, 601, 604]
+    status, mensaje = asincrono(sf, new_uuid())  # even with the right password, for a while
+    assert status == 604 and starts_with_description(mensaje, 604)
+
+
+def test_620_when_the_user_may_not_use_the_stored_csd(sf):
+    status, mensaje = asincrono(sf, new_uuid(), user="sin-permisos@pac-mock.test", password="secreto")
+    assert status == 620 and starts_with_description(mensaje, 620)
+
+
+@pytest.mark.parametrize(("uuid", "rfc"), [("1234", RFC), (None, "NO-ES-RFC")])
+def test_621_for_invalid_data(sf, uuid, rfc):
+    children = [("usuario", USER), ("password", PASSWORD), ("uuid", uuid or new_uuid()), ("rfcEmisor", rfc)]
+    status, mensaje, _ = post(sf, "cancelarAsincrono", children)
+    assert status == 621 and starts_with_description(mensaje, 621)
+
+
+@pytest.mark.parametrize(("fixture_name", "rfc", "password", "code"), [
+    ("csd_moral", RFC, "equivocada", 306),  # the key does not open: the keys do not match a CSD
+    ("fiel_moral", RFC, None, 306),  # a FIEL is not a CSD
+    ("csd_expired", "CAD850101AB3", None, 305),
+    ("csd_moral", "PEFM800101AB2", None, 303),
+])  # fmt: skip
+def test_csd_codes_with_the_documents_descriptions(sf, fixture_name, rfc, password, code):
+    csd = material(fixture_name)
+    if password:
+        csd["csdPassword"] = password
+    children = [("usuario", USER), ("password", PASSWORD), ("uuid", new_uuid()), ("rfcEmisor", rfc), *csd.items()]
+    status, mensaje, _ = post(sf, "cancelarAsincrono", children)
+    assert status == code and starts_with_description(mensaje, code)
+
+
+def test_308_for_a_csd_not_issued_by_the_sat(sf):
+    assert sf.admin("PUT", "scenarios", json={"trust": {"accept_sat_issuers": False}}).status_code == 200
+    children = [("usuario", USER), ("password", PASSWORD), ("uuid", new_uuid()), ("rfcEmisor", "UNT900101AA4"),
+                *material("csd_untrusted").items()]  # fmt: skip
+    status, mensaje, _ = post(sf, "cancelarAsincrono", children)
+    assert status == 308 and starts_with_description(mensaje, 308)
+
+
+def test_701_while_a_transaction_for_the_uuid_is_in_process(sf):
+    u = new_uuid()
+    assert asincrono(sf, u)[0] == 200
+    status, mensaje = asincrono(sf, u, version="1.2")
+    assert status == 701 and starts_with_description(mensaje, 701) and u in mensaje
+
+
 # ---------------------------------------------------------------- messages
 
 
