@@ -336,3 +336,28 @@ def test_retrieve_document_gives_base64_links_to_the_xml_and_the_pdf(base):
     assert kinds == ["xml", "pdf"]  # 002:71: always the XML and the PDF
     again = send(base, "ASYNC_RETRIEVE_DOCUMENT", request_id)
     assert base64.b64decode(again.data(1)).decode() != xml_link  # 002:75: new links on every call
+
+
+# ---------------------------------------------------------------- the sandbox's own codes
+
+
+def test_sandbox_codes_for_inactive_and_unauthorised_requestors_and_pending_requests(base):
+    inactive, limited = "11111111-2222-4333-8444-555555555555", "22222222-3333-4444-8555-666666666666"
+    overlay = {"providers": {"mysuite": {"accounts": [
+        {"user": REQUESTOR, "environment": "pruebas", "entities": [ENTITY], "user_names": [USER_NAME]},
+        {"user": inactive, "state": "inactive", "entities": [ENTITY]},
+        {"user": limited, "permissions": [], "entities": [ENTITY]},
+    ]}}}  # fmt: skip
+    assert requests.put(f"{base}/__admin/scenarios", json=overlay, timeout=10).ok
+
+    def as_requestor(requestor: str) -> Result:
+        body = envelope("ASYNC_CONVERT_VERIFY", REQUESTOR).replace(REQUESTOR, requestor)
+        return Result(requests.post(base + PATH, data=body.encode(), timeout=30,
+                                    headers={"Content-Type": "text/xml; charset=utf-8"}))  # fmt: skip
+
+    assert as_requestor(inactive).text("Response/Code") == "3103"
+    assert as_requestor(limited).text("Response/Code") == "3110"
+    request_id = convert(base, "EN-PROCESO-1")
+    pending = send(base, "ASYNC_RETRIEVE_DOCUMENT", request_id)
+    assert pending.text("Response/Result") == "false" and pending.text("Response/Code") == "3142"
+    assert "Status 1" in pending.text("Response/Description")

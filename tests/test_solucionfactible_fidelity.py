@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import base64
 import uuid as uuidlib
+from datetime import datetime
 
 import pytest
 from lxml import etree
 
 from mockserver.providers.solucionfactible import codes
+from mockserver.sat import sign_cancelacion
 from mockserver.sat.pki import fixture
 
 NS = "http://ws.cfdi.solucionfactible.com"
@@ -353,3 +355,27 @@ def test_notification_headers_for_a_successful_and_an_unsuccessful_attempt(sf):
                                   "X-StatusCancelacion": "OK"}  # fmt: skip
     assert headers[refused] == {"X-SFService": "Cancelar", "X-UUIDCancelacion": refused,
                                 "X-StatusCancelacion": "ERROR"}  # fmt: skip
+
+
+# ---------------------------------------------------------------- codes the document does not list
+
+
+def test_sat_codes_and_702_beyond_the_documents_list(sf):
+    # SAT's answers passed through: 205 unknown, 203 another issuer (the default scenarios' seeds).
+    assert asincrono(sf, "00000000-0000-4000-8000-000000000205") == (205, "UUID no encontrado")
+    assert asincrono(sf, "00000000-0000-4000-8000-000000000203") == (203, "UUID no corresponde al emisor")
+    info = fixture("csd_moral")
+    cert = info.certificate()
+    assert sf.admin("PUT", "scenarios", json={"sat": {"revoked_certificates": [cert.certificate_number]}}).ok
+    assert asincrono(sf, new_uuid(), csd=material())[0] == 304
+    assert sf.admin("DELETE", "scenarios").ok
+    # Signed requests: 301 malformed, 302 a seal that does not verify.
+    u = new_uuid()
+    signed = sign_cancelacion(cert, info.private_key(), cert.rfc, [(u, "02")], datetime(2026, 1, 10, 4, 0))
+    tampered = signed.replace(u.encode(), new_uuid().encode())
+    for solicitud, code in ((b"<Cancelacion", 301), (tampered, 302), (signed, 200)):
+        children = [("usuario", USER), ("password", PASSWORD),
+                    ("solicitud", base64.b64encode(solicitud).decode())]  # fmt: skip
+        assert post(sf, "enviarSolicitudCancelacionAsincrono", children)[0] == code
+    # The status query for a UUID without a transaction.
+    assert status_of(sf, new_uuid())[0] == codes.ASYNC_UNKNOWN
