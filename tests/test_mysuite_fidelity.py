@@ -355,7 +355,8 @@ def test_sandbox_codes_for_inactive_and_unauthorised_requestors_and_pending_requ
         return Result(requests.post(base + PATH, data=body.encode(), timeout=30,
                                     headers={"Content-Type": "text/xml; charset=utf-8"}))  # fmt: skip
 
-    assert as_requestor(inactive).text("Response/Code") == "3103"
+    refused = as_requestor(inactive)
+    assert refused.text("Response/Code") == "3103" and refused.text("Request/RequestorActive") == "false"
     assert as_requestor(limited).text("Response/Code") == "3110"
     request_id = convert(base, "EN-PROCESO-1")
     pending = send(base, "ASYNC_RETRIEVE_DOCUMENT", request_id)

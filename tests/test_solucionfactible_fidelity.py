@@ -158,6 +158,9 @@ def test_a_repeated_single_child_answers_611(sf):
 def test_out_of_place_is_611_on_the_status_query_too(sf):
     children = [("transactionId", new_uuid()), ("usuario", USER), ("password", PASSWORD)]
     assert post(sf, "getStatusCancelacionAsincrona", children)[0] == 611
+    # The layout is read before the credentials: a wrong password out of place is still 611.
+    children = [("transactionId", new_uuid()), ("usuario", USER), ("password", "incorrecta")]
+    assert post(sf, "getStatusCancelacionAsincrona", children)[0] == 611
 
 
 @pytest.mark.parametrize("missing", ["usuario", "password", "uuid", "rfcEmisor"])
@@ -214,6 +217,10 @@ def test_604_after_too_many_failed_log_ins(sf):
     assert [asincrono(sf, new_uuid(), password=f"mal-{i}")[0] for i in range(5)] == [601, 601, 601, 601, 604]
     status, mensaje = asincrono(sf, new_uuid())  # even with the right password, for a while
     assert status == 604 and starts_with_description(mensaje, 604)
+    advance(sf, "14m")
+    assert asincrono(sf, new_uuid())[0] == 604
+    advance(sf, "1m")  # the lock lapses after 15 minutes of mock time
+    assert asincrono(sf, new_uuid())[0] == 200
 
 
 def test_620_when_the_user_may_not_use_the_stored_csd(sf):
@@ -296,6 +303,8 @@ def test_magic_211_wording_is_the_same_in_both_operations(sf, uuid):
     assert (status, mensaje) == (211, DOCUMENTED[211])
     assert status_of(sf, uuid)[:2] == (211, mensaje)
     assert registry(sf, uuid) == "en_proceso"
+    advance(sf, "5m")  # then it resolves like any other transaction
+    assert status_of(sf, uuid)[:2] == (200, uuid.lower()) and registry(sf, uuid) == "cancelado"
 
 
 @pytest.mark.parametrize("uuid", MAGIC_204)
