@@ -389,3 +389,18 @@ def test_sat_codes_and_702_beyond_the_documents_list(sf):
         assert post(sf, "enviarSolicitudCancelacionAsincrono", children)[0] == code
     # The status query for a UUID without a transaction.
     assert status_of(sf, new_uuid())[0] == codes.ASYNC_UNKNOWN
+
+
+def test_a_new_transaction_is_not_resolved_by_what_was_left_of_the_old_one(sf):
+    u = new_uuid()
+    seed = {"sat": {"cfdis": [{"uuid": u, "cancelable": "con_aceptacion", "recipient": "acepta",
+                               "recipient_after": "10m"}]}}  # fmt: skip
+    assert sf.admin("PUT", "scenarios", json=seed).status_code == 200
+    assert asincrono(sf, u)[0] == 211  # the recipient would accept at minute 10...
+    assert sf.admin("POST", f"solucionfactible/cancellations/{u}/deny").ok  # ...but refuses now
+    advance(sf, "3m")
+    assert asincrono(sf, u)[0] == 211  # a new request: its recipient answers at minute 13
+    advance(sf, "7m")
+    assert status_of(sf, u)[:2] == (211, DOCUMENTED[211])  # minute 10: the old timer is gone
+    advance(sf, "3m")
+    assert status_of(sf, u)[0] == 200

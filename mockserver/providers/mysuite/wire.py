@@ -159,7 +159,7 @@ def async_request_xml(view: AsyncRequestView) -> bytes:
         el = etree.SubElement(root, name)
         if value != "":
             el.text = str(value)
-    return XML_DECLARATION + b" " + etree.tostring(root, encoding="utf-8")
+    return XML_DECLARATION + b"\n" + etree.tostring(root, encoding="utf-8")
 
 
 def async_request_json(view: AsyncRequestView) -> bytes:
