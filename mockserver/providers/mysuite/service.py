@@ -439,7 +439,10 @@ def convert(runtime: Runtime, session: str, guid: str) -> bool:
         del native
         header = documents.cfdi_header(cfdi)
         if distribution:
-            mail = distribution_mail(job, cfdi, header, distribution)
+            try:
+                mail = distribution_mail(job, cfdi, header, distribution)
+            except Exception:  # the CFDI stands even when its mail cannot be made
+                log.exception("MYSuite request %s: the distribution mail could not be made", guid)
         status, error = DONE, None
     except documents.NativeDocumentError as exc:
         status, error = FAILED, exc.message
