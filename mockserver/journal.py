@@ -130,6 +130,16 @@ class Journal:
         with self.store.read() as conn:
             return int(conn.execute(f"SELECT COUNT(*) FROM journal WHERE {where}", args).fetchone()[0])
 
+    def with_findings(self, session: str, limit: int = 10_000) -> list[dict]:
+        """The session's entries that carry conformance findings (bodies left out), newest first."""
+        with self.store.read() as conn:
+            rows = conn.execute(
+                "SELECT id, at, provider, operation, path, status, summary FROM journal "
+                "WHERE session = ? AND summary LIKE ? ORDER BY id DESC LIMIT ?",
+                (session, '%"findings": [%', max(0, min(limit, self.limit))),
+            ).fetchall()
+        return [{**dict(row), "summary": json.loads(row["summary"] or "{}")} for row in rows]
+
 
 def _filters(session: str, provider: str | None, operation: str | None,
              uuid: str | None = None) -> tuple[str, list]:

@@ -12,7 +12,7 @@ import re
 import yaml
 from flask import Blueprint, current_app, g, jsonify, request
 
-from .. import __version__, registry
+from .. import __version__, conformance, registry
 from .. import scenarios as scenario_module
 from ..clock import parse_instant
 from ..runtime import DEFAULT_SESSION, Runtime, session_name
@@ -114,6 +114,14 @@ def requests_journal():
         include_bodies=request.args.get("bodies", "1") not in ("0", "false", "no"),
     )
     return jsonify({"requests": items, "count": len(items)})
+
+
+@blueprint.get("/conformance")
+def conformance_summary():
+    """The session's conformance findings by check: counts and the first request of each."""
+    summary = conformance.session_summary(runtime().journal, session())
+    summary["session"] = session_name(session())
+    return jsonify(summary)
 
 
 @blueprint.get("/requests/count")

@@ -14,6 +14,7 @@ from lxml import etree
 
 from ..journal import BODY_LIMIT, Entry, clip, redact_element, redact_text
 from ..runtime import Runtime
+from . import conformance
 from .envelope import (
     SOAP11,
     fault_bytes,
@@ -72,7 +73,9 @@ def handle(runtime: Runtime, service: SoapService, request: Request, session: st
             injected = _injected(fault, version, call)
             if injected is not None:
                 return _finish(runtime, entry, call, body, injected, started)
-        payload = operation.handler(call)
+        conformance.inspect(call, request)
+        refused = conformance.refusal(call)
+        payload = refused if refused is not None else operation.handler(call)
         response = Response(response_bytes(version, payload), 200, content_type=version.content_type)
     except SoapFault as fault:
         response = _fault_response(version, fault)
@@ -94,6 +97,8 @@ def _finish(runtime: Runtime, entry: Entry, call: Call | None, body: bytes, resp
         entry.summary = {**call.summary, **entry.summary}
         if call.ctx.rule_notes:
             entry.summary["rules"] = call.ctx.rule_notes
+        if call.findings:
+            entry.summary["findings"] = [f.as_dict() for f in call.findings]
     entry.status = response.status_code
     entry.duration_ms = (time.perf_counter() - started) * 1000
     entry.request = _journal_request(call, body, entry)

@@ -35,6 +35,8 @@ class Call:
     base_url: str = ""
     # What the operation's ``reader`` made of the payload (the payload itself when it has none).
     data: Any = None
+    # Where the request departs from the provider's documents (mockserver.conformance).
+    findings: list = field(default_factory=list)
 
     @property
     def payload(self) -> etree._Element:
@@ -78,6 +80,8 @@ class SoapService:
     # Allows text nodes over 10 MB (MYSuite documents).
     huge: bool = False
     environment: str | None = None
+    # The provider's conformance checks (mockserver.conformance.Conformance), run on every call.
+    conformance: Any = None
 
     def __post_init__(self) -> None:
         self.wsdl = WsdlDocument(self.wsdl_file)

@@ -15,10 +15,13 @@ from pathlib import Path
 
 from lxml import etree
 
+from ...conformance import Conformance, Finding
 from ...soap.envelope import SOAP11
+from ...soap.faults import SoapFault
 from ...soap.service import Call, Operation, SoapService
 from ...soap.xml import text_of
 from . import codes
+from . import conformance as checks
 from .service import CancelarRequest, RespuestaCancelacion, cancelar, rule_fields
 
 NS = "http://service.xpd.mx/"
@@ -72,6 +75,19 @@ def _fields(environment: str) -> Callable[[CancelarRequest], dict]:
     return fields
 
 
+def refuse(call: Call, finding: Finding) -> etree._Element:
+    """A request a scenario's ``strict`` refuses, answered with the check's own code."""
+    code = CONFORMANCE.check(finding.check).refusal
+    if not code.isdigit():
+        raise SoapFault(f"{finding.message} ({finding.check}, {finding.source})", code="Sender")
+    message = f"{codes.message(code)}: {finding.message} ({finding.check})"
+    call.summary.update(code=code, message=message)
+    return write_respuesta(RespuestaCancelacion(code, message))
+
+
+CONFORMANCE = Conformance(checks.CHECKS, checks.inspect, refuse)
+
+
 def _service(name: str, environment: str) -> SoapService:
     return SoapService(
         provider="expidetufactura",
@@ -81,6 +97,7 @@ def _service(name: str, environment: str) -> SoapService:
         versions=(SOAP11,),
         secret_fields=frozenset({"token"}),
         environment=environment,
+        conformance=CONFORMANCE,
     )
 
 

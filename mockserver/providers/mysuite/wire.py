@@ -25,10 +25,13 @@ from pathlib import Path
 from lxml import etree
 
 from ...clock import MEXICO_CITY
+from ...conformance import Conformance, Finding
 from ...soap.envelope import SoapRequest
+from ...soap.faults import SoapFault
 from ...soap.service import Call, Operation, SoapService
 from ...soap.xml import text_of
 from . import codes
+from . import conformance as checks
 from .service import (
     ASYNC_CONVERT,
     ASYNC_RETRIEVE,
@@ -284,6 +287,20 @@ def handle(call: Call) -> etree._Element:
     return build_response(req, reply, call.ctx.now(), call.base_url)
 
 
+def refuse(call: Call, finding: Finding) -> etree._Element:
+    """A request a scenario's ``strict`` refuses, answered ``Result=false`` with the check's code."""
+    code = CONFORMANCE.check(finding.check).refusal
+    if not code.isdigit():
+        raise SoapFault(f"{finding.message} ({finding.check}, {finding.source})", code="Sender")
+    req, _ = parse_request(call.payload)
+    reply = Reply(False, int(code), f"{finding.message} ({finding.check})", f"Fuente: {finding.source}")
+    call.summary.update(transaction=(req.transaction or "").strip()[:60], result=False, code=int(code))
+    return build_response(req, reply, call.ctx.now(), call.base_url)
+
+
+CONFORMANCE = Conformance(checks.CHECKS, checks.inspect, refuse)
+
+
 class FactWSFront(SoapService):
     """The ASMX service; dispatches ``RequestTransaction`` under the name of the request's Transaction."""
 
@@ -302,4 +319,5 @@ SERVICE = FactWSFront(
     extra_paths=("/mx.com.fact.wsfront/factwsfront.asmx", "/factwsfront.asmx"),
     case_insensitive=True,
     huge=True,
+    conformance=CONFORMANCE,
 )

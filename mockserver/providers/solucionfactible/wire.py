@@ -22,10 +22,13 @@ from pathlib import Path
 
 from lxml import etree
 
+from ...conformance import Conformance, Finding
 from ...sat import SatError, load_certificate, parse_cancelacion
+from ...soap.faults import SoapFault
 from ...soap.service import Call, Operation, SoapService
 from ...soap.xml import text_of
-from . import service
+from . import codes, service
+from . import conformance as checks
 from .service import Answer, Csd, Folio
 
 NS = "http://ws.cfdi.solucionfactible.com"
@@ -263,6 +266,20 @@ def cancelar_sector_primario(call: Call) -> etree._Element:
     return _finish(call, service.cancelar_sector_primario(call.ctx, req, call.outcome), status_response)
 
 
+def refuse(call: Call, finding: Finding) -> etree._Element:
+    """A request a scenario's ``strict`` refuses, answered with the check's own status code."""
+    code = CONFORMANCE.check(finding.check).refusal
+    if not code.isdigit():
+        raise SoapFault(f"{finding.message} ({finding.check}, {finding.source})", code="Sender")
+    answer = Answer(int(code), codes.message(int(code), f"{finding.message} ({finding.check})"),
+                    summary={"code": int(code)})
+    build = async_response if call.operation.name in ASYNC_OPERATIONS else status_response
+    return _finish(call, answer, build)
+
+
+ASYNC_OPERATIONS = ("cancelarAsincrono", "enviarSolicitudCancelacionAsincrono")
+CONFORMANCE = Conformance(checks.CHECKS, checks.inspect, refuse)
+
 OPERATIONS = (
     Operation("cancelarAsincrono", NS, cancelar_asincrono, fields_cancelar_asincrono),
     Operation("getStatusCancelacionAsincrona", NS, get_status, fields_status),
@@ -279,4 +296,5 @@ SERVICE = SoapService(
     operations=list(OPERATIONS),
     extra_paths=("/ws/services/Cancelacion",),
     secret_fields=frozenset({"password", "csdKey", "csdPassword", "derKeyCSD", "contrasenaCSD"}),
+    conformance=CONFORMANCE,
 )
