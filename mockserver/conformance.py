@@ -201,9 +201,18 @@ def summarise(entries: Iterable[Mapping[str, Any]], requests: int | None = None)
     }
 
 
-def session_summary(journal: Any, session: str) -> dict[str, Any]:
-    """:func:`summarise` for one session of a :class:`~mockserver.journal.Journal`."""
-    return {"session": session, **summarise(journal.with_findings(session), journal.count(session))}
+def session_summary(journal: Any, session: str, *, findings: bool = False) -> dict[str, Any]:
+    """:func:`summarise` for one session of a :class:`~mockserver.journal.Journal`; with ``findings``
+    also every finding, oldest first, with the request it belongs to."""
+    entries = journal.with_findings(session)
+    out = {"session": session, **summarise(entries, journal.count(session))}
+    if findings:
+        out["findings"] = [
+            {**f, "request": e["id"], "at": e["at"], "operation": e["operation"], "path": e["path"]}
+            for e in sorted(entries, key=lambda e: e["id"])
+            for f in e["summary"].get("findings", [])
+        ]
+    return out
 
 
 def report_text(summary: Mapping[str, Any], session: str = "default") -> str:

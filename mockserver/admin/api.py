@@ -119,7 +119,8 @@ def requests_journal():
 @blueprint.get("/conformance")
 def conformance_summary():
     """The session's conformance findings by check: counts and the first request of each."""
-    summary = conformance.session_summary(runtime().journal, session())
+    listed = request.args.get("findings", "0") not in ("0", "false", "no")
+    summary = conformance.session_summary(runtime().journal, session(), findings=listed)
     summary["session"] = session_name(session())
     return jsonify(summary)
 

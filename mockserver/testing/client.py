@@ -145,6 +145,16 @@ class AdminClient:
                          f"HTTP {e['status']} code={code}{extra}" + (f" rules=[{rules}]" if rules else ""))
         return "\n".join(lines) or "(no requests in this session)"
 
+    def conformance(self, severity: str | None = None) -> list[dict]:
+        """The session's conformance findings, oldest first: ``check``, ``severity``, ``source``,
+        ``message`` and the ``request`` (journal id) each belongs to (docs/conformance.md)."""
+        found = self.call("GET", "conformance?findings=1")["findings"]
+        return [f for f in found if severity is None or f["severity"] == severity]
+
+    def conformance_summary(self) -> dict:
+        """``GET /__admin/conformance``: findings by check, with counts and the first request of each."""
+        return self.call("GET", "conformance")
+
     def timers(self) -> list[dict]:
         return self.call("GET", "timers")["pending"]
 

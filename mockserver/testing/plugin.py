@@ -8,6 +8,8 @@ The sandbox's scenarios: ``PAC_MOCK_SCENARIOS``, else the ``pac_mock_scenarios``
 to the ini file), else ``scenarios.yaml`` in the rootdir, else the built-in defaults. One test can lay
 a file or YAML text over them with ``@pytest.mark.pac_mock_scenarios("slow.yaml")``.
 When a test that used ``pac_mock`` fails, its report gets the session's journal, one line per call.
+With ``--pac-mock-strict`` (or ``pac_mock_strict = true`` in the ini file) a test whose session has a
+conformance finding of severity ``error`` fails, and its report lists them (docs/conformance.md).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import pytest
 from .client import AdminClient
 
 INI = "pac_mock_scenarios"
+STRICT_INI = "pac_mock_strict"
 MARKER = "pac_mock_scenarios"
 
 
@@ -77,6 +80,11 @@ class PacMock(AdminClient):
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(INI, "scenarios file of the in-process pac-mock sandbox (PAC_MOCK_SCENARIOS wins)", default="")
+    parser.addini(STRICT_INI, "fail a test whose pac-mock session has conformance findings of severity error",
+                  type="bool", default=False)
+    parser.getgroup("pac-mock").addoption(
+        "--pac-mock-strict", action="store_true", default=None,
+        help="fail a test whose pac-mock session has conformance findings of severity error")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -148,6 +156,28 @@ def pac_mock(pac_mock_server: str, request: pytest.FixtureRequest) -> Iterator[P
 
 
 _CLIENT = pytest.StashKey[PacMock]()
+
+
+def strict(config: pytest.Config) -> bool:
+    option = config.getoption("--pac-mock-strict", default=None)
+    return bool(option) if option is not None else bool(config.getini(STRICT_INI))
+
+
+def describe_findings(findings: list[dict]) -> str:
+    return "\n".join(f"  request #{f['request']} {f.get('operation') or ''}: {f['check']} [{f['source']}]: "
+                     f"{f['message']}" for f in findings)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    result = yield
+    client = item.stash.get(_CLIENT, None)
+    if client is not None and strict(item.config):
+        errors = client.conformance(severity="error")
+        if errors:
+            pytest.fail(f"pac-mock --pac-mock-strict: {len(errors)} conformance error(s) in session "
+                        f"{client.session} (docs/conformance.md):\n{describe_findings(errors)}", pytrace=False)
+    return result
 
 
 @pytest.hookimpl(hookwrapper=True)
