@@ -1,4 +1,4 @@
-"""``pac-mock serve | check | sample | fixtures | sign``."""
+"""``pac-mock serve | check | sample | report | fixtures | sign``."""
 
 from __future__ import annotations
 
@@ -136,6 +136,23 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    import json
+
+    from . import conformance
+
+    try:
+        summary = conformance.report_for(args.target, args.session, token=args.token)
+    except (OSError, ValueError, RuntimeError) as exc:
+        print(f"pac-mock report: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False, indent=2))
+    else:
+        print(conformance.report_text(summary, summary["session"]))
+    return 1 if args.fail_on_error and summary["severities"].get("error") else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pac-mock", description="A local sandbox for Mexican CFDI providers.")
     parser.add_argument("--version", action="version", version=f"pac-mock {__version__}")
@@ -170,6 +187,16 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--base64", action="store_true", help="base64-encode it (what Data1 carries)")
     sample.add_argument("--out", "-o", type=Path, help="write to FILE instead of standard output")
     sample.set_defaults(func=_sample)
+
+    report = sub.add_parser("report", help="the conformance findings of a session (docs/conformance.md)")
+    report.add_argument("target", help="a running sandbox's URL, or a data directory (or its .sqlite3 file)")
+    report.add_argument("--session", default="default", help="which session (default: the default one)")
+    report.add_argument("--json", action="store_true", help="print the summary as JSON")
+    report.add_argument("--token", default=os.environ.get("PAC_MOCK_ADMIN_TOKEN"),
+                        help="admin token of the server (PAC_MOCK_ADMIN_TOKEN)")
+    report.add_argument("--fail-on-error", action="store_true",
+                        help="exit with status 1 when the session has findings of severity error")
+    report.set_defaults(func=_report)
 
     from .sat import commands as sat_commands
 

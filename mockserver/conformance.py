@@ -215,6 +215,27 @@ def session_summary(journal: Any, session: str, *, findings: bool = False) -> di
     return out
 
 
+def report_for(target: str, session: str = "default", *, token: str | None = None) -> dict[str, Any]:
+    """The session summary of a running sandbox (``target`` is its URL) or of a data directory
+    (or its SQLite file), for ``pac-mock report``."""
+    if target.startswith(("http://", "https://")):
+        from .testing.client import AdminClient
+
+        client = AdminClient(target, session=None if session in ("", "default") else session, token=token)
+        return client.conformance_summary()
+    from .journal import Journal
+    from .store import Store
+
+    path = Path(target)
+    if path.is_dir():
+        path = path / "pac-mock.sqlite3"
+    if not path.is_file():
+        raise ValueError(f"{target}: no pac-mock data here (expected a data directory or its pac-mock.sqlite3)")
+    summary = session_summary(Journal(Store(path)), "" if session == "default" else session)
+    summary["session"] = session
+    return summary
+
+
 def report_text(summary: Mapping[str, Any], session: str = "default") -> str:
     """The summary as lines for a CI log."""
     sev = summary["severities"]

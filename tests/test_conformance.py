@@ -385,3 +385,35 @@ def test_every_check_cites_a_document_line_or_the_wsdl():
     for check in all_checks():
         assert re.search(r"\d{3}_[0-9a-f]{16}\.txt:\d+|\.wsdl", check.source), check
         assert check.severity in ("error", "warning", "info")
+
+
+# ---------------------------------------------------------------- pac-mock report
+
+
+def test_report_prints_the_summary_of_a_server_and_of_a_data_directory(tmp_path, capsys):
+    import json
+
+    import requests
+
+    from mockserver.cli import main
+    from mockserver.server import BackgroundServer
+    from mockserver.settings import Settings
+
+    with BackgroundServer(Settings(port=0, data_dir=tmp_path)) as server:
+        body = sf_envelope(sf_fields(emailNotifica=None))
+        requests.post(server.url + SF_PATH, data=body, timeout=30,
+                      headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": "urn:cancelar"})
+        assert main(["report", server.url]) == 0
+        text = capsys.readouterr().out
+        assert main(["report", server.url, "--json", "--fail-on-error"]) == 1
+        as_json = json.loads(capsys.readouterr().out)
+    assert "1 of 1 requests with findings (1 error, 0 warning, 1 info)" in text
+    assert f"ERROR   sf.soapaction-wrong x1  [{CHECKS['sf.soapaction-wrong'].source}]" in text
+    assert "INFO    sf.email-missing x1" in text
+    assert [c["check"] for c in as_json["checks"]] == ["sf.soapaction-wrong", "sf.email-missing"]
+    # The same from the data directory the server left behind, and nothing for another session.
+    assert main(["report", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["checks"] == as_json["checks"]
+    assert main(["report", str(tmp_path), "--session", "nobody"]) == 0
+    assert "no findings" in capsys.readouterr().out
+    assert main(["report", str(tmp_path / "missing")]) == 2
