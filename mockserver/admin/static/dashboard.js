@@ -24,7 +24,7 @@
 
   const $ = (id) => document.getElementById(id);
   const state = { paused: false, busy: false, lastJournalKey: "", maxSeenId: null, providers: {}, journal: [],
-    mail: [], lastKeys: {} };
+    mail: [], lastKeys: {}, checks: {} };
 
   // ---- DOM helpers -----------------------------------------------------------------------------
 
@@ -259,10 +259,25 @@
   }
 
   function summaryChips(summary) {
-    const entries = Object.entries(summary || {}).filter(([key]) => key !== "rules" && key !== "code");
+    const entries = Object.entries(summary || {})
+      .filter(([key]) => key !== "rules" && key !== "code" && key !== "findings");
     return entries.map(([key, value]) =>
       el("span", { class: "chip" + (key === "fault" || key === "injected" ? " chip-bad" : "") },
-        el("span", { class: "chip-key" }, key), " ", scalarText(value)));
+        el("span", { class: "chip-key" }, key), " ", scalarText(value))).concat(findingChips(summary));
+  }
+
+  // Conformance findings: where the request departs from the provider's documents (docs/conformance.md).
+  function findingChips(summary) {
+    return ((summary && summary.findings) || []).map((f) =>
+      el("span", { class: `chip finding finding-${f.severity}`, title: findingSentence(f),
+        dataset: { check: f.check, severity: f.severity } }, f.check));
+  }
+
+  function findingSentence(f) {
+    const title = state.checks[f.check];
+    const severity = f.severity.charAt(0).toUpperCase() + f.severity.slice(1);
+    return `${severity}: ${title ? title + " — " : ""}${f.message}. Source: ${f.source}` +
+      (f.fidelity ? ` (fidelity ${f.fidelity})` : "") + ".";
   }
 
   function renderJournal(data) {
@@ -274,8 +289,10 @@
     const previousMax = state.maxSeenId;
     const rows = items.map((item) => {
       const fresh = previousMax !== null && item.id > previousMax;
+      const findings = ((item.summary && item.summary.findings) || []).length;
       return el("tr", {
-        class: "clickable" + (fresh ? " fresh" : ""), tabindex: "0", dataset: { id: String(item.id) },
+        class: "clickable" + (fresh ? " fresh" : "") + (findings ? " has-findings" : ""), tabindex: "0",
+        dataset: { id: String(item.id), findings: String(findings) },
         title: "Show the redacted request and response",
         onclick: () => openRequest(item),
         onkeydown: (e) => { if (e.key === "Enter") openRequest(item); },
@@ -430,8 +447,12 @@
 
   // ---- Detail dialog ---------------------------------------------------------------------------
 
-  function openDialog(title, meta, a, b) {
+  function openDialog(title, meta, a, b, findings) {
     $("detail-title").textContent = title;
+    replace($("detail-findings"), (findings || []).map((f) =>
+      el("li", { class: `finding finding-${f.severity}`, dataset: { check: f.check } },
+        el("span", { class: "chip finding finding-" + f.severity }, f.check), " ", findingSentence(f))));
+    show($("detail-findings-section"), (findings || []).length > 0);
     replace($("detail-meta"), meta.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, scalarText(v))]));
     $("detail-a-title").textContent = a.title;
     $("detail-a").textContent = a.text;
@@ -452,18 +473,19 @@
   async function openRequest(item) {
     if (location.hash !== `#request-${item.id}`) history.replaceState(null, "", `#request-${item.id}`);
     const meta = [["Time", item.at], ["Path", item.path], ["SOAP", item.soap_version], ["Status", item.status],
-      ["Duration", `${item.duration_ms} ms`], ...Object.entries(item.summary || {})];
+      ["Duration", `${item.duration_ms} ms`], ...Object.entries(item.summary || {}).filter(([k]) => k !== "findings")];
+    const findings = (item.summary && item.summary.findings) || [];
     const title = `${state.providers[item.provider] || item.provider || ""} · ${item.operation || item.path}`;
     openDialog(title, meta, { title: "Request (secrets redacted)", text: "loading…" },
-      { title: "Response", text: "loading…" });
+      { title: "Response", text: "loading…" }, findings);
     try {
       const full = await findEntry(item);
       if (!full) throw new Error("the entry is no longer in the journal");
       openDialog(title, meta, { title: "Request (secrets redacted)", text: prettyXml(full.request) || "(empty)" },
-        { title: "Response", text: prettyXml(full.response) || "(empty)" });
+        { title: "Response", text: prettyXml(full.response) || "(empty)" }, findings);
     } catch (err) {
       openDialog(title, meta, { title: "Request", text: "Could not load it: " + err.message },
-        { title: "Response", text: "" });
+        { title: "Response", text: "" }, findings);
     }
   }
 
@@ -508,7 +530,7 @@
       const provider = $("provider-filter").value;
       const journalQuery = new URLSearchParams({ bodies: "0", limit: "200" });
       if (provider) journalQuery.set("provider", provider);
-      const [health, journal, clock, scenarios, registry, mail, jobs, timers, sessions] = await Promise.all([
+      const [health, journal, clock, scenarios, registry, mail, jobs, timers, sessions, conformance] = await Promise.all([
         api("GET", "health"),
         api("GET", "requests?" + journalQuery),
         api("GET", "clock"),
@@ -518,7 +540,9 @@
         optional(api("GET", "jobs")),
         optional(api("GET", "timers")),
         optional(api("GET", "sessions")),
+        optional(api("GET", "conformance")),
       ]);
+      for (const c of (conformance.data && conformance.data.checks) || []) state.checks[c.check] = c.title;
       renderHealth(health);
       renderSessions(sessions.data);
       renderJournal(journal);
