@@ -417,3 +417,9 @@ def test_report_prints_the_summary_of_a_server_and_of_a_data_directory(tmp_path,
     assert main(["report", str(tmp_path), "--session", "nobody"]) == 0
     assert "no findings" in capsys.readouterr().out
     assert main(["report", str(tmp_path / "missing")]) == 2
+
+
+def test_the_scenarios_schema_offers_exactly_the_declared_checks_for_strict():
+    from mockserver.scenarios import schema
+
+    assert schema()["properties"]["strict"]["items"]["enum"] == [c.id for c in all_checks()]

@@ -89,9 +89,10 @@ def inspect(ex: Exchange) -> list[Finding]:
 
 def _inspect_convert(ex: Exchange, data1: etree._Element | None, internal_id: str) -> list[Finding]:
     found: list[Finding] = []
-    if data1 is not None and data1.text:
-        # The decoded size, estimated from the base64 length (blanks in it are rare and within the margin).
-        size = len(data1.text) * 3 // 4
+    # The decoded size, estimated from the base64 length (blanks in it are rare and within the margin);
+    # the text is read once: lxml copies it on every access, and it may be 50 MB.
+    size = len(data1.text or "") * 3 // 4 if data1 is not None else 0
+    if size:
         limit = DEFAULT_SIZE_LIMITS.get(ex.environment, DEFAULT_SIZE_LIMITS["pruebas"])
         for gate in (limit.above, limit.max):
             if abs(size - gate) <= gate * SIZE_MARGIN:
