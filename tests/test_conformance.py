@@ -21,6 +21,8 @@ from mockserver.sat.pki import fixture
 from mockserver.sat.signature import sign_enveloped
 from mockserver.testing.mysuite import native_document
 
+from helpers import provider_docs_dir
+
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs" / "conformance.md"
 # The mock clock of every test, Mexico City wall time (UTC-6), and a Fecha five minutes earlier.
@@ -163,7 +165,7 @@ def xpd_code(response) -> str:
 
 def test_xpd_correct_client_sees_no_findings(sb):
     response = sb.post_soap(XPD_TEST, xpd_envelope(xpd_signed()))
-    assert response.status_code == 200
+    assert xpd_code(response) == "200", response.text
     assert last_findings(sb) == []
     # Line breaks after the root element are no part of the document (XPD-19).
     sb.post_soap(XPD_TEST, xpd_envelope(xpd_signed() + b"\n"))
@@ -385,6 +387,22 @@ def test_every_check_cites_a_document_line_or_the_wsdl():
     for check in all_checks():
         assert re.search(r"\d{3}_[0-9a-f]{16}\.txt:\d+|\.wsdl", check.source), check
         assert check.severity in ("error", "warning", "info")
+        for wsdl in re.findall(r"(\w+\.wsdl)", check.source):
+            assert list(REPO.glob(f"mockserver/providers/*/wsdl/{wsdl}")), (check.id, wsdl)
+
+
+def test_cited_lines_exist_and_fidelity_ids_are_claims_of_the_table():
+    ids = set(re.findall(r"^\| ([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+) \|", (REPO / "docs/fidelity.md").read_text(), re.M))
+    for check in all_checks():
+        assert check.fidelity is None or check.fidelity in ids, check
+    docs = provider_docs_dir()
+    if docs is None:
+        pytest.skip("the provider documents (../shared/reference/provider-docs) are not present")
+    for check in all_checks():
+        for name, first, last in re.findall(r"(\d{3}_[0-9a-f]{16}\.txt):(\d+)(?:-(\d+))?", check.source):
+            lines = (docs / name).read_text(encoding="utf-8").splitlines()
+            for number in {int(first), int(last or first)}:  # a range may hold blank lines, not its ends
+                assert 1 <= number <= len(lines) and lines[number - 1].strip(), (check.id, name, number)
 
 
 # ---------------------------------------------------------------- pac-mock report

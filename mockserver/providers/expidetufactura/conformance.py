@@ -69,7 +69,7 @@ FECHA_EDGE = Check(
     "Fecha within an hour of either end of the 72-hour window (or ahead of the server's clock): a "
     "queue or a clock skew puts it out of range (401)", refusal="401", fidelity="XPD-24")
 ISSUER_FORM = Check(
-    "xpd.issuer-name-form", PROVIDER, "warning", f"{DOC}:108-110",
+    "xpd.issuer-name-form", PROVIDER, "warning", f"{DOC}:108, {DOC}:110",
     "an X509IssuerName written in a form other than the guide's example (.NET order and labels: "
     "OID.x=…, S=, E=, PostalCode=, STREET=, …, CN= last); the sandbox parses it, the guide does not "
     "promise to", refusal="303", fidelity="XPD-26")

@@ -21,37 +21,38 @@ ACTION = f"{NS}/RequestTransaction"
 WSDL_FILE = Path(__file__).parent / "wsdl" / WSDL
 # Within this share of a size limit, a document is one edit away from being refused.
 SIZE_MARGIN = 0.05
-# A request the guide says takes longer the bigger it is (line 102) needs no status query more often.
+# A request the guide says takes longer the bigger it is (line 18) needs no status query more often.
 POLL_INTERVAL = timedelta(seconds=5)
 HISTORY = 200
 
 SOAPACTION = Check(
     "mys.soapaction", PROVIDER, "error", f"{WSDL} soap:operation soapAction=\"{ACTION}\"",
     "SOAP 1.1 without the WSDL's SOAPAction: ASMX dispatches on it (\"Server did not recognize the value "
-    "of HTTP Header SOAPAction\")", refusal="SOAP fault (Client)")
+    "of HTTP Header SOAPAction\")", refusal="SOAP fault (Client)", fidelity="MYS-21")
 UNQUALIFIED = Check(
-    "mys.unqualified-children", PROVIDER, "error", f"{DOC}:112, {WSDL} elementFormDefault=\"qualified\"",
+    "mys.unqualified-children", PROVIDER, "error", f"{DOC}:28, {WSDL} elementFormDefault=\"qualified\"",
     "RequestTransaction children outside http://www.fact.com.mx/schema/ws: .NET ignores them, the "
-    "values arrive empty", refusal="3101")
+    "values arrive empty", refusal="3101", fidelity="MYS-20")
 ORDER = Check(
-    "mys.children-order", PROVIDER, "warning", f"{DOC}:112, {WSDL} RequestTransaction xs:sequence",
+    "mys.children-order", PROVIDER, "warning", f"{DOC}:28, {WSDL} RequestTransaction xs:sequence",
     "RequestTransaction children out of the WSDL's order: XmlSerializer may skip what comes out of "
-    "place", refusal="3101")
+    "place", refusal="3101", fidelity="MYS-20")
 DATA1_EDGE = Check(
-    "mys.data1-size-edge", PROVIDER, "warning", f"{DOC}:94, {DOC}:95, {DOC}:101, {DOC}:103",
+    "mys.data1-size-edge", PROVIDER, "warning", f"{DOC}:10, {DOC}:11, {DOC}:17, {DOC}:19",
     "a Data1 document within 5% of a size gate (above 1 MB; at most 4 MB in testing, 40 MB in "
-    "production): a small change moves it to the other side", refusal="3132")
+    "production): a small change moves it to the other side", refusal="3132", fidelity="MYS-06")
 DATA2_REUSED = Check(
-    "mys.data2-reused", PROVIDER, "warning", f"{DOC}:114, {DOC}:117, {DOC}:160",
+    "mys.data2-reused", PROVIDER, "warning", f"{DOC}:30, {DOC}:33, {DOC}:76",
     "ASYNC_CONVERT_NATIVE_XML with a Data2 (internal number) already accepted in this session: the "
-    "answer is 3196 and the existing request's id, not a new CFDI", refusal="3196")
+    "answer is 3196 and the existing request's id, not a new CFDI", refusal="3196", fidelity="MYS-27")
 POLLING = Check(
-    "mys.verify-polling", PROVIDER, "warning", f"{DOC}:102, {DOC}:118-121",
+    "mys.verify-polling", PROVIDER, "warning", f"{DOC}:18, {DOC}:34-37",
     "ASYNC_CONVERT_VERIFY of the same request less than 5 seconds (mock time) after the previous one",
-    refusal="3142")
+    refusal="3142", fidelity="MYS-13")
 TEST_CREDENTIALS = Check(
-    "mys.test-credentials-production", PROVIDER, "error", f"{DOC}:91-92, {DOC}:97-99",
-    "a Requestor of the testing platform sent to production (or the other way round)", refusal="3104")
+    "mys.test-credentials-production", PROVIDER, "error", f"{DOC}:4, {DOC}:7-8, {DOC}:14-15",
+    "a Requestor of the testing platform sent to production (or the other way round)", refusal="3104",
+    fidelity="MYS-03")
 
 CHECKS = (SOAPACTION, UNQUALIFIED, ORDER, DATA1_EDGE, DATA2_REUSED, POLLING, TEST_CREDENTIALS)
 

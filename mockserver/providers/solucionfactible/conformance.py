@@ -25,29 +25,31 @@ UUID_FIELDS = ("uuid", "uuids", "transactionId")
 SOAPACTION_WRONG = Check(
     "sf.soapaction-wrong", PROVIDER, "error", f"{DOC}:13, {WSDL} soap:operation soapAction=\"urn:<operation>\"",
     "a SOAPAction naming another operation: Axis2 dispatches on SOAPAction before the body",
-    refusal="SOAP fault (Client)")
+    refusal="SOAP fault (Client)", fidelity="SF-EN-09")
 SOAPACTION_MISSING = Check(
     "sf.soapaction-missing", PROVIDER, "warning", f"{DOC}:13",
     "no SOAPAction (SOAP 1.1 header or SOAP 1.2 action parameter): the page names urn:<operation>; "
-    "Axis2 then falls back on the body", refusal="SOAP fault (Client)")
+    "Axis2 then falls back on the body", refusal="SOAP fault (Client)", fidelity="SF-EN-09")
 UNQUALIFIED = Check(
     "sf.unqualified-children", PROVIDER, "error", f"{WSDL} elementFormDefault=\"qualified\"",
     "parameters outside the service namespace: Axis2's generated reader refuses an unexpected "
     "subelement", refusal="611")
 ORDER = Check(
     "sf.children-order", PROVIDER, "error", f"{DOC}:17-25, {DOC}:64",
-    "parameters out of the WSDL's order: 611 \"incomplete, or out of place\"", refusal="611")
+    "parameters out of the WSDL's order: 611 \"incomplete, or out of place\"", refusal="611",
+    fidelity="SF-EN-43")
 UUID_CASE = Check(
     "sf.uuid-lower-case", PROVIDER, "warning", f"{DOC}:32, {DOC}:74-84",
     "a lower-case UUID: the page writes them upper case, the sandbox upper-cases it for you",
-    refusal="621")
+    refusal="621", fidelity="SF-EN-13")
 EMAIL_MISSING = Check(
     "sf.email-missing", PROVIDER, "info", f"{DOC}:21-22, {DOC}:29-37",
-    "no emailNotifica on an asynchronous cancellation: no notification e-mail will come", refusal="611")
+    "no emailNotifica on an asynchronous cancellation: no notification e-mail will come", refusal="611",
+    fidelity="SF-EN-15")
 TEST_CREDENTIALS = Check(
     "sf.test-credentials-production", PROVIDER, "error", f"{DOC}:67",
     "an account of the testing environment used against production (or the other way round): 633",
-    refusal="633")
+    refusal="633", fidelity="SF-EN-48")
 
 CHECKS = (SOAPACTION_WRONG, SOAPACTION_MISSING, UNQUALIFIED, ORDER, UUID_CASE, EMAIL_MISSING, TEST_CREDENTIALS)
 
