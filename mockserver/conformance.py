@@ -281,7 +281,8 @@ def markdown() -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for c in all_checks():
-        lines.append(f"| `{c.id}` | {c.provider} | {c.severity} | {c.title} | {c.source} | "
+        title = c.title.replace("<", "&lt;").replace("|", "\\|")
+        lines.append(f"| `{c.id}` | {c.provider} | {c.severity} | {title} | `{c.source}` | "
                      f"{c.fidelity or ''} | {c.refusal} |")
     return "\n".join(lines) + "\n"
 

@@ -53,5 +53,5 @@ def test_a_requests_findings_are_marked_and_explained_in_chromium(guarded, tmp_p
     wrong = items[0].text_content()
     check = check_by_id("sf.soapaction-wrong")
     assert f"Error: {check.title} — SOAPAction 'urn:cancelar'" in wrong
-    assert f"Source: {check.source}." in wrong
+    assert f"Source: {check.source} (fidelity {check.fidelity})." in wrong
     assert "Warning: " in items[1].text_content() and "000_dc309966f5a8eca7.txt:32" in items[1].text_content()

@@ -8,7 +8,10 @@ without any signature logic (the service verifies the seal on its own).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from lxml import etree
@@ -185,9 +188,6 @@ def _blanks(text: str) -> str:
 
 
 def _dotnet_issuer(b64: str) -> str | None:
-    import base64
-    import binascii
-
     try:
         cert = load_certificate(base64.b64decode("".join(b64.split()), validate=True))
     except (SatError, binascii.Error, ValueError):
@@ -204,7 +204,7 @@ _DOTNET_LABELS = {
 _NEEDS_QUOTES = re.compile(r'[,+=<>#;"\n]|^\s|\s$')
 
 
-def dotnet_issuer_name(attributes) -> str:
+def dotnet_issuer_name(attributes: Iterable[tuple[str, str]]) -> str:
     """An issuer name the way the guide's example writes it: .NET ``X500DistinguishedName.Name``
     (last RDN first, ``, `` between, .NET labels, values with commas in double quotes)."""
     parts = []
