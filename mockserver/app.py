@@ -46,9 +46,12 @@ def base_url() -> str:
     return request.host_url.rstrip("/") + request.script_root
 
 
-def _route_table(runtime: Runtime) -> tuple[dict[str, SoapService], dict[str, SoapService]]:
+def _route_table(
+    runtime: Runtime,
+) -> tuple[dict[str, SoapService], dict[str, SoapService], list[tuple[str, SoapService]]]:
     exact: dict[str, SoapService] = {}
     folded: dict[str, SoapService] = {}
+    below: list[tuple[str, SoapService]] = []
     for provider in runtime.providers:
         for service in provider.services:
             for path in service.paths:
@@ -56,7 +59,9 @@ def _route_table(runtime: Runtime) -> tuple[dict[str, SoapService], dict[str, So
                     exact[variant] = service
                     if service.case_insensitive:
                         folded[variant.lower()] = service
-    return exact, folded
+            # An HTTP binding's operations are at <port address>/<http:operation location>.
+            below.extend((path.rstrip("/") + "/", service) for path in service.plain_paths)
+    return exact, folded, below
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
@@ -65,7 +70,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app = Flask("mockserver")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["pac_mock"] = runtime
-    exact, folded = _route_table(runtime)
+    exact, folded, below = _route_table(runtime)
 
     @app.before_request
     def _session() -> None:
@@ -77,10 +82,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             raise NotFound(f"No admin route {request.method} {full}; see docs/admin-api.md")
         service = exact.get(full) or exact.get(full.rstrip("/")) or folded.get(full.rstrip("/").lower())
         if service is None:
+            service = next((s for prefix, s in below if full.startswith(prefix)), None)
+        if service is None:
             return _not_found(full)
         if request.method == "GET":
             if any(k.lower() == "wsdl" for k in request.args):
-                return Response(service.wsdl.render(base_url()), content_type="text/xml; charset=utf-8")
+                return Response(service.wsdl.render(base_url(), full), content_type="text/xml; charset=utf-8")
             return Response(
                 f"{service.name} ({service.provider}) SOAP endpoint. POST SOAP envelopes here; "
                 f"the WSDL is at {base_url()}{full}?wsdl\n",

@@ -84,9 +84,9 @@ def node_missing() -> str | None:
     return None
 
 
-def run_client(cmd: list[str], env: dict[str, str] | None = None) -> dict:
+def run_client(cmd: list[str], env: dict[str, str] | None = None, expect: int = 0) -> dict:
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
-    assert done.returncode == 0, f"{cmd[:3]} exited {done.returncode}\n{done.stdout}\n{done.stderr}"
+    assert done.returncode == expect, f"{cmd[:3]} exited {done.returncode}\n{done.stdout}\n{done.stderr}"
     return json.loads(done.stdout)
 
 
@@ -96,10 +96,10 @@ def php(sandbox, *args: str) -> dict:  # type: ignore[no-untyped-def]
     return run_client(["php", str(CLIENTS / "soapclient.php"), sandbox.url, *args])
 
 
-def node(sandbox, *args: str) -> dict:  # type: ignore[no-untyped-def]
+def node(sandbox, *args: str, expect: int = 0) -> dict:  # type: ignore[no-untyped-def]
     if reason := node_missing():
         pytest.skip(reason)
-    return run_client(["node", str(CLIENTS / "soapclient.js"), sandbox.url, *args], env=node_env())
+    return run_client(["node", str(CLIENTS / "soapclient.js"), sandbox.url, *args], env=node_env(), expect=expect)
 
 
 def suds_client(url: str, **kw):  # type: ignore[no-untyped-def]
@@ -228,3 +228,55 @@ def test_node_mysuite_verify_of_an_unknown_guid(sandbox, version):
     assert answer["Response"]["Result"] is False and answer["Response"]["Code"] == MS_UNKNOWN_GUID
     assert guid in answer["Response"]["Description"]
     assert {r["soap_version"] for r in journal(sandbox, "mysuite")} == {version}
+
+
+# --- fault details: an element every client hands over ------------------------------------------------------
+
+FAULT_NS = "urn:pac-mock:fault"
+FAULT_OVERLAY = """
+rules:
+  - id: maintenance
+    provider: solucionfactible
+    outcome:
+      fault: {kind: soap_fault, faultcode: Server, faultstring: En mantenimiento, detail: vuelva en 5 minutos}
+"""
+
+
+def inject_fault(sandbox) -> None:  # type: ignore[no-untyped-def]
+    r = sandbox.admin("PUT", "scenarios", data=FAULT_OVERLAY, headers={"Content-Type": "application/yaml"})
+    assert r.ok, r.text
+
+
+@pytest.mark.parametrize("port", ["CancelacionHttpsSoap11Endpoint", "CancelacionHttpsSoap12Endpoint"])
+def test_zeep_reads_the_fault_detail_element(sandbox, port):
+    zeep = pytest.importorskip("zeep")
+    inject_fault(sandbox)
+    service = zeep.Client(sandbox.url + SF_WSDL).bind("Cancelacion", port)
+    with pytest.raises(zeep.exceptions.Fault) as info:
+        service.getStatusCancelacionAsincrona(*SF_USER.values(), new_uuid())
+    assert info.value.message == "En mantenimiento"
+    (error,) = info.value.detail
+    assert error.tag == f"{{{FAULT_NS}}}error" and error.get("code") == "Server"
+    assert error.text == "vuelva en 5 minutos"
+
+
+def test_suds_reads_the_fault_detail_element(sandbox):
+    suds = pytest.importorskip("suds", reason="suds is not installed (pip install suds-community)")
+    inject_fault(sandbox)
+    sf = suds_client(sandbox.url + SF_WSDL, port="CancelacionHttpsSoap11Endpoint")
+    with pytest.raises(suds.WebFault) as info:
+        sf.service.getStatusCancelacionAsincrona(transactionId=new_uuid(), **SF_USER)
+    fault = info.value.fault
+    assert fault.faultstring == "En mantenimiento"
+    assert fault.detail.error.value == "vuelva en 5 minutos" and fault.detail.error._code == "Server"
+
+
+@pytest.mark.parametrize("version", ["1.1", "1.2"])
+def test_node_reads_the_fault_detail_element(sandbox, version):
+    inject_fault(sandbox)
+    out = node(sandbox, "sf", version, new_uuid(), expect=2)
+    assert "En mantenimiento" in out["fault"]
+    fault = out["root"]["Envelope"]["Body"]["Fault"]
+    detail = fault["detail"] if version == "1.1" else fault["Detail"]
+    error = detail["error"]
+    assert error["$value"] == "vuelva en 5 minutos" and error["attributes"]["code"] == "Server"

@@ -81,6 +81,7 @@ def _service(name: str, environment: str) -> SoapService:
         versions=(SOAP11,),
         secret_fields=frozenset({"token"}),
         environment=environment,
+        mtom=True,  # CXF reads MTOM/XOP requests; it answers in plain SOAP unless MTOM is enabled
     )
 
 
