@@ -280,3 +280,76 @@ def test_node_reads_the_fault_detail_element(sandbox, version):
     detail = fault["detail"] if version == "1.1" else fault["Detail"]
     error = detail["error"]
     assert error["$value"] == "vuelva en 5 minutos" and error["attributes"]["code"] == "Server"
+
+
+# --- HTTPS with the sandbox's generated CA ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def https(server, tmp_path_factory):  # type: ignore[no-untyped-def]
+    """HTTPS beside the shared HTTP server (same app, same state), with a CA made for this run."""
+    from mockserver.tls import BackgroundHttps, ensure_certificates
+
+    with BackgroundHttps(server.app, ensure_certificates(tmp_path_factory.mktemp("tls"))) as listener:
+        yield listener
+
+
+class HttpsSandbox:
+    def __init__(self, sandbox, https) -> None:  # type: ignore[no-untyped-def]
+        self.url = f"{https.url}/__session/{sandbox.session}"
+        self.ca = str(https.files.ca_cert)
+        self.admin = sandbox.admin
+
+
+def test_zeep_over_https_trusting_the_generated_ca(sandbox, https, monkeypatch):
+    zeep = pytest.importorskip("zeep")
+    import requests
+
+    tls = HttpsSandbox(sandbox, https)
+    # requests lets these variables win over Session.verify: a machine that sets them must not decide
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    session = requests.Session()
+    session.verify = tls.ca
+    client = zeep.Client(tls.url + SF_WSDL, transport=zeep.Transport(session=session))
+    service = client.bind("Cancelacion", "CancelacionHttpsSoap12Endpoint")
+    uuid = new_uuid()
+    accepted = service.cancelarAsincrono(*SF_USER.values(), f"{uuid}|02|", "MOC900101AB1", None, None, None, None)
+    assert accepted.status == 200
+    # the served WSDL sends the client back over https, to the same host and port
+    assert service._binding_options["address"].startswith(tls.url + "/ws/services/")
+    (entry,) = journal(sandbox, "solucionfactible")
+    assert entry["soap_version"] == "1.2"
+
+
+def test_suds_over_https_trusting_the_generated_ca(sandbox, https, monkeypatch):
+    tls = HttpsSandbox(sandbox, https)
+    monkeypatch.setenv("SSL_CERT_FILE", tls.ca)  # what urllib (and so suds) trusts
+    ms = suds_client(tls.url + MS_WSDL, port="FactWSFrontSoap")
+    guid = str(uuid_module.uuid4())
+    answer = ms.service.RequestTransaction(
+        Requestor=MS_ID, Transaction="ASYNC_CONVERT_VERIFY", Country="MX", Entity="JES900109Q90",
+        User=MS_ID, UserName="MX.JES900109Q90.Juan", Data1=guid, Data2="", Data3="",
+    )
+    assert answer.Response.Code == MS_UNKNOWN_GUID and guid in answer.Response.Description
+
+
+@pytest.mark.parametrize("version", ["1.1", "1.2"])
+def test_node_over_https_trusting_the_generated_ca(sandbox, https, version):
+    if reason := node_missing():
+        pytest.skip(reason)
+    tls = HttpsSandbox(sandbox, https)
+    uuid = new_uuid()
+    out = run_client(["node", str(CLIENTS / "soapclient.js"), tls.url, "sf", version, uuid],
+                     env={**node_env(), "NODE_EXTRA_CA_CERTS": tls.ca})
+    assert out["cancelarAsincrono"]["return"]["status"] == 200
+    assert out["endpoint"].startswith(tls.url + "/ws/services/")
+
+
+def test_node_refuses_the_sandbox_without_the_ca(sandbox, https):
+    if reason := node_missing():
+        pytest.skip(reason)
+    env = {k: v for k, v in node_env().items() if k != "NODE_EXTRA_CA_CERTS"}
+    out = run_client(["node", str(CLIENTS / "soapclient.js"), HttpsSandbox(sandbox, https).url, "sf", "1.1",
+                      new_uuid()], env=env, expect=2)
+    assert "certificate" in out["fault"].lower()
