@@ -285,15 +285,6 @@ def test_node_reads_the_fault_detail_element(sandbox, version):
 # --- HTTPS with the sandbox's generated CA ------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def https(server, tmp_path_factory):  # type: ignore[no-untyped-def]
-    """HTTPS beside the shared HTTP server (same app, same state), with a CA made for this run."""
-    from mockserver.tls import BackgroundHttps, ensure_certificates
-
-    with BackgroundHttps(server.app, ensure_certificates(tmp_path_factory.mktemp("tls"))) as listener:
-        yield listener
-
-
 class HttpsSandbox:
     def __init__(self, sandbox, https) -> None:  # type: ignore[no-untyped-def]
         self.url = f"{https.url}/__session/{sandbox.session}"
