@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 from .runtime import DEFAULT_SESSION, Runtime
 from .settings import Settings
 from .soap import http as soap_http
-from .soap.envelope import SOAP11, fault_bytes, version_for_content_type
+from .soap.envelope import fault_bytes, version_of_message
 from .soap.faults import SoapFault
 from .soap.service import SoapService
 
@@ -112,7 +112,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(_exc):
-        version = version_for_content_type(request.content_type) or SOAP11
+        version = version_of_message(request.content_type)  # the body is not read: headers decide
         fault = SoapFault(
             f"Request body too large: the sandbox accepts at most {settings.max_body_mb} MB", code="Sender"
         )

@@ -27,12 +27,6 @@ class SoapVersion:
             return code
         return {"Sender": "Client", "Receiver": "Server"}.get(code, code)
 
-    def fault_status(self, code: str) -> int:
-        # SOAP 1.1 HTTP binding: always 500. SOAP 1.2: Sender faults are 400, the rest 500.
-        if self.name == "1.2" and code == "Sender":
-            return 400
-        return 500
-
 
 SOAP11 = SoapVersion("1.1", SOAP11_NS, "text/xml; charset=utf-8", "text/xml")
 SOAP12 = SoapVersion("1.2", SOAP12_NS, "application/soap+xml; charset=utf-8", "application/soap+xml")
