@@ -134,3 +134,21 @@ def test_jaxws_every_operation_over_https_trusting_the_generated_ca(jaxws, sandb
     results = run_main(jaxws, base, args, f"-Djavax.net.ssl.trustStore={store}",
                        "-Djavax.net.ssl.trustStorePassword=changeit")
     check(results, sandbox)
+
+
+FAULT_OVERLAY = """
+rules:
+  - id: maintenance
+    provider: solucionfactible
+    outcome:
+      fault: {kind: soap_fault, faultcode: Server, faultstring: En mantenimiento, detail: vuelva en 5 minutos}
+"""
+
+
+def test_jaxws_reads_the_fault_detail_element(jaxws, sandbox):
+    r = sandbox.admin("PUT", "scenarios", data=FAULT_OVERLAY, headers={"Content-Type": "application/yaml"})
+    assert r.ok, r.text
+    results = run_main(jaxws, sandbox.url, ["fault"])
+    expected = "En mantenimiento|urn:pac-mock:fault|error|Server|vuelva en 5 minutos"
+    assert results == {("CancelacionHttpsSoap11Endpoint", "fault"): expected,
+                       ("CancelacionHttpsSoap12Endpoint", "fault"): expected}

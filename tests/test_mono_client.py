@@ -119,3 +119,21 @@ def test_mono_refuses_the_sandbox_without_the_ca(mono_client, sandbox, tmp_path,
     done = subprocess.run(["mono", str(mono_client), f"{https.url}/__session/{sandbox.session}",
                            *inputs(tmp_path, sandbox)], capture_output=True, text=True, timeout=180, env=env)
     assert done.returncode != 0 and "CERTIFICATE_VERIFY_FAILED" in done.stderr
+
+
+FAULT_OVERLAY = """
+rules:
+  - id: maintenance
+    provider: solucionfactible
+    outcome:
+      fault: {kind: soap_fault, faultcode: Server, faultstring: En mantenimiento, detail: vuelva en 5 minutos}
+"""
+
+
+def test_mono_reads_the_fault_detail_element(mono_client, sandbox, tmp_path):
+    r = sandbox.admin("PUT", "scenarios", data=FAULT_OVERLAY, headers={"Content-Type": "application/yaml"})
+    assert r.ok, r.text
+    results = run(mono_client, sandbox.url, ["fault"], tmp_path)
+    expected = "En mantenimiento|urn:pac-mock:fault|error|Server|vuelva en 5 minutos"
+    assert results == {("CancelacionHttpsSoap11Endpoint", "fault"): expected,
+                       ("CancelacionHttpsSoap12Endpoint", "fault"): expected}

@@ -3,6 +3,7 @@
 // Built from the WSDLs the sandbox serves; prints one line per call: "<port> <operation> <result>".
 //
 //   java Main <base-url> <csd.cer> <csd.key> <signed-cancelacion.xml> <uuid>
+//   java Main <base-url> fault      a status query on both SOAP ports; prints the fault detail it reads
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.net.URL;
@@ -16,6 +17,10 @@ public class Main {
 
     public static void main(String[] args) throws Exception {
         String base = args[0];
+        if (args.length > 1 && args[1].equals("fault")) {
+            faults(base);
+            return;
+        }
         byte[] cer = Files.readAllBytes(Path.of(args[1]));
         byte[] key = Files.readAllBytes(Path.of(args[2]));
         byte[] signed = Files.readAllBytes(Path.of(args[3]));
@@ -60,6 +65,24 @@ public class Main {
             ms.TransactionTag t = msPorts[i].requestTransaction(MS_ID, "ASYNC_CONVERT_VERIFY", "MX", "JES900109Q90",
                 MS_ID, "MX.JES900109Q90.Juan", java.util.UUID.randomUUID().toString(), "", "");
             print(msNames[i], "RequestTransaction", t.getResponse().isResult() + " " + t.getResponse().getCode());
+        }
+    }
+
+    static void faults(String base) throws Exception {
+        sf.Cancelacion service = new sf.Cancelacion(new URL(base + "/ws/services/Cancelacion?wsdl"));
+        sf.CancelacionPortType[] ports = {service.getCancelacionHttpsSoap11Endpoint(), service.getCancelacionHttpsSoap12Endpoint()};
+        String[] names = {"CancelacionHttpsSoap11Endpoint", "CancelacionHttpsSoap12Endpoint"};
+        for (int i = 0; i < ports.length; i++) {
+            try {
+                ports[i].getStatusCancelacionAsincrona(USER, PASSWORD, "C5E58106-6C1E-41C9-A211-FB8BAD1CABB0", null);
+                print(names[i], "fault", "none");
+            } catch (javax.xml.ws.soap.SOAPFaultException e) {
+                javax.xml.soap.SOAPFault fault = e.getFault();
+                java.util.Iterator<?> entries = fault.getDetail().getDetailEntries();
+                javax.xml.soap.DetailEntry entry = (javax.xml.soap.DetailEntry) entries.next();
+                print(names[i], "fault", fault.getFaultString() + "|" + entry.getNamespaceURI() + "|"
+                    + entry.getLocalName() + "|" + entry.getAttribute("code") + "|" + entry.getTextContent());
+            }
         }
     }
 

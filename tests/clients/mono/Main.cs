@@ -3,6 +3,7 @@
 // Sf/Sf12, Xpd, Ms/Ms12); prints one line per call: "<port> <operation> <result>".
 //
 //   mono client.exe <base-url> <csd.cer> <csd.key> <signed-cancelacion.xml> <uuid>
+//   mono client.exe <base-url> fault    a status query on both SOAP ports; prints the fault detail it reads
 using System;
 using System.IO;
 
@@ -15,8 +16,26 @@ class MainClass {
         Console.WriteLine(port + " " + operation + " " + result);
     }
 
+    static void Fault(string name, Func<object> call) {
+        try {
+            call();
+            Print(name, "fault", "none");
+        } catch (System.Web.Services.Protocols.SoapException ex) {
+            var entry = (System.Xml.XmlElement) ex.Detail.FirstChild;
+            Print(name, "fault", ex.Message + "|" + entry.NamespaceURI + "|" + entry.LocalName + "|"
+                  + entry.GetAttribute("code") + "|" + entry.InnerText);
+        }
+    }
+
     static int Main(string[] args) {
         string b = args[0];
+        if (args.Length > 1 && args[1] == "fault") {
+            var f11 = new Sf.Cancelacion { Url = b + "/ws/services/Cancelacion.CancelacionHttpsSoap11Endpoint/" };
+            var f12 = new Sf12.Cancelacion { Url = b + "/ws/services/Cancelacion.CancelacionHttpsSoap12Endpoint/" };
+            Fault("CancelacionHttpsSoap11Endpoint", () => f11.getStatusCancelacionAsincrona(User, Password, "C5E58106-6C1E-41C9-A211-FB8BAD1CABB0", null));
+            Fault("CancelacionHttpsSoap12Endpoint", () => f12.getStatusCancelacionAsincrona(User, Password, "C5E58106-6C1E-41C9-A211-FB8BAD1CABB0", null));
+            return 0;
+        }
         byte[] cer = File.ReadAllBytes(args[1]);
         byte[] key = File.ReadAllBytes(args[2]);
         byte[] signed = File.ReadAllBytes(args[3]);
