@@ -10,9 +10,8 @@ from collections.abc import Iterator
 
 from flask import Request, Response
 from flask import request as current_request
-from lxml import etree
 
-from ..journal import BODY_LIMIT, Entry, clip, redact_element, redact_text
+from ..journal import BODY_LIMIT, Entry, clip
 from ..runtime import Runtime
 from .envelope import (
     SOAP11,
@@ -96,7 +95,7 @@ def _finish(runtime: Runtime, entry: Entry, call: Call | None, body: bytes, resp
             entry.summary["rules"] = call.ctx.rule_notes
     entry.status = response.status_code
     entry.duration_ms = (time.perf_counter() - started) * 1000
-    entry.request = _journal_request(call, body, entry)
+    entry.request = clip(body, entry.summary.get("request_bytes"))  # the journal redacts it
     if not response.is_streamed:
         entry.response = clip(response.get_data())
     try:
@@ -104,16 +103,6 @@ def _finish(runtime: Runtime, entry: Entry, call: Call | None, body: bytes, resp
     except Exception:  # the journal must never cost the client its answer
         log.exception("journal write failed")
     return response
-
-
-def _journal_request(call: Call | None, body: bytes, entry: Entry) -> str | None:
-    secrets = call.service.secret_fields if call is not None else frozenset()
-    if call is not None and len(body) <= BODY_LIMIT:
-        redact_element(call.request.envelope, secrets)
-        text = etree.tostring(call.request.envelope, encoding="unicode")
-    else:
-        text = clip(body, entry.summary.get("request_bytes")) or ""
-    return redact_text(text)
 
 
 _FAULT_CODES = {"client": "Sender", "server": "Receiver", "sender": "Sender", "receiver": "Receiver"}

@@ -278,5 +278,4 @@ SERVICE = SoapService(
     wsdl_file=WSDL_FILE,
     operations=list(OPERATIONS),
     extra_paths=("/ws/services/Cancelacion",),
-    secret_fields=frozenset({"password", "csdKey", "csdPassword", "derKeyCSD", "contrasenaCSD"}),
 )
