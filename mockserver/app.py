@@ -93,9 +93,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_url_rule("/<path:path>", "soap", soap_endpoint, methods=["GET", "POST"])
 
     from .admin.api import blueprint as admin_blueprint
+    from .admin.api import refuse_cross_site
     from .admin.dashboard import blueprint as dashboard_blueprint
     from .admin.mail import blueprint as mail_blueprint
 
+    app.before_request(refuse_cross_site)  # every /__admin write, whichever blueprint serves it
     app.register_blueprint(admin_blueprint)
     app.register_blueprint(mail_blueprint)
     app.register_blueprint(dashboard_blueprint)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hmac
 import json
 import re
+from urllib.parse import urlsplit
 
 import yaml
 from flask import Blueprint, current_app, g, jsonify, request
@@ -45,6 +46,48 @@ def check_token():
     if not hmac.compare_digest(offered.encode(), token.encode()):
         return jsonify({"error": "unauthorized", "message": "admin token required (PAC_MOCK_ADMIN_TOKEN)"}), 401
     return None
+
+
+# What a page on another site can make a browser send without asking the server first (CORS "simple"
+# requests): admin writes never accept these media types, so an old browser that sends no Origin is
+# stopped too.
+_FORM_TYPES = frozenset({"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"})
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def refuse_cross_site():
+    """Admin writes come from the sandbox's own page or from a non-browser client, token or not.
+
+    A browser names the page's origin (``Origin``) and how it relates to ours (``Sec-Fetch-Site``);
+    curl and test clients send neither. Runs before every ``/__admin`` route (registered by the app).
+    """
+    if request.method in _READS or not request.path.startswith("/__admin"):
+        return None
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site is not None and fetch_site.lower() not in ("same-origin", "none"):
+        return _forbidden(f"admin writes from another site are refused (Sec-Fetch-Site: {fetch_site})")
+    origin = request.headers.get("Origin")
+    if origin is not None and not _ours(origin):
+        return _forbidden("admin writes from a page on another origin are refused (Origin does not match Host)")
+    if request.mimetype in _FORM_TYPES:
+        return jsonify({"error": "unsupported media type",
+                        "message": "send JSON (Content-Type: application/json), YAML (application/yaml) "
+                                   "or no body; form and text/plain bodies are refused"}), 415
+    return None
+
+
+def _ours(origin: str) -> bool:
+    """Whether ``origin`` is this server as the client reached it (directly or through a proxy)."""
+    netloc = urlsplit(origin).netloc.lower() if origin != "null" else ""
+    hosts = {request.host.lower()}
+    forwarded = request.headers.get("X-Forwarded-Host")
+    if forwarded:  # a page cannot set this header on a cross-site request
+        hosts.add(forwarded.split(",")[0].strip().lower())
+    return bool(netloc) and netloc in hosts
+
+
+def _forbidden(message: str):
+    return jsonify({"error": "forbidden", "message": message}), 403
 
 
 def _json_body() -> dict:
