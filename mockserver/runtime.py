@@ -147,7 +147,13 @@ class Runtime:
         return Clock(offset) if offset else Clock()
 
     def set_clock(self, session: str, clock: Clock | None) -> Clock:
+        return self.change_clock(session, lambda _current: clock)
+
+    def change_clock(self, session: str, change: Callable[[Clock], Clock | None]) -> Clock:
+        """Read the session's clock, apply ``change`` and store the result (None: back to the default),
+        all in one write transaction, so that parallel moves from any worker all count."""
         with self.store.tx() as conn:
+            clock = change(self.clock_for(session))  # reads on the transaction's own connection
             if clock is None:
                 conn.execute("DELETE FROM clock WHERE session=?", (session,))
             else:

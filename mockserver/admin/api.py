@@ -188,21 +188,24 @@ def clock():
         return jsonify(rt.clock_for(session()).describe())
     try:
         body = _json_body()
-        current = rt.clock_for(session())
         if body.get("reset"):
-            rt.set_clock(session(), None)
+            change = None
         elif "freeze" in body:
-            at = current.now() if body["freeze"] in (True, None, "now") else parse_instant(str(body["freeze"]))
-            rt.set_clock(session(), current.frozen(at))
+            at = None if body["freeze"] in (True, None, "now") else parse_instant(str(body["freeze"]))
+            change = lambda current: current.frozen(current.now() if at is None else at)  # noqa: E731
         elif "advance" in body:
-            rt.set_clock(session(), current.advanced(parse_duration(body["advance"])))
+            delta = parse_duration(body["advance"])
+            change = lambda current: current.advanced(delta)  # noqa: E731
         elif "offset" in body:
-            rt.set_clock(session(), type(current)(parse_duration(body["offset"])))
+            offset = parse_duration(body["offset"])
+            change = lambda current: type(current)(offset)  # noqa: E731
         else:
             return bad_request('send {"freeze": ISO}, {"advance": "72h"}, {"offset": "-2h"} or {"reset": true}')
+        # Read and write in one transaction: parallel advances from any worker all count.
+        clock = rt.change_clock(session(), change or (lambda _current: None))
     except ValueError as exc:
         return bad_request(str(exc))
-    return jsonify(rt.clock_for(session()).describe())
+    return jsonify(clock.describe())
 
 
 def _overlay_text() -> str:
