@@ -21,7 +21,7 @@ import yaml
 
 from . import mail
 from . import scenarios as scenario_module
-from .clock import Clock, parse_instant
+from .clock import OUT_OF_RANGE, Clock, parse_instant
 from .journal import Journal
 from .scenarios.model import Outcome, Rule
 from .store import Store
@@ -151,9 +151,17 @@ class Runtime:
 
     def change_clock(self, session: str, change: Callable[[Clock], Clock | None]) -> Clock:
         """Read the session's clock, apply ``change`` and store the result (None: back to the default),
-        all in one write transaction, so that parallel moves from any worker all count."""
+        all in one write transaction, so that parallel moves from any worker all count.
+
+        Raises ValueError (and stores nothing) when the new time is out of range.
+        """
         with self.store.tx() as conn:
-            clock = change(self.clock_for(session))  # reads on the transaction's own connection
+            try:
+                clock = change(self.clock_for(session))  # reads on the transaction's own connection
+                if clock is not None:
+                    clock.checked()
+            except OverflowError:
+                raise ValueError(OUT_OF_RANGE) from None
             if clock is None:
                 conn.execute("DELETE FROM clock WHERE session=?", (session,))
             else:

@@ -3,6 +3,7 @@ that cannot harm each other, overlays that reach nothing outside the scenarios f
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import subprocess
@@ -14,6 +15,10 @@ from datetime import datetime
 
 import pytest
 import requests
+from lxml import etree
+
+from mockserver.sat import sign_cancelacion
+from mockserver.sat.pki import fixture
 
 from helpers import ROOT, stop_server
 
@@ -68,3 +73,97 @@ def test_fifty_parallel_advances_move_the_clock_fifty_hours(served, frozen):
         assert moved.total_seconds() == 50 * 3600
     else:
         assert clock["offset_seconds"] - start["offset_seconds"] == 50 * 3600
+
+
+# ---- Bad input gets its code, never a 500 -------------------------------------------------------
+
+DS = "http://www.w3.org/2000/09/xmldsig#"
+SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
+SF_NS = "http://ws.cfdi.solucionfactible.com"
+SIGNED_AT = datetime(2026, 1, 10, 4, 0)
+
+
+def _tampered(element: str, value: str) -> bytes:
+    """A signed Cancelacion whose ``element`` (of the signature) holds ``value`` instead."""
+    info = fixture("csd_moral")
+    cert = info.certificate()
+    root = etree.fromstring(sign_cancelacion(cert, info.private_key(), cert.rfc, [str(uuid.uuid4()).upper()],
+                                             SIGNED_AT))
+    root.find(f".//{{{DS}}}{element}").text = value
+    return etree.tostring(root)
+
+
+BAD_SIGNATURE_PARTS = [("SignatureValue", ""), ("SignatureValue", "!!not base64!!"), ("SignatureValue", "a"),
+                       ("DigestValue", "a"), ("DigestValue", "1e5")]
+
+
+@pytest.mark.parametrize(("element", "value"), BAD_SIGNATURE_PARTS)
+def test_expide_tu_factura_answers_302_for_a_broken_signature_value(sandbox, element, value):
+    sandbox.admin("POST", "clock", json={"freeze": "2026-01-10T10:05:00"})
+    body = (f'<s:Envelope xmlns:s="{SOAP11}"><s:Body><x:cancelar xmlns:x="http://service.xpd.mx/">'
+            "<usuario>pruebas</usuario><token>123456</token>"
+            f"<xmlBytes>{base64.b64encode(_tampered(element, value)).decode()}</xmlBytes>"
+            "</x:cancelar></s:Body></s:Envelope>")
+    response = sandbox.post_soap("/cancelacion/CancelacionPruebas", body)
+    assert response.status_code == 200, response.text
+    assert etree.fromstring(response.content).findtext(".//codEstatus") == "302"
+
+
+@pytest.mark.parametrize("operation", ["enviarSolicitudCancelacion", "enviarSolicitudCancelacionAsincrono"])
+@pytest.mark.parametrize(("element", "value"), BAD_SIGNATURE_PARTS)
+def test_solucion_factible_answers_302_for_a_broken_signature_value(sandbox, operation, element, value):
+    sandbox.admin("POST", "clock", json={"freeze": "2026-01-10T10:05:00"})
+    body = (f'<s:Envelope xmlns:s="{SOAP11}"><s:Body><sf:{operation} xmlns:sf="{SF_NS}">'
+            "<sf:usuario>testing@solucionfactible.com</sf:usuario><sf:password>timbrado.SF.16672</sf:password>"
+            f"<sf:solicitud>{base64.b64encode(_tampered(element, value)).decode()}</sf:solicitud>"
+            f"</sf:{operation}></s:Body></s:Envelope>")
+    response = sandbox.post_soap("/ws/services/Cancelacion", body, action=f"urn:{operation}")
+    assert response.status_code == 200, response.text
+    assert etree.fromstring(response.content).findtext(".//{*}status") == "302"
+
+
+DEEP_JSON = "[" * 100_000 + "]" * 100_000
+DEEP_OBJECT = '{"a":' * 100_000 + "1" + "}" * 100_000
+
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "content_type"),
+    [
+        ("PUT", "scenarios", DEEP_JSON, "application/json"),
+        ("PUT", "scenarios", DEEP_OBJECT, "application/json"),
+        ("PUT", "scenarios", DEEP_JSON, "application/yaml"),
+        ("PUT", "scenarios", "{a: " * 50_000 + "1" + "}" * 50_000, "application/yaml"),
+        ("PUT", "scenarios", "- " * 20_000 + "1", "application/yaml"),
+        ("POST", "clock", DEEP_OBJECT, "application/json"),
+        ("POST", "reset", DEEP_JSON, "application/json"),
+        ("POST", "reset", DEEP_OBJECT, "application/json"),
+    ],
+    ids=["json-list", "json-object", "yaml-flow-list", "yaml-flow-map", "yaml-block", "clock", "reset-list",
+         "reset-object"],
+)
+def test_deeply_nested_admin_bodies_are_400(sandbox, method, path, body, content_type):
+    response = sandbox.admin(method, path, data=body.encode(), headers={"Content-Type": content_type})
+    assert response.status_code == 400, response.text[:300]
+    assert response.json()["error"] == "bad request"
+    assert sandbox.admin("GET", "scenarios").json()["overlay"] is None
+
+
+@pytest.mark.parametrize("body", [
+    {"advance": "9999999999999999h"}, {"advance": 1e308}, {"advance": -1e20}, {"freeze": "9999-12-31T23:59:59"},
+    {"freeze": "0001-01-01T00:00:00"}, {"offset": "-3000000d"},
+], ids=["advance-huge", "advance-float", "advance-negative", "freeze-9999", "freeze-year-1", "offset"])
+def test_a_clock_out_of_range_is_400_and_leaves_the_clock_alone(sandbox, body):
+    sandbox.admin("POST", "clock", json={"freeze": "2026-01-10T10:00:00"})
+    response = sandbox.admin("POST", "clock", json=body)
+    assert response.status_code == 400, response.text[:300]
+    assert sandbox.admin("GET", "clock").json()["frozen_at"].startswith("2026-01-10T16:00:00")
+    answer = sandbox.post_soap("/cancelacion/CancelacionPruebas",
+                               f'<s:Envelope xmlns:s="{SOAP11}"><s:Body><x:cancelar xmlns:x="http://service.xpd.mx/">'
+                               "<usuario>pruebas</usuario><token>123456</token></x:cancelar></s:Body></s:Envelope>")
+    assert answer.status_code == 200, answer.text
+
+
+def test_an_infinite_offset_is_400(sandbox):
+    response = sandbox.admin("POST", "clock", data=b'{"offset": Infinity}', headers={"Content-Type": "application/json"})
+    assert response.status_code == 400, response.text[:300]

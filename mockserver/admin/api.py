@@ -93,10 +93,18 @@ def _forbidden(message: str):
 def _json_body() -> dict:
     if not request.data:
         return {}
-    data = request.get_json(silent=True)
+    data = _json(request.get_data(as_text=True)) if request.is_json else None
     if not isinstance(data, dict):
         raise ValueError("the body must be a JSON object")
     return data
+
+
+def _json(text: str):
+    """``json.loads``, with nesting too deep for the parser reported like any other bad JSON."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("invalid JSON: nested too deeply") from None
 
 
 @blueprint.get("/health")
@@ -205,6 +213,8 @@ def clock():
         clock = rt.change_clock(session(), change or (lambda _current: None))
     except ValueError as exc:
         return bad_request(str(exc))
+    except OverflowError:  # a duration beyond what time can hold
+        return bad_request("the duration is out of range")
     return jsonify(clock.describe())
 
 
@@ -215,9 +225,11 @@ def _overlay_text() -> str:
         raise ValueError("send the overlay as YAML or JSON in the body")
     if (request.mimetype or "").endswith("json"):
         try:
-            text = yaml.safe_dump(json.loads(text), allow_unicode=True, sort_keys=False)
+            text = yaml.safe_dump(_json(text), allow_unicode=True, sort_keys=False)
         except ValueError as exc:
             raise ValueError(f"invalid JSON: {exc}") from None
+        except RecursionError:  # parsed, but too deep to write out again
+            raise ValueError("invalid JSON: nested too deeply") from None
     return text
 
 
