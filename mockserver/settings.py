@@ -28,7 +28,7 @@ class Settings:
     journal_limit: int = 10_000
     timer_interval: float = 0.25
     log_level: str = "info"
-    secret: str | None = None  # signs download links; derived from the data directory when unset
+    secret: str | None = None  # signs download links; a random one kept in the database when unset
 
     @property
     def database(self) -> Path | None:

@@ -167,3 +167,35 @@ def test_a_clock_out_of_range_is_400_and_leaves_the_clock_alone(sandbox, body):
 def test_an_infinite_offset_is_400(sandbox):
     response = sandbox.admin("POST", "clock", data=b'{"offset": Infinity}', headers={"Content-Type": "application/json"})
     assert response.status_code == 400, response.text[:300]
+
+
+# ---- Sessions cannot harm each other ------------------------------------------------------------
+
+
+def _download_link(sandbox) -> str:
+    from test_mysuite import accept, advance, freeze, links
+
+    from mockserver.providers.mysuite.documents import native_sample
+
+    freeze(sandbox)
+    guid = accept(sandbox, base64.b64encode(native_sample(1_100_000)).decode(), "LINK-" + uuid.uuid4().hex[:6])
+    advance(sandbox, "1m")
+    return links(sandbox, guid)[0]
+
+
+def test_resetting_another_session_keeps_this_sessions_links_working(server, sandbox):
+    link = _download_link(sandbox)
+    assert requests.get(link, timeout=30).status_code == 200
+    # The default session alone, then another named session.
+    assert requests.post(server.url + "/__admin/reset", json={"session": ""}, timeout=30).ok
+    assert requests.post(server.url + "/__session/someone-else/__admin/reset", timeout=30).ok
+    got = requests.get(link, timeout=30)
+    assert got.status_code == 200, got.text
+    assert got.content[:2] == b"PK"
+
+
+def test_after_its_own_reset_a_link_is_gone_not_forged(sandbox):
+    link = _download_link(sandbox)
+    assert sandbox.admin("POST", "reset").ok
+    sandbox.admin("POST", "clock", json={"freeze": "2026-01-10T10:02:00"})
+    assert requests.get(link, timeout=30).status_code == 404  # the job is gone; the link was genuine
