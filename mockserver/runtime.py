@@ -45,6 +45,11 @@ class ScenarioSource:
         self._mtime = self._stat()
         self._checked = time.monotonic()
 
+    @property
+    def folder(self) -> Path:
+        """The scenarios file's folder: the only place an overlay may name files in."""
+        return self.path.resolve().parent
+
     def _watched(self) -> list[Path]:
         """The file and every file it extends (the built-in defaults do not change)."""
         layers = [Path(layer) for layer in self.current.layers if not layer.startswith("<")]
@@ -185,12 +190,16 @@ class Runtime:
             row = conn.execute("SELECT text FROM overlays WHERE session=?", (session,)).fetchone()
         return row["text"] if row else None
 
+    def load_overlay(self, text: str) -> scenario_module.Scenarios:
+        """Parse and check overlay text; its CA files may lie only in the scenarios file's folder."""
+        return scenario_module.load_text(text, "<overlay>", overlay=True, base_dir=self.scenarios.folder)
+
     def set_overlay(self, session: str, text: str | None) -> None:
         """Validate and store (or clear) a session's overlay. Raises ScenarioError when invalid.
 
         Every rule of a new overlay counts its calls afresh, even one written exactly as before.
         """
-        rules = scenario_module.load_text(text, "<overlay>", overlay=True).rules if text is not None else ()
+        rules = self.load_overlay(text).rules if text is not None else ()
         with self.store.tx() as conn:
             if text is None:
                 conn.execute("DELETE FROM overlays WHERE session=?", (session,))
@@ -227,7 +236,7 @@ class Runtime:
             numbered = [{"id": r.id, **d} if "id" not in d else d for r, d in zip(added, data, strict=True)]
             current["rules"] = kept + numbered
             merged = yaml.safe_dump(current, allow_unicode=True, sort_keys=False)
-            scenario_module.load_text(merged, "<overlay>", overlay=True)  # ids stay unique
+            self.load_overlay(merged)  # ids stay unique
             self._write_overlay(conn, session, merged)
             self._mark_defined(conn, session, ids)
         return [r.id for r in added]
@@ -236,7 +245,7 @@ class Runtime:
         """Remove one rule from a session's overlay; False when the overlay has no such rule."""
         with self.store.tx() as conn:
             current = yaml.safe_load(self._overlay_row(conn, session) or "") or {}
-            overlay = scenario_module.load_text(yaml.safe_dump(current), "<overlay>", overlay=True)
+            overlay = self.load_overlay(yaml.safe_dump(current))
             pairs = list(zip(overlay.written_rules, current.get("rules") or [], strict=True))
             # Rules without an id are numbered by position: write their names down to keep them.
             kept = [d if "id" in d else {"id": r.id, **d} for r, d in pairs if r.id != rule_id]
@@ -276,7 +285,7 @@ class Runtime:
         key = (sid, revision)
         overlay = self._overlay_cache.get(key)
         if overlay is None:
-            overlay = scenario_module.load_text(text, "<overlay>", overlay=True)
+            overlay = self.load_overlay(text)
             with self.store.read() as conn:
                 tokens = {r["key"][len("overlay-def:"):]: r["n"] for r in conn.execute(
                     "SELECT key, n FROM counters WHERE session=? AND key LIKE 'overlay-def:%'", (sid,))}

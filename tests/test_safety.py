@@ -199,3 +199,96 @@ def test_after_its_own_reset_a_link_is_gone_not_forged(sandbox):
     assert sandbox.admin("POST", "reset").ok
     sandbox.admin("POST", "clock", json={"freeze": "2026-01-10T10:02:00"})
     assert requests.get(link, timeout=30).status_code == 404  # the job is gone; the link was genuine
+
+
+# ---- What an overlay can reach ------------------------------------------------------------------
+
+XPD_ENVELOPE = (f'<s:Envelope xmlns:s="{SOAP11}"><s:Body><x:cancelar xmlns:x="http://service.xpd.mx/">'
+                "<usuario>pruebas</usuario><token>123456</token><xmlBytes>{}</xmlBytes></x:cancelar>"
+                "</s:Body></s:Envelope>")
+
+
+@pytest.fixture(scope="module")
+def folder_server(tmp_path_factory):
+    """A server whose scenarios file sits in its own folder, with a CA file and a large file beside it."""
+    from mockserver.sat.pki import packaged_dir
+    from mockserver.server import BackgroundServer
+    from mockserver.settings import Settings
+
+    folder = tmp_path_factory.mktemp("scenarios")
+    from mockserver.scenarios import default_path
+
+    (folder / "scenarios.yaml").write_text(default_path().read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / "ca.cer").write_bytes((packaged_dir() / "ac_uat.cer").read_bytes())
+    (folder / "big.cer").write_bytes(b"0" * (2 * 1024 * 1024))
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "secret.cer").write_bytes((packaged_dir() / "ac_uat.cer").read_bytes())
+    (folder / "link.cer").symlink_to(outside / "secret.cer")
+    with BackgroundServer(Settings(port=0, memory=True, scenarios=folder / "scenarios.yaml")) as srv:
+        yield srv, folder, outside
+
+
+def _put_overlay(base: str, text: str) -> requests.Response:
+    return requests.put(base + "/__admin/scenarios", data=text, headers={"Content-Type": "application/yaml"},
+                        timeout=30)
+
+
+def _xpd_code(base: str) -> str:
+    requests.post(base + "/__admin/clock", json={"freeze": "2026-01-10T10:05:00"}, timeout=30)
+    info = fixture("csd_moral")
+    cert = info.certificate()
+    xml = sign_cancelacion(cert, info.private_key(), cert.rfc, [str(uuid.uuid4()).upper()], SIGNED_AT)
+    answer = requests.post(base + "/cancelacion/CancelacionPruebas", timeout=30,
+                           data=XPD_ENVELOPE.format(base64.b64encode(xml).decode()),
+                           headers={"Content-Type": "text/xml; charset=utf-8"})
+    return etree.fromstring(answer.content).findtext(".//codEstatus")
+
+
+def test_an_overlay_cannot_name_files_outside_the_scenarios_folder(folder_server):
+    srv, _folder, outside = folder_server
+    base = _session_url(srv.url)
+    answers = {}
+    for name in ("/etc/passwd", "/no/such/file.cer", str(outside / "secret.cer"), "../outside/secret.cer",
+                 "link.cer"):
+        response = _put_overlay(base, f"version: 1\ntrust:\n  ca_files: [{json_quote(name)}]\n")
+        assert response.status_code == 400, (name, response.text)
+        answers[name] = response.json()["errors"][0].replace(json_quote(name), "NAME").replace(name, "NAME")
+    # One answer whether the file exists or not: no way to probe the server's files.
+    assert len(set(answers.values())) == 1, answers
+    assert "not found" not in next(iter(answers.values()))
+    assert requests.get(base + "/__admin/scenarios", timeout=30).json()["overlay"] is None
+
+
+def test_an_overlay_may_name_a_certificate_in_the_folder_or_inline_pem(folder_server):
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from mockserver.sat.pki import packaged_dir
+
+    srv, _folder, _outside = folder_server
+    base = _session_url(srv.url)
+    untrusting = "version: 1\ntrust: {fixture_ca: false, accept_sat_issuers: false}\n"
+    assert _put_overlay(base, untrusting).status_code == 200
+    assert _xpd_code(base) == "308"  # nothing trusted: the CSD's issuer is unknown
+    in_folder = "version: 1\ntrust: {fixture_ca: false, accept_sat_issuers: false, ca_files: [ca.cer]}\n"
+    assert _put_overlay(base, in_folder).status_code == 200, _put_overlay(base, in_folder).text
+    assert _xpd_code(base) == "200"
+    pem = x509.load_der_x509_certificate((packaged_dir() / "ac_uat.cer").read_bytes()).public_bytes(Encoding.PEM)
+    inline = {"version": 1, "trust": {"fixture_ca": False, "accept_sat_issuers": False,
+                                      "ca_files": [pem.decode()]}}
+    assert requests.put(base + "/__admin/scenarios", json=inline, timeout=30).status_code == 200
+    assert _xpd_code(base) == "200"
+
+
+def test_an_overlay_cannot_make_the_server_read_a_large_file(folder_server):
+    srv, _folder, _outside = folder_server
+    base = _session_url(srv.url)
+    response = _put_overlay(base, "version: 1\ntrust:\n  ca_files: [big.cer]\n")
+    assert response.status_code == 400
+    assert "1 MB" in response.json()["errors"][0]
+
+
+def json_quote(text: str) -> str:
+    import json
+
+    return json.dumps(text)

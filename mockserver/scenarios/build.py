@@ -42,6 +42,9 @@ def fixture_catalog() -> dict[str, dict[str, Any]]:
 
     return dict(load_manifest()["certificates"])
 
+# A CA certificate is a few KB; anything above this is refused before it is read whole.
+MAX_CA_BYTES = 1024 * 1024
+
 # A naive freeze time is Mexico City wall time, as CFDI dates are.
 MEXICO = ZoneInfo("America/Mexico_City")
 
@@ -91,19 +94,70 @@ class Builder:
 
     def trust(self, raw: dict[str, Any]) -> TrustSettings:
         files: list[Path] = []
-        for i, name in enumerate(raw.get("ca_files", [])):
-            p = Path(name)
-            if not p.is_absolute() and self.base_dir is not None:
-                p = self.base_dir / p
-            if not p.is_file():
-                self.error(("trust", "ca_files", i), f"trust.ca_files[{i}]: file not found: {name}")
-            files.append(p)
+        cas: list[bytes] = []
+        for i, entry in enumerate(raw.get("ca_files", [])):
+            path = ("trust", "ca_files", i)
+            if entry.lstrip().startswith("-----BEGIN"):
+                data: bytes | None = entry.encode("ascii", "replace")
+            else:
+                p = self.ca_file(path, i, entry)
+                if p is None:
+                    continue
+                files.append(p)
+                data = self.ca_bytes(path, i, entry, p)
+            if data is not None and self.certificate_ok(path, i, data):
+                cas.append(data)
         return TrustSettings(
             ca_files=tuple(files),
+            cas=tuple(cas),
             fixture_ca=raw.get("fixture_ca", True),
             accept_sat_issuers=raw.get("accept_sat_issuers", True),
             check_validity=raw.get("check_validity", True),
         )
+
+    def ca_file(self, path: tuple[str | int, ...], i: int, name: str) -> Path | None:
+        """Where a CA file entry points; an overlay reaches only files under the scenarios file's folder.
+
+        An overlay gets one answer for every other path, whether a file is there or not, so that it
+        cannot probe the server's files.
+        """
+        p = Path(name)
+        if not p.is_absolute() and self.base_dir is not None:
+            p = self.base_dir / p
+        if self.overlay:
+            inside = self.base_dir is not None and p.resolve().is_relative_to(self.base_dir.resolve())
+            if not inside:
+                self.error(path, f"trust.ca_files[{i}]: an overlay may name only certificate files in the "
+                                 "scenarios file's folder, or give the certificate inline (PEM text)")
+                return None
+        if not p.is_file():
+            self.error(path, f"trust.ca_files[{i}]: file not found: {name}")
+            return None
+        return p
+
+    def ca_bytes(self, path: tuple[str | int, ...], i: int, name: str, p: Path) -> bytes | None:
+        """The file's bytes, read once here (never per request), when small enough to be a certificate."""
+        try:
+            with p.open("rb") as f:
+                data = f.read(MAX_CA_BYTES + 1)
+        except OSError as exc:
+            self.error(path, f"trust.ca_files[{i}]: cannot read {name}: {exc.strerror or exc}")
+            return None
+        if len(data) > MAX_CA_BYTES:
+            self.error(path, f"trust.ca_files[{i}]: {name} is larger than 1 MB: not a certificate")
+            return None
+        return data
+
+    def certificate_ok(self, path: tuple[str | int, ...], i: int, data: bytes) -> bool:
+        from mockserver.sat.certificates import load_certificate
+        from mockserver.sat.errors import CertificateError
+
+        try:
+            load_certificate(data)
+        except CertificateError:
+            self.error(path, f"trust.ca_files[{i}]: not an X.509 certificate (PEM or DER)")
+            return False
+        return True
 
     def sat(self, raw: dict[str, Any]) -> SatRegistry:
         taxpayers = raw.get("taxpayers", "any")
