@@ -292,3 +292,30 @@ def json_quote(text: str) -> str:
     import json
 
     return json.dumps(text)
+
+
+CATASTROPHIC = "version: 1\nrules:\n  - id: backtrack\n    provider: solucionfactible\n" \
+               "    match: {{user: {{regex: '^(a+)+$'}}}}\n    outcome: {{fault: {{kind: http_status, status: 418}}}}\n"
+N_A = int(os.environ.get("PAC_MOCK_BACKTRACK_N", "60"))  # 2**60 steps for a backtracking engine
+
+
+def test_a_rule_regex_cannot_stall_the_server(sandbox):
+    assert _put_overlay(sandbox.url, CATASTROPHIC.format()).status_code == 200
+    body = (f'<s:Envelope xmlns:s="{SOAP11}"><s:Body><sf:getStatusCancelacionAsincrona xmlns:sf="{SF_NS}">'
+            f"<sf:usuario>{'a' * N_A}!</sf:usuario><sf:password>x</sf:password>"
+            "<sf:transactionId>C5E58106-6C1E-41C9-A211-FB8BAD1CABB0</sf:transactionId>"
+            "</sf:getStatusCancelacionAsincrona></s:Body></s:Envelope>")
+    # A backtracking engine would take years on this value; the answer (no rule applies) comes back.
+    answer = sandbox.post_soap("/ws/services/Cancelacion", body, action="urn:getStatusCancelacionAsincrona")
+    assert answer.status_code == 200
+    body = body.replace(f"{'a' * N_A}!", "a" * N_A)
+    answer = sandbox.post_soap("/ws/services/Cancelacion", body, action="urn:getStatusCancelacionAsincrona")
+    assert answer.status_code == 418  # and the rule still works
+
+
+@pytest.mark.parametrize("pattern", [r"(a)\1", "(?=a)b", "(?<!a)b"])
+def test_rule_regexes_outside_the_linear_time_dialect_are_refused(sandbox, pattern):
+    text = CATASTROPHIC.format().replace("^(a+)+$", pattern)
+    response = _put_overlay(sandbox.url, text)
+    assert response.status_code == 400, response.text
+    assert "bad regular expression" in response.json()["errors"][0]

@@ -314,7 +314,7 @@ class FieldTest:
     field: str
     kind: Literal["exact", "glob", "regex", "absent"]
     patterns: tuple[str, ...] = ()
-    compiled: tuple[re.Pattern[str], ...] = ()
+    compiled: tuple[Any, ...] = ()  # RE2 patterns (scenarios.build.compile_regex)
 
     def test(self, value: str | None) -> bool:
         if self.kind == "absent":
