@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import secrets
 import threading
 import time
@@ -30,6 +31,15 @@ from .timers import Timers
 log = logging.getLogger("pac_mock")
 
 DEFAULT_SESSION = ""
+# A session id names a path segment and rows of every table: letters, digits, ``_``, ``.``, ``-``,
+# 1 to 64 of them, and not only dots (``.`` and ``..`` are path navigation, not names).
+_SESSION_ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+SESSION_ID_RULE = "1-64 letters, digits, '_', '.', '-', not only dots"
+
+
+def valid_session_id(value: object) -> bool:
+    """Whether ``value`` may name a session (the default session, ``""``, is named by no prefix)."""
+    return isinstance(value, str) and _SESSION_ID.fullmatch(value) is not None and value.strip(".") != ""
 
 
 class ScenarioSource:

@@ -319,3 +319,45 @@ def test_rule_regexes_outside_the_linear_time_dialect_are_refused(sandbox, patte
     response = _put_overlay(sandbox.url, text)
     assert response.status_code == 400, response.text
     assert "bad regular expression" in response.json()["errors"][0]
+
+
+# ---- Session ids ----------------------------------------------------------------------------------
+
+
+def _raw(url: str, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+    """A request with its path exactly as written (clients would fold ``.`` and ``..`` away)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("session_id", [".", "..", "a" * 65, "bad%20id"])
+def test_invalid_session_ids_are_refused(server, session_id):
+    for method, path in (("GET", "/__admin/health"), ("POST", "/__admin/reset"),
+                         ("POST", "/ws/services/Cancelacion")):
+        status, body = _raw(server.url, method, f"/__session/{session_id}{path}", b"")
+        assert status == 404, (session_id, path, status, body[:200])
+        assert b"session id" in body
+
+
+@pytest.mark.parametrize("value", ["..", ".", "a/b", 5, ["x"], {"a": 1}])
+def test_reset_names_only_valid_sessions(server, value):
+    response = requests.post(server.url + "/__admin/reset", json={"session": value}, timeout=30)
+    assert response.status_code == 400, response.text
+    assert "session id" in response.json()["message"]
+    query = requests.post(server.url + "/__admin/reset", params={"session": ".."}, timeout=30)
+    assert query.status_code == 400
+
+
+def test_valid_session_ids_still_work(server):
+    for session_id in ("a", "test-42", "x.y", "under_score", "a" * 64, "..a", "a.."):
+        status, _ = _raw(server.url, "GET", f"/__session/{session_id}/__admin/health")
+        assert status == 200, session_id

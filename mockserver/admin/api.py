@@ -16,7 +16,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from .. import __version__, registry
 from .. import scenarios as scenario_module
 from ..clock import parse_instant
-from ..runtime import DEFAULT_SESSION, Runtime, session_name
+from ..runtime import DEFAULT_SESSION, SESSION_ID_RULE, Runtime, session_name, valid_session_id
 from ..scenarios import parse_duration
 
 blueprint = Blueprint("admin", __name__, url_prefix="/__admin")
@@ -142,6 +142,8 @@ def reset():
         target = DEFAULT_SESSION
     if session() != DEFAULT_SESSION:
         target = session()
+    elif target is not None and target != DEFAULT_SESSION and not valid_session_id(target):
+        return bad_request(f"invalid session id {str(target)[:80]!r}: use {SESSION_ID_RULE}")
     runtime().reset(target)
     return jsonify({"reset": "all" if target is None else session_name(target)})
 
