@@ -103,7 +103,11 @@ class ScenarioSource:
             return True
 
     def describe(self) -> dict:
-        return {"path": str(self.path), "loaded_at": self.loaded_at.isoformat(), "error": self.error}
+        return {**self.describe_briefly(), "path": str(self.path), "error": self.error}
+
+    def describe_briefly(self) -> dict:
+        """What a health check needs, with nothing of the file's place or content."""
+        return {"loaded_at": self.loaded_at.isoformat(), "reload_failed": self.error is not None}
 
 
 def session_name(session: str) -> str:

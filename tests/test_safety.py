@@ -361,3 +361,37 @@ def test_valid_session_ids_still_work(server):
     for session_id in ("a", "test-42", "x.y", "under_score", "a" * 64, "..a", "a.."):
         status, _ = _raw(server.url, "GET", f"/__session/{session_id}/__admin/health")
         assert status == 200, session_id
+
+
+# ---- What health tells without the token ----------------------------------------------------------
+
+TOKEN = "safety-token-4711"
+
+
+@pytest.mark.parametrize("token", [TOKEN, None], ids=["token-set", "no-token"])
+def test_health_shows_no_path_and_no_reload_error_text_without_the_token(tmp_path, token):
+    from mockserver.scenarios import default_path
+    from mockserver.server import BackgroundServer
+    from mockserver.settings import Settings
+
+    path = tmp_path / "private-folder" / "scenarios.yaml"
+    path.parent.mkdir()
+    original = default_path().read_text(encoding="utf-8")
+    path.write_text(original, encoding="utf-8")
+    with BackgroundServer(Settings(port=0, memory=True, scenarios=path, admin_token=token)) as srv:
+        srv.runtime.scenarios.check_every = 0
+        path.write_text(original.replace("seed:", "seed: [offending-value-91]\nold_seed:", 1), encoding="utf-8")
+        time.sleep(0.01)
+        health = requests.get(srv.url + "/__admin/health", timeout=10)
+        assert health.status_code == 200
+        data = health.json()
+        assert data["status"] == "ok" and data["providers"] and data["version"]
+        assert data["scenarios"]["reload_failed"] is True  # what a health check needs
+        for leak in ("private-folder", "offending-value-91", str(tmp_path)):
+            assert leak not in health.text
+        if token:
+            full = requests.get(srv.url + "/__admin/health", headers={"X-Admin-Token": token}, timeout=10).json()
+            assert full["scenarios"]["path"] == str(path) and "offending-value-91" in full["scenarios"]["error"]
+        else:  # the open admin API has the details
+            file = requests.get(srv.url + "/__admin/scenarios", timeout=10).json()["file"]
+            assert file["path"] == str(path) and "offending-value-91" in file["error"]

@@ -36,16 +36,23 @@ def bad_request(message: str, **extra):
 
 @blueprint.before_request
 def check_token():
-    token = runtime().settings.admin_token
-    if not token or request.endpoint == "admin.health":
+    if not runtime().settings.admin_token or request.endpoint == "admin.health":
         return None
+    if not token_presented():
+        return jsonify({"error": "unauthorized", "message": "admin token required (PAC_MOCK_ADMIN_TOKEN)"}), 401
+    return None
+
+
+def token_presented() -> bool:
+    """Whether a token is set and this request carries it."""
+    token = runtime().settings.admin_token
+    if not token:
+        return False
     offered = request.headers.get("X-Admin-Token") or request.args.get("token") or ""
     auth = request.headers.get("Authorization", "")
     if auth.lower().startswith("bearer "):
         offered = auth[7:].strip()
-    if not hmac.compare_digest(offered.encode(), token.encode()):
-        return jsonify({"error": "unauthorized", "message": "admin token required (PAC_MOCK_ADMIN_TOKEN)"}), 401
-    return None
+    return hmac.compare_digest(offered.encode(), token.encode())
 
 
 # What a page on another site can make a browser send without asking the server first (CORS "simple"
@@ -117,7 +124,9 @@ def health():
             "version": __version__,
             "session": session_name(session()),
             "clock": rt.clock_for(session()).describe(),
-            "scenarios": rt.scenarios.describe(),
+            # Health is open to anyone: where the file lives and what a failed reload quoted from it
+            # go only to holders of the token (and are always in GET /__admin/scenarios).
+            "scenarios": rt.scenarios.describe() if token_presented() else rt.scenarios.describe_briefly(),
             "providers": [
                 {
                     "id": p.id,
@@ -239,6 +248,7 @@ def _overlay_text() -> str:
 def scenarios():
     rt = runtime()
     if request.method == "GET":
+        rt.scenarios.get()  # picks up an edit of the file (or its failure) before describing it
         return jsonify({
             "file": rt.scenarios.describe(),
             "session": session_name(session()),
