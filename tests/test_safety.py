@@ -395,3 +395,12 @@ def test_health_shows_no_path_and_no_reload_error_text_without_the_token(tmp_pat
         else:  # the open admin API has the details
             file = requests.get(srv.url + "/__admin/scenarios", timeout=10).json()["file"]
             assert file["path"] == str(path) and "offending-value-91" in file["error"]
+
+
+@pytest.mark.parametrize("body", [b"\x00", b"version: 1\x10\n", b'{"version": 1, "trust": {"ca_files": ["a\\u0000b"]}}',
+                                  b'{"version": 1, "trust": {"ca_files": ["\\u0000"]}}'],
+                         ids=["nul", "control", "nul-in-ca-path", "nul-ca-path"])
+def test_overlays_with_control_characters_are_400(sandbox, body):
+    content_type = "application/json" if body.startswith(b"{") else "application/yaml"
+    response = sandbox.admin("PUT", "scenarios", data=body, headers={"Content-Type": content_type})
+    assert response.status_code == 400, response.text[:300]

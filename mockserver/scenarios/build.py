@@ -138,13 +138,17 @@ class Builder:
         p = Path(name)
         if not p.is_absolute() and self.base_dir is not None:
             p = self.base_dir / p
-        if self.overlay:
-            inside = self.base_dir is not None and p.resolve().is_relative_to(self.base_dir.resolve())
-            if not inside:
-                self.error(path, f"trust.ca_files[{i}]: an overlay may name only certificate files in the "
-                                 "scenarios file's folder, or give the certificate inline (PEM text)")
-                return None
-        if not p.is_file():
+        try:
+            if self.overlay:
+                inside = self.base_dir is not None and p.resolve().is_relative_to(self.base_dir.resolve())
+                if not inside:
+                    self.error(path, f"trust.ca_files[{i}]: an overlay may name only certificate files in the "
+                                     "scenarios file's folder, or give the certificate inline (PEM text)")
+                    return None
+            found = p.is_file()
+        except (OSError, ValueError):  # a name no file system takes (a NUL byte, too long)
+            found = False
+        if not found:
             self.error(path, f"trust.ca_files[{i}]: file not found: {name}")
             return None
         return p
