@@ -100,7 +100,10 @@ def _forbidden(message: str):
 def _json_body() -> dict:
     if not request.data:
         return {}
-    data = _json(request.get_data(as_text=True)) if request.is_json else None
+    try:
+        data = _json(request.get_data(as_text=True)) if request.is_json else None
+    except ValueError as exc:
+        raise ValueError(f"invalid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ValueError("the body must be a JSON object")
     return data
@@ -111,7 +114,7 @@ def _json(text: str):
     try:
         return json.loads(text)
     except RecursionError:
-        raise ValueError("invalid JSON: nested too deeply") from None
+        raise ValueError("nested too deeply") from None
 
 
 @blueprint.get("/health")
