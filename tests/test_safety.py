@@ -175,10 +175,10 @@ def test_an_infinite_offset_is_400(sandbox):
 def _download_link(sandbox) -> str:
     from test_mysuite import accept, advance, freeze, links
 
-    from mockserver.providers.mysuite.documents import native_sample
+    from mockserver.testing.mysuite import native_document
 
     freeze(sandbox)
-    guid = accept(sandbox, base64.b64encode(native_sample(1_100_000)).decode(), "LINK-" + uuid.uuid4().hex[:6])
+    guid = accept(sandbox, base64.b64encode(native_document("1.1MB")).decode(), "LINK-" + uuid.uuid4().hex[:6])
     advance(sandbox, "1m")
     return links(sandbox, guid)[0]
 
