@@ -28,7 +28,7 @@ SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 SF_NS = "http://ws.cfdi.solucionfactible.com"
 XPD_NS = "http://service.xpd.mx/"
 # What the dashboard page reads, besides the page itself.
-DASHBOARD_DATA = ("requests", "requests?bodies=0", "jobs", "mail", "registry", "timers", "health", "scenarios",
+DASHBOARD_DATA = ("requests", "requests?bodies=0", "jobs", "mail", "registry", "timers", "health", "scenarios", "sessions",
                   "clock", "solucionfactible/cancellations")
 ENCODINGS = ("utf-8", "utf-8-sig", "utf-16", "utf-16-be-bom", "utf-16-le-declared")
 
