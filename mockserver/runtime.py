@@ -24,6 +24,7 @@ from . import mail
 from . import scenarios as scenario_module
 from .clock import OUT_OF_RANGE, Clock, parse_instant
 from .journal import Journal
+from .scenarios.loader import parse_yaml
 from .scenarios.model import Outcome, Rule
 from .store import Store
 from .timers import Timers
@@ -227,10 +228,10 @@ class Runtime:
 
         ``text`` is YAML or JSON: a list of rules, one rule, or ``{"rules": [...]}``.
         """
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise scenario_module.ScenarioError([f"<rules>: YAML syntax error: {exc}"]) from None
+        # The scenarios' own reader: it refuses documents nested too deeply or expanding (aliases) too far.
+        data, _lines, errors = parse_yaml(text, "<rules>")
+        if errors:
+            raise scenario_module.ScenarioError(errors)
         if isinstance(data, dict) and "rules" in data:
             others = sorted(set(data) - {"rules", "version"})
             if others:

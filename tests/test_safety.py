@@ -404,3 +404,16 @@ def test_overlays_with_control_characters_are_400(sandbox, body):
     content_type = "application/json" if body.startswith(b"{") else "application/yaml"
     response = sandbox.admin("PUT", "scenarios", data=body, headers={"Content-Type": content_type})
     assert response.status_code == 400, response.text[:300]
+
+
+BILLION_LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+    f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+    for i in range(8)) + "rules: [{id: x, provider: mysuite, outcome: {code: 1}, extra: *i}]\n"
+
+
+@pytest.mark.parametrize("body", ["[" * 100_000, BILLION_LAUGHS], ids=["deep", "aliases"])
+def test_rules_added_to_an_overlay_are_read_safely(sandbox, body):
+    response = sandbox.admin("PATCH", "scenarios", data=body.encode(), headers={"Content-Type": "application/yaml"})
+    assert response.status_code == 400, response.text[:300]
+    assert sandbox.admin("GET", "scenarios").json()["overlay"] is None
