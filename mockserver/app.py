@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 
-from .runtime import DEFAULT_SESSION, Runtime
+from .runtime import DEFAULT_SESSION, SESSION_ID_RULE, Runtime, valid_session_id
 from .settings import Settings
 from .soap import http as soap_http
 from .soap.envelope import fault_bytes, version_of_message
 from .soap.faults import SoapFault
 from .soap.service import SoapService
 
-SESSION_PREFIX = re.compile(r"^/__session/([A-Za-z0-9_.\-]{1,64})(/.*)?$")
+SESSION_PREFIX = re.compile(r"^/__session/([^/]*)(/.*)?$")
 
 
 class SessionPrefix:
@@ -30,11 +31,21 @@ class SessionPrefix:
     def __call__(self, environ, start_response):
         match = SESSION_PREFIX.match(environ.get("PATH_INFO", ""))
         if match:
+            if not valid_session_id(match.group(1)):
+                return _invalid_session(match.group(1), match.group(2) or "/")(environ, start_response)
             # "default" names the default session, so every place can show and use one name for it.
             environ["pac_mock.session"] = "" if match.group(1) == "default" else match.group(1)
             environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + f"/__session/{match.group(1)}"
             environ["PATH_INFO"] = match.group(2) or "/"
         return self.app(environ, start_response)
+
+
+def _invalid_session(session_id: str, rest: str) -> Response:
+    message = f"invalid session id {session_id[:80]!r}: use {SESSION_ID_RULE}"
+    if rest.startswith("/__admin"):
+        return Response(json.dumps({"error": "not found", "message": message}), 404,
+                        content_type="application/json")
+    return Response(message + "\n", 404, content_type="text/plain; charset=utf-8")
 
 
 def current_session() -> str:
@@ -100,9 +111,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_url_rule("/<path:path>", "soap", soap_endpoint, methods=["GET", "POST"])
 
     from .admin.api import blueprint as admin_blueprint
+    from .admin.api import refuse_cross_site
     from .admin.dashboard import blueprint as dashboard_blueprint
     from .admin.mail import blueprint as mail_blueprint
 
+    app.before_request(refuse_cross_site)  # every /__admin write, whichever blueprint serves it
     app.register_blueprint(admin_blueprint)
     app.register_blueprint(mail_blueprint)
     app.register_blueprint(dashboard_blueprint)

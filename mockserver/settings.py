@@ -28,7 +28,7 @@ class Settings:
     journal_limit: int = 10_000
     timer_interval: float = 0.25
     log_level: str = "info"
-    secret: str | None = None  # signs download links; derived from the data directory when unset
+    secret: str | None = None  # signs download links; a random one kept in the database when unset
     # HTTPS beside HTTP (``serve --tls``): a second listener; its certificate is made once per data
     # directory unless tls_cert/tls_key name one's own (mockserver/tls.py).
     tls: bool = False

@@ -201,7 +201,10 @@ def test_image_entrypoint_serves_and_stops_on_sigterm(tmp_path):
         assert health is not None, f"no healthy server (exit {server.poll()}):\n{log_path.read_text()}"
 
         assert health["status"] == "ok"
-        assert health["scenarios"] == {**health["scenarios"], "path": str(app / "scenarios.yaml"), "error": None}
+        assert health["scenarios"]["reload_failed"] is False
+        status, scenarios = _get(base + "/__admin/scenarios")
+        assert json.loads(scenarios)["file"] == {**json.loads(scenarios)["file"],
+                                                  "path": str(app / "scenarios.yaml"), "error": None}
         assert [p["id"] for p in health["providers"]] == ["solucionfactible", "expidetufactura", "mysuite"]
         # Package data made it into the wheel: WSDLs and the dashboard.
         status, wsdl = _get(base + "/ws/services/Cancelacion?wsdl")

@@ -73,8 +73,6 @@ class SoapService:
     versions: tuple[SoapVersion, ...] = (SOAP11, SOAP12)
     extra_paths: tuple[str, ...] = ()
     case_insensitive: bool = False
-    # Element local names whose text is never journaled (passwords, keys, key passwords).
-    secret_fields: frozenset[str] = frozenset()
     # Allows text nodes over 10 MB (MYSuite documents).
     huge: bool = False
     environment: str | None = None

@@ -283,7 +283,6 @@ SERVICE = SoapService(
         "/ws/services/Cancelacion.CancelacionHttpSoap11Endpoint/",
         "/ws/services/Cancelacion.CancelacionHttpSoap12Endpoint/",
     ),
-    secret_fields=frozenset({"password", "csdKey", "csdPassword", "derKeyCSD", "contrasenaCSD"}),
     plain_xml=True,
     mtom=True,
     sender_fault_400=True,
