@@ -22,7 +22,8 @@ from pathlib import Path
 from lxml import etree
 
 from mockserver.app import create_app, runtime_of
-from mockserver.journal import Entry, clip, redact_element
+from mockserver.journal import Entry, clip
+from mockserver.redaction import redact as redact_text
 from mockserver.settings import Settings
 from mockserver.soap.envelope import parse_request, response_bytes
 
@@ -107,9 +108,7 @@ def steps_us(target: InProcess, workload: Workload) -> dict:
         rt.journal.record(entry)
 
     def redact() -> None:
-        env = parse_request(body, content_type).envelope
-        redact_element(env, service.secret_fields)
-        etree.tostring(env, encoding="unicode")
+        redact_text(clip(body) or "")
 
     payload = etree.Element(f"{{{operation.namespace}}}{operation.name}Response")
     etree.SubElement(payload, "return").text = str(uuid.uuid4())

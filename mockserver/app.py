@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 
-from .runtime import DEFAULT_SESSION, Runtime
+from .runtime import DEFAULT_SESSION, SESSION_ID_RULE, Runtime, valid_session_id
 from .settings import Settings
 from .soap import http as soap_http
-from .soap.envelope import SOAP11, fault_bytes, version_for_content_type
+from .soap.envelope import fault_bytes, version_of_message
 from .soap.faults import SoapFault
 from .soap.service import SoapService
 
-SESSION_PREFIX = re.compile(r"^/__session/([A-Za-z0-9_.\-]{1,64})(/.*)?$")
+SESSION_PREFIX = re.compile(r"^/__session/([^/]*)(/.*)?$")
 
 
 class SessionPrefix:
@@ -30,11 +31,21 @@ class SessionPrefix:
     def __call__(self, environ, start_response):
         match = SESSION_PREFIX.match(environ.get("PATH_INFO", ""))
         if match:
+            if not valid_session_id(match.group(1)):
+                return _invalid_session(match.group(1), match.group(2) or "/")(environ, start_response)
             # "default" names the default session, so every place can show and use one name for it.
             environ["pac_mock.session"] = "" if match.group(1) == "default" else match.group(1)
             environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + f"/__session/{match.group(1)}"
             environ["PATH_INFO"] = match.group(2) or "/"
         return self.app(environ, start_response)
+
+
+def _invalid_session(session_id: str, rest: str) -> Response:
+    message = f"invalid session id {session_id[:80]!r}: use {SESSION_ID_RULE}"
+    if rest.startswith("/__admin"):
+        return Response(json.dumps({"error": "not found", "message": message}), 404,
+                        content_type="application/json")
+    return Response(message + "\n", 404, content_type="text/plain; charset=utf-8")
 
 
 def current_session() -> str:
@@ -46,9 +57,12 @@ def base_url() -> str:
     return request.host_url.rstrip("/") + request.script_root
 
 
-def _route_table(runtime: Runtime) -> tuple[dict[str, SoapService], dict[str, SoapService]]:
+def _route_table(
+    runtime: Runtime,
+) -> tuple[dict[str, SoapService], dict[str, SoapService], list[tuple[str, SoapService]]]:
     exact: dict[str, SoapService] = {}
     folded: dict[str, SoapService] = {}
+    below: list[tuple[str, SoapService]] = []
     for provider in runtime.providers:
         for service in provider.services:
             for path in service.paths:
@@ -56,7 +70,9 @@ def _route_table(runtime: Runtime) -> tuple[dict[str, SoapService], dict[str, So
                     exact[variant] = service
                     if service.case_insensitive:
                         folded[variant.lower()] = service
-    return exact, folded
+            # An HTTP binding's operations are at <port address>/<http:operation location>.
+            below.extend((path.rstrip("/") + "/", service) for path in service.plain_paths)
+    return exact, folded, below
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
@@ -65,7 +81,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app = Flask("mockserver")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["pac_mock"] = runtime
-    exact, folded = _route_table(runtime)
+    exact, folded, below = _route_table(runtime)
 
     @app.before_request
     def _session() -> None:
@@ -77,10 +93,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             raise NotFound(f"No admin route {request.method} {full}; see docs/admin-api.md")
         service = exact.get(full) or exact.get(full.rstrip("/")) or folded.get(full.rstrip("/").lower())
         if service is None:
+            service = next((s for prefix, s in below if full.startswith(prefix)), None)
+        if service is None:
             return _not_found(full)
         if request.method == "GET":
             if any(k.lower() == "wsdl" for k in request.args):
-                return Response(service.wsdl.render(base_url()), content_type="text/xml; charset=utf-8")
+                return Response(service.wsdl.render(base_url(), full), content_type="text/xml; charset=utf-8")
             return Response(
                 f"{service.name} ({service.provider}) SOAP endpoint. POST SOAP envelopes here; "
                 f"the WSDL is at {base_url()}{full}?wsdl\n",
@@ -93,9 +111,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_url_rule("/<path:path>", "soap", soap_endpoint, methods=["GET", "POST"])
 
     from .admin.api import blueprint as admin_blueprint
+    from .admin.api import refuse_cross_site
     from .admin.dashboard import blueprint as dashboard_blueprint
     from .admin.mail import blueprint as mail_blueprint
 
+    app.before_request(refuse_cross_site)  # every /__admin write, whichever blueprint serves it
     app.register_blueprint(admin_blueprint)
     app.register_blueprint(mail_blueprint)
     app.register_blueprint(dashboard_blueprint)
@@ -105,7 +125,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(_exc):
-        version = version_for_content_type(request.content_type) or SOAP11
+        version = version_of_message(request.content_type)  # the body is not read: headers decide
         fault = SoapFault(
             f"Request body too large: the sandbox accepts at most {settings.max_body_mb} MB", code="Sender"
         )

@@ -25,6 +25,10 @@ def _serve(args: argparse.Namespace) -> int:
             workers=args.workers,
             threads=args.threads,
             memory=True if args.memory else None,
+            tls=True if args.tls else None,
+            tls_port=args.tls_port,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
         )
     except ValueError as exc:
         print(f"pac-mock: {exc}", file=sys.stderr)
@@ -58,12 +62,32 @@ def _serve(args: argparse.Namespace) -> int:
                 env = f" [{service.environment}]" if service.environment else ""
                 lines.append(f"  {provider.title:<18} {base}{service.paths[0]}{env}   WSDL: ?wsdl")
         lines.append(f"  {'Admin API':<18} {base}/__admin/health   dashboard: {base}/__admin/")
+        if settings.tls:
+            lines.append(f"  {'HTTPS':<18} {settings.tls_base_url}  (same paths; CA: pac-mock tls ca)")
         lines.append(f"  state: {'memory' if settings.memory else settings.database}   Ctrl+C stops")
         return "\n".join(lines)
 
+    https = None
+    if settings.tls:
+        from . import tls
+
+        if settings.memory:
+            print("pac-mock: --tls runs HTTPS in a second server that shares state through the data "
+                  "directory; drop --memory", file=sys.stderr)
+            return 2
+        try:
+            https = tls.start_https(settings)
+        except ValueError as exc:
+            print(f"pac-mock: {exc}", file=sys.stderr)
+            return 2
+
     from .server import serve
 
-    serve(settings, banner=banner())
+    try:
+        serve(settings, banner=banner())
+    finally:
+        if https is not None:
+            tls.stop_https(https)
     return 0
 
 
@@ -167,6 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, help="worker processes (default 2; PAC_MOCK_WORKERS)")
     serve.add_argument("--threads", type=int, help="threads per worker (default 2; PAC_MOCK_THREADS)")
     serve.add_argument("--memory", action="store_true", help="keep state in memory only (one worker)")
+    serve.add_argument("--tls", action="store_true", help="serve HTTPS too, on --tls-port (PAC_MOCK_TLS)")
+    serve.add_argument("--tls-port", type=int, help="HTTPS port (default 8443; PAC_MOCK_TLS_PORT)")
+    serve.add_argument("--tls-cert", type=Path, help="your own server certificate (PEM chain) instead of the local CA's")
+    serve.add_argument("--tls-key", type=Path, help="the key of --tls-cert (PEM, unencrypted)")
     serve.set_defaults(func=_serve)
 
     check = sub.add_parser("check", help="validate scenarios files and show what they amount to")
@@ -201,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .sat import commands as sat_commands
 
     sat_commands.register(sub)
+    from . import tls
+
+    tls.register(sub)
     return parser
 
 

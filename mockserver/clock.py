@@ -12,6 +12,13 @@ from zoneinfo import ZoneInfo
 
 MEXICO_CITY = ZoneInfo("America/Mexico_City")
 
+# Mock time stays well inside what datetime can hold, so that the rules' own arithmetic (deadlines,
+# validity periods, local time) cannot overflow.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+OUT_OF_RANGE = f"mock time must stay between {EARLIEST.year} and {LATEST.year}"
+
+
 def parse_instant(text: str) -> datetime:
     """An ISO 8601 instant; a naive one is read as Mexico City local time."""
     value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
@@ -53,6 +60,16 @@ class Clock:
 
     def frozen(self, at: datetime) -> Clock:
         return Clock(timedelta(0), at.astimezone(UTC))
+
+    def checked(self) -> Clock:
+        """This clock, or ValueError when its time lies outside EARLIEST..LATEST."""
+        try:
+            now = self.now()
+        except OverflowError:
+            now = None
+        if now is None or not EARLIEST <= now <= LATEST or abs(self.offset) > LATEST - EARLIEST:
+            raise ValueError(OUT_OF_RANGE)
+        return self
 
     def describe(self) -> dict:
         return {

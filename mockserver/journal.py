@@ -1,18 +1,15 @@
-"""The request journal: what each client sent and got, newest first, bounded, secrets redacted."""
+"""The request journal: what each client sent and got, newest first, bounded, secrets redacted
+(mockserver/redaction.py)."""
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from lxml import etree
-
+from .redaction import decode_body, redact
 from .store import Store
 
-REDACTED = "***"
 # How much of a body the journal keeps; MYSuite requests can be 40 MB.
 BODY_LIMIT = 64 * 1024
 
@@ -33,34 +30,20 @@ class Entry:
     response: str | None = None
 
 
-def redact_element(root: etree._Element, secret_names: Iterable[str]) -> None:
-    """Blank the text of every element whose local name is a secret (in place)."""
-    names = frozenset(secret_names)
-    if not names:
-        return
-    for el in root.iter():
-        if isinstance(el.tag, str) and etree.QName(el).localname in names and (el.text or len(el)):
-            el.text = REDACTED
-            for child in list(el):
-                el.remove(child)
-
-
-_TEXT_SECRET = re.compile(
-    r"(<(?:[\w.-]+:)?(password|csdPassword|contrasenaCSD|csdKey|derKeyCSD|token)\b[^>]*>)(.*?)(</)",
-    re.DOTALL | re.IGNORECASE,
-)
-
-
-def redact_text(text: str) -> str:
-    """Last line of defence for bodies that could not be parsed (malformed XML still carries secrets)."""
-    return _TEXT_SECRET.sub(lambda m: m.group(1) + REDACTED + m.group(4), text)
-
-
 def clip(data: bytes | str | None, size: int | None = None) -> str | None:
-    """At most BODY_LIMIT of ``data``, saying how much of ``size`` (default: its length) was dropped."""
+    """At most BODY_LIMIT of ``data``, saying how much of ``size`` (default: its length) was dropped.
+
+    Bytes are read in the body's own encoding (BOM, declaration); a body that cannot be read safely is
+    not kept at all.
+    """
     if data is None:
         return None
-    text = data[:BODY_LIMIT].decode("utf-8", "replace") if isinstance(data, bytes) else data[:BODY_LIMIT]
+    if isinstance(data, bytes):
+        text = decode_body(data[:BODY_LIMIT])
+        if text is None:
+            text = f"[{len(data[:BODY_LIMIT])} bytes in an encoding the journal cannot read; not kept]"
+    else:
+        text = data[:BODY_LIMIT]
     size = len(data) if size is None else size
     if size > BODY_LIMIT:
         text += f"\n… [{size - BODY_LIMIT} more bytes not kept]"
@@ -74,6 +57,9 @@ class Journal:
         self._writes = 0
 
     def record(self, entry: Entry) -> int:
+        """Store ``entry``; its bodies pass the redaction here, so nothing else can store a secret."""
+        request = None if entry.request is None else redact(entry.request)
+        response = None if entry.response is None else redact(entry.response)
         with self.store.tx() as conn:
             cur = conn.execute(
                 "INSERT INTO journal(session, at, provider, operation, method, path, soap_version, status, "
@@ -89,8 +75,8 @@ class Journal:
                     entry.status,
                     round(entry.duration_ms, 3),
                     json.dumps(entry.summary, ensure_ascii=False, default=str),
-                    entry.request,
-                    entry.response,
+                    request,
+                    response,
                 ),
             )
             new_id = cur.lastrowid

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import secrets
 import threading
 import time
@@ -21,8 +22,9 @@ import yaml
 
 from . import mail
 from . import scenarios as scenario_module
-from .clock import Clock, parse_instant
+from .clock import OUT_OF_RANGE, Clock, parse_instant
 from .journal import Journal
+from .scenarios.loader import parse_yaml
 from .scenarios.model import Outcome, Rule
 from .store import Store
 from .timers import Timers
@@ -30,6 +32,15 @@ from .timers import Timers
 log = logging.getLogger("pac_mock")
 
 DEFAULT_SESSION = ""
+# A session id names a path segment and rows of every table: letters, digits, ``_``, ``.``, ``-``,
+# 1 to 64 of them, and not only dots (``.`` and ``..`` are path navigation, not names).
+_SESSION_ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+SESSION_ID_RULE = "1-64 letters, digits, '_', '.', '-', not only dots"
+
+
+def valid_session_id(value: object) -> bool:
+    """Whether ``value`` may name a session (the default session, ``""``, is named by no prefix)."""
+    return isinstance(value, str) and _SESSION_ID.fullmatch(value) is not None and value.strip(".") != ""
 
 
 class ScenarioSource:
@@ -44,6 +55,11 @@ class ScenarioSource:
         self.error: str | None = None
         self._mtime = self._stat()
         self._checked = time.monotonic()
+
+    @property
+    def folder(self) -> Path:
+        """The scenarios file's folder: the only place an overlay may name files in."""
+        return self.path.resolve().parent
 
     def _watched(self) -> list[Path]:
         """The file and every file it extends (the built-in defaults do not change)."""
@@ -88,7 +104,11 @@ class ScenarioSource:
             return True
 
     def describe(self) -> dict:
-        return {"path": str(self.path), "loaded_at": self.loaded_at.isoformat(), "error": self.error}
+        return {**self.describe_briefly(), "path": str(self.path), "error": self.error}
+
+    def describe_briefly(self) -> dict:
+        """What a health check needs, with nothing of the file's place or content."""
+        return {"loaded_at": self.loaded_at.isoformat(), "reload_failed": self.error is not None}
 
 
 def session_name(session: str) -> str:
@@ -147,7 +167,21 @@ class Runtime:
         return Clock(offset) if offset else Clock()
 
     def set_clock(self, session: str, clock: Clock | None) -> Clock:
+        return self.change_clock(session, lambda _current: clock)
+
+    def change_clock(self, session: str, change: Callable[[Clock], Clock | None]) -> Clock:
+        """Read the session's clock, apply ``change`` and store the result (None: back to the default),
+        all in one write transaction, so that parallel moves from any worker all count.
+
+        Raises ValueError (and stores nothing) when the new time is out of range.
+        """
         with self.store.tx() as conn:
+            try:
+                clock = change(self.clock_for(session))  # reads on the transaction's own connection
+                if clock is not None:
+                    clock.checked()
+            except OverflowError:
+                raise ValueError(OUT_OF_RANGE) from None
             if clock is None:
                 conn.execute("DELETE FROM clock WHERE session=?", (session,))
             else:
@@ -171,12 +205,16 @@ class Runtime:
             row = conn.execute("SELECT text FROM overlays WHERE session=?", (session,)).fetchone()
         return row["text"] if row else None
 
+    def load_overlay(self, text: str) -> scenario_module.Scenarios:
+        """Parse and check overlay text; its CA files may lie only in the scenarios file's folder."""
+        return scenario_module.load_text(text, "<overlay>", overlay=True, base_dir=self.scenarios.folder)
+
     def set_overlay(self, session: str, text: str | None) -> None:
         """Validate and store (or clear) a session's overlay. Raises ScenarioError when invalid.
 
         Every rule of a new overlay counts its calls afresh, even one written exactly as before.
         """
-        rules = scenario_module.load_text(text, "<overlay>", overlay=True).rules if text is not None else ()
+        rules = self.load_overlay(text).rules if text is not None else ()
         with self.store.tx() as conn:
             if text is None:
                 conn.execute("DELETE FROM overlays WHERE session=?", (session,))
@@ -190,10 +228,10 @@ class Runtime:
 
         ``text`` is YAML or JSON: a list of rules, one rule, or ``{"rules": [...]}``.
         """
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise scenario_module.ScenarioError([f"<rules>: YAML syntax error: {exc}"]) from None
+        # The scenarios' own reader: it refuses documents nested too deeply or expanding (aliases) too far.
+        data, _lines, errors = parse_yaml(text, "<rules>")
+        if errors:
+            raise scenario_module.ScenarioError(errors)
         if isinstance(data, dict) and "rules" in data:
             others = sorted(set(data) - {"rules", "version"})
             if others:
@@ -213,7 +251,7 @@ class Runtime:
             numbered = [{"id": r.id, **d} if "id" not in d else d for r, d in zip(added, data, strict=True)]
             current["rules"] = kept + numbered
             merged = yaml.safe_dump(current, allow_unicode=True, sort_keys=False)
-            scenario_module.load_text(merged, "<overlay>", overlay=True)  # ids stay unique
+            self.load_overlay(merged)  # ids stay unique
             self._write_overlay(conn, session, merged)
             self._mark_defined(conn, session, ids)
         return [r.id for r in added]
@@ -222,7 +260,7 @@ class Runtime:
         """Remove one rule from a session's overlay; False when the overlay has no such rule."""
         with self.store.tx() as conn:
             current = yaml.safe_load(self._overlay_row(conn, session) or "") or {}
-            overlay = scenario_module.load_text(yaml.safe_dump(current), "<overlay>", overlay=True)
+            overlay = self.load_overlay(yaml.safe_dump(current))
             pairs = list(zip(overlay.written_rules, current.get("rules") or [], strict=True))
             # Rules without an id are numbered by position: write their names down to keep them.
             kept = [d if "id" in d else {"id": r.id, **d} for r, d in pairs if r.id != rule_id]
@@ -262,7 +300,7 @@ class Runtime:
         key = (sid, revision)
         overlay = self._overlay_cache.get(key)
         if overlay is None:
-            overlay = scenario_module.load_text(text, "<overlay>", overlay=True)
+            overlay = self.load_overlay(text)
             with self.store.read() as conn:
                 tokens = {r["key"][len("overlay-def:"):]: r["n"] for r in conn.execute(
                     "SELECT key, n FROM counters WHERE session=? AND key LIKE 'overlay-def:%'", (sid,))}

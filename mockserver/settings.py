@@ -28,7 +28,13 @@ class Settings:
     journal_limit: int = 10_000
     timer_interval: float = 0.25
     log_level: str = "info"
-    secret: str | None = None  # signs download links; derived from the data directory when unset
+    secret: str | None = None  # signs download links; a random one kept in the database when unset
+    # HTTPS beside HTTP (``serve --tls``): a second listener; its certificate is made once per data
+    # directory unless tls_cert/tls_key name one's own (mockserver/tls.py).
+    tls: bool = False
+    tls_port: int = 8443
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
 
     @property
     def database(self) -> Path | None:
@@ -44,6 +50,10 @@ class Settings:
         if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
+
+    @property
+    def tls_base_url(self) -> str:
+        return self.base_url.replace("http://", "https://", 1).rsplit(":", 1)[0] + f":{self.tls_port}"
 
     def with_overrides(self, **values: object) -> Settings:
         """Apply non-None values (typically from command-line flags)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -64,6 +64,10 @@ CREATE TABLE IF NOT EXISTS timers (
     last_error TEXT
 );
 CREATE INDEX IF NOT EXISTS timers_due ON timers(fired_at, session, due_at);
+CREATE TABLE IF NOT EXISTS server_state (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS sat_registry (
     session TEXT NOT NULL,
     uuid TEXT NOT NULL,
@@ -74,6 +78,9 @@ CREATE TABLE IF NOT EXISTS sat_registry (
     PRIMARY KEY (session, uuid)
 );
 """
+
+# Tables that belong to no session: a reset, even of everything, leaves them alone.
+KEPT_ON_RESET = frozenset({"server_state"})
 
 
 class Store:
@@ -150,8 +157,9 @@ class Store:
         return [r["name"] for r in rows]
 
     def reset(self, session: str | None = None) -> None:
-        """Forget everything, or one session's state only."""
-        tables = self.tables()
+        """Forget everything, or one session's state only. The server's own state (``server_state``:
+        secrets every session relies on) belongs to no session and survives any reset."""
+        tables = [t for t in self.tables() if t not in KEPT_ON_RESET]
         with self.tx() as conn:
             for table in tables:
                 if session is None:
@@ -174,6 +182,16 @@ class Store:
                 "SELECT value FROM claims WHERE session=? AND scope=? AND key=?", (session, scope, key)
             ).fetchone()
             return False, row["value"]
+
+    def server_value(self, name: str, make: Callable[[], str]) -> str:
+        """The server-wide value ``name``, made once by ``make`` and then shared by every process."""
+        with self.read() as conn:
+            row = conn.execute("SELECT value FROM server_state WHERE name=?", (name,)).fetchone()
+        if row is not None:
+            return row["value"]
+        with self.tx() as conn:
+            conn.execute("INSERT OR IGNORE INTO server_state(name, value) VALUES (?, ?)", (name, make()))
+            return conn.execute("SELECT value FROM server_state WHERE name=?", (name,)).fetchone()["value"]
 
     def increment(self, session: str, key: str, by: int = 1) -> int:
         """Atomically add ``by`` to a counter and return the new value."""

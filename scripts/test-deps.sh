@@ -4,6 +4,8 @@
 #   chromium             the dashboard test
 #   php-cli + php-soap   PHP SoapClient against the sandbox (tests/test_other_clients.py)
 #   node-soap (npm)      node-soap against the sandbox, into tests/clients/.deps (git-ignored)
+#   jaxws + a JDK        JAX-WS wsimport clients against the sandbox (tests/test_jaxws_client.py)
+#   mono-devel           Mono's wsdl (.NET) clients against the sandbox (tests/test_mono_client.py)
 set -u
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 NODE_DEPS="$ROOT/tests/clients/.deps"
@@ -15,10 +17,10 @@ APT_UPDATED=0
 apt_install() {  # apt_install <what, for the message> <packages...>
   local what="$1"; shift
   if [ "$APT_UPDATED" = "0" ]; then
-    apt-get update -qq >>"$LOG" 2>&1 && APT_UPDATED=1
+    apt-get -o DPkg::Lock::Timeout=600 update -qq >>"$LOG" 2>&1 && APT_UPDATED=1
   fi
   echo "Installing $what (apt-get: $*) ..."
-  if DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >>"$LOG" 2>&1; then
+  if DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "$@" >>"$LOG" 2>&1; then
     echo "  installed."
   else
     echo "  $what could not be installed (see $LOG); the tests that need it will skip."
@@ -55,5 +57,22 @@ elif command -v npm >/dev/null 2>&1; then
   fi
 else
   echo "npm is not installed; the node-soap test will skip."
+fi
+# JAX-WS: wsimport and the runtime (Debian's jaxws), with a JDK to compile and run the client
+if command -v wsimport >/dev/null 2>&1 && command -v javac >/dev/null 2>&1 && [ -f /usr/share/java/jaxws-ri-runtime.jar ]; then
+  echo "JAX-WS (wsimport): present."
+elif can_apt; then
+  if command -v javac >/dev/null 2>&1; then apt_install "JAX-WS" jaxws; else apt_install "JAX-WS and a JDK" jaxws default-jdk-headless; fi
+else
+  echo "JAX-WS (wsimport) is not installed and cannot be installed here; the JAX-WS test will skip."
+fi
+
+# Mono: wsdl (the .NET client generator) and the C# compiler
+if command -v wsdl >/dev/null 2>&1 && command -v mcs >/dev/null 2>&1; then
+  echo "Mono wsdl: present."
+elif can_apt; then
+  apt_install "Mono (wsdl, mcs)" mono-devel
+else
+  echo "Mono is not installed and cannot be installed here; the Mono test will skip."
 fi
 exit 0

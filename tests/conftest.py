@@ -46,3 +46,12 @@ class Sandbox:
 @pytest.fixture
 def sandbox(server) -> Sandbox:
     return Sandbox(server.url, uuid.uuid4().hex[:12])
+
+
+@pytest.fixture(scope="session")
+def https(server, tmp_path_factory):  # type: ignore[no-untyped-def]
+    """HTTPS beside the shared HTTP server (same app, same state), with a CA made for this run."""
+    from mockserver.tls import BackgroundHttps, ensure_certificates
+
+    with BackgroundHttps(server.app, ensure_certificates(tmp_path_factory.mktemp("tls"))) as listener:
+        yield listener

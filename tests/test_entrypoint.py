@@ -15,6 +15,7 @@ import shlex
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import sysconfig
@@ -173,6 +174,7 @@ def test_image_entrypoint_serves_and_stops_on_sigterm(tmp_path):
     assert image.env.get("PAC_MOCK_HOST") == "0.0.0.0" and image.volumes == [image.env["PAC_MOCK_DATA_DIR"]]
     # The image listens on every interface of its container; here, loopback on a free port.
     env.update(PAC_MOCK_HOST="127.0.0.1", PAC_MOCK_PORT=str(port), PAC_MOCK_DATA_DIR=str(data),
+               PAC_MOCK_TLS_PORT=str(_free_port()),
                PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}")
     workdir = image.workdir.rstrip("/") + "/"
     argv = [str(app / a[len(workdir):]) if a.startswith(workdir) else a for a in image.entrypoint + image.cmd]
@@ -199,7 +201,10 @@ def test_image_entrypoint_serves_and_stops_on_sigterm(tmp_path):
         assert health is not None, f"no healthy server (exit {server.poll()}):\n{log_path.read_text()}"
 
         assert health["status"] == "ok"
-        assert health["scenarios"] == {**health["scenarios"], "path": str(app / "scenarios.yaml"), "error": None}
+        assert health["scenarios"]["reload_failed"] is False
+        status, scenarios = _get(base + "/__admin/scenarios")
+        assert json.loads(scenarios)["file"] == {**json.loads(scenarios)["file"],
+                                                  "path": str(app / "scenarios.yaml"), "error": None}
         assert [p["id"] for p in health["providers"]] == ["solucionfactible", "expidetufactura", "mysuite"]
         # Package data made it into the wheel: WSDLs and the dashboard.
         status, wsdl = _get(base + "/ws/services/Cancelacion?wsdl")
@@ -209,6 +214,19 @@ def test_image_entrypoint_serves_and_stops_on_sigterm(tmp_path):
         check = [a.replace("127.0.0.1:8080", f"127.0.0.1:{port}") for a in image.healthcheck]
         assert check[0] == "python"
         assert subprocess.run([venv / "bin" / "python", *check[1:]], timeout=30).returncode == 0
+        # HTTPS answers too, with the certificate of the data directory's local CA.
+        context = ssl.create_default_context(cafile=str(data / "tls" / "ca.pem"))
+        https = f"https://localhost:{env['PAC_MOCK_TLS_PORT']}/__admin/health"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(https, timeout=5, context=context) as answer:
+                    assert answer.status == 200
+                    break
+            except urllib.error.URLError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
         # State lives in the data directory, the image's volume.
         assert (data / "pac-mock.sqlite3").exists()
 
@@ -253,7 +271,13 @@ def test_compose_file_matches_the_image():
     assert any(str(p).endswith(":8025") for p in mail["ports"])  # its web UI
     assert mock["depends_on"][smtp_host]["condition"] == "service_healthy"
     assert mail["healthcheck"]["test"]
-    assert [str(p).rsplit(":", 1)[1] for p in mock["ports"]] == image.expose == [image.env["PAC_MOCK_PORT"]]
+    assert image.expose == [image.env["PAC_MOCK_PORT"], image.env["PAC_MOCK_TLS_PORT"]]
+    assert [str(p).rsplit(":", 1)[1] for p in mock["ports"]] == [
+        image.env["PAC_MOCK_PORT"], env.get("PAC_MOCK_TLS_PORT", image.env["PAC_MOCK_TLS_PORT"])]
+    # the HTTPS certificate names every network alias the compose file gives the sandbox
+    from mockserver.tls import server_names
+
+    assert set(mock["networks"]["default"]["aliases"]) <= set(server_names())
     volume, target = mock["volumes"][0].split(":")
     assert [target] == image.volumes and volume in compose["volumes"]
     assert mock["healthcheck"]["test"] == ["CMD", *image.healthcheck]

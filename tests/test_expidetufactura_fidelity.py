@@ -7,6 +7,7 @@ validated against the project's WSDL. ``docs/fidelity.md`` names these tests.
 from __future__ import annotations
 
 import base64
+import json
 import re
 import sqlite3
 import uuid as uuid_module
@@ -250,7 +251,9 @@ def doc_example_ca(tmp_path: Path) -> tuple[Path, bytes]:
 
 def test_the_documents_example_issuer_name_is_accepted_for_a_ca_of_that_name(xpd, tmp_path):
     ca_file, xml = doc_example_ca(tmp_path)
-    xpd.overlay(f"trust: {{ca_files: ['{ca_file}']}}\n")
+    # An overlay gives a CA outside the scenarios folder inline, as PEM (JSON is YAML too).
+    pem = x509.load_der_x509_certificate(ca_file.read_bytes()).public_bytes(serialization.Encoding.PEM)
+    xpd.overlay(json.dumps({"trust": {"ca_files": [pem.decode()]}}))
     r = xpd.cancelar(with_issuer_name(xml, DOC_ISSUER))
     assert (r.cod_estatus, r.estatus) == ("200", ["201"]), r
     # the quoted STREET really was read as one value with its comma

@@ -351,6 +351,10 @@ def test_production_accepts_40_mb_and_refuses_test_accounts(sandbox):
         assert answer.ok, answer.text("Response/Description")
         (job,) = sandbox.admin("GET", "jobs").json()["mysuite"]["jobs"]
         assert job["size"] == len(native) and job["state"] == "pending"
+        # The journal keeps the start of Data1 and its length, not the 53 MB of base64.
+        entry = sandbox.admin("GET", "requests", params={"limit": 1}).json()["requests"][0]
+        assert f"[{len(base64.b64encode(native))} characters]" in entry["request"]
+        assert "GRANDE-40" in entry["request"] and len(entry["request"]) < 8_000
     finally:
         sandbox.admin("POST", "reset")  # drop the 40 MB job before its timer is due
 

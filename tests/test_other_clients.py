@@ -84,9 +84,9 @@ def node_missing() -> str | None:
     return None
 
 
-def run_client(cmd: list[str], env: dict[str, str] | None = None) -> dict:
+def run_client(cmd: list[str], env: dict[str, str] | None = None, expect: int = 0) -> dict:
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
-    assert done.returncode == 0, f"{cmd[:3]} exited {done.returncode}\n{done.stdout}\n{done.stderr}"
+    assert done.returncode == expect, f"{cmd[:3]} exited {done.returncode}\n{done.stdout}\n{done.stderr}"
     return json.loads(done.stdout)
 
 
@@ -96,10 +96,10 @@ def php(sandbox, *args: str) -> dict:  # type: ignore[no-untyped-def]
     return run_client(["php", str(CLIENTS / "soapclient.php"), sandbox.url, *args])
 
 
-def node(sandbox, *args: str) -> dict:  # type: ignore[no-untyped-def]
+def node(sandbox, *args: str, expect: int = 0) -> dict:  # type: ignore[no-untyped-def]
     if reason := node_missing():
         pytest.skip(reason)
-    return run_client(["node", str(CLIENTS / "soapclient.js"), sandbox.url, *args], env=node_env())
+    return run_client(["node", str(CLIENTS / "soapclient.js"), sandbox.url, *args], env=node_env(), expect=expect)
 
 
 def suds_client(url: str, **kw):  # type: ignore[no-untyped-def]
@@ -228,3 +228,119 @@ def test_node_mysuite_verify_of_an_unknown_guid(sandbox, version):
     assert answer["Response"]["Result"] is False and answer["Response"]["Code"] == MS_UNKNOWN_GUID
     assert guid in answer["Response"]["Description"]
     assert {r["soap_version"] for r in journal(sandbox, "mysuite")} == {version}
+
+
+# --- fault details: an element every client hands over ------------------------------------------------------
+
+FAULT_NS = "urn:pac-mock:fault"
+FAULT_OVERLAY = """
+rules:
+  - id: maintenance
+    provider: solucionfactible
+    outcome:
+      fault: {kind: soap_fault, faultcode: Server, faultstring: En mantenimiento, detail: vuelva en 5 minutos}
+"""
+
+
+def inject_fault(sandbox) -> None:  # type: ignore[no-untyped-def]
+    r = sandbox.admin("PUT", "scenarios", data=FAULT_OVERLAY, headers={"Content-Type": "application/yaml"})
+    assert r.ok, r.text
+
+
+@pytest.mark.parametrize("port", ["CancelacionHttpsSoap11Endpoint", "CancelacionHttpsSoap12Endpoint"])
+def test_zeep_reads_the_fault_detail_element(sandbox, port):
+    zeep = pytest.importorskip("zeep")
+    inject_fault(sandbox)
+    service = zeep.Client(sandbox.url + SF_WSDL).bind("Cancelacion", port)
+    with pytest.raises(zeep.exceptions.Fault) as info:
+        service.getStatusCancelacionAsincrona(*SF_USER.values(), new_uuid())
+    assert info.value.message == "En mantenimiento"
+    (error,) = info.value.detail
+    assert error.tag == f"{{{FAULT_NS}}}error" and error.get("code") == "Server"
+    assert error.text == "vuelva en 5 minutos"
+
+
+def test_suds_reads_the_fault_detail_element(sandbox):
+    suds = pytest.importorskip("suds", reason="suds is not installed (pip install suds-community)")
+    inject_fault(sandbox)
+    sf = suds_client(sandbox.url + SF_WSDL, port="CancelacionHttpsSoap11Endpoint")
+    with pytest.raises(suds.WebFault) as info:
+        sf.service.getStatusCancelacionAsincrona(transactionId=new_uuid(), **SF_USER)
+    fault = info.value.fault
+    assert fault.faultstring == "En mantenimiento"
+    assert fault.detail.error.value == "vuelva en 5 minutos" and fault.detail.error._code == "Server"
+
+
+@pytest.mark.parametrize("version", ["1.1", "1.2"])
+def test_node_reads_the_fault_detail_element(sandbox, version):
+    inject_fault(sandbox)
+    out = node(sandbox, "sf", version, new_uuid(), expect=2)
+    assert "En mantenimiento" in out["fault"]
+    fault = out["root"]["Envelope"]["Body"]["Fault"]
+    detail = fault["detail"] if version == "1.1" else fault["Detail"]
+    error = detail["error"]
+    assert error["$value"] == "vuelva en 5 minutos" and error["attributes"]["code"] == "Server"
+
+
+# --- HTTPS with the sandbox's generated CA ------------------------------------------------------------------
+
+
+class HttpsSandbox:
+    def __init__(self, sandbox, https) -> None:  # type: ignore[no-untyped-def]
+        self.url = f"{https.url}/__session/{sandbox.session}"
+        self.ca = str(https.files.ca_cert)
+        self.admin = sandbox.admin
+
+
+def test_zeep_over_https_trusting_the_generated_ca(sandbox, https, monkeypatch):
+    zeep = pytest.importorskip("zeep")
+    import requests
+
+    tls = HttpsSandbox(sandbox, https)
+    # requests lets these variables win over Session.verify: a machine that sets them must not decide
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    session = requests.Session()
+    session.verify = tls.ca
+    client = zeep.Client(tls.url + SF_WSDL, transport=zeep.Transport(session=session))
+    service = client.bind("Cancelacion", "CancelacionHttpsSoap12Endpoint")
+    uuid = new_uuid()
+    accepted = service.cancelarAsincrono(*SF_USER.values(), f"{uuid}|02|", "MOC900101AB1", None, None, None, None)
+    assert accepted.status == 200
+    # the served WSDL sends the client back over https, to the same host and port
+    assert service._binding_options["address"].startswith(tls.url + "/ws/services/")
+    (entry,) = journal(sandbox, "solucionfactible")
+    assert entry["soap_version"] == "1.2"
+
+
+def test_suds_over_https_trusting_the_generated_ca(sandbox, https, monkeypatch):
+    tls = HttpsSandbox(sandbox, https)
+    monkeypatch.setenv("SSL_CERT_FILE", tls.ca)  # what urllib (and so suds) trusts
+    ms = suds_client(tls.url + MS_WSDL, port="FactWSFrontSoap")
+    guid = str(uuid_module.uuid4())
+    answer = ms.service.RequestTransaction(
+        Requestor=MS_ID, Transaction="ASYNC_CONVERT_VERIFY", Country="MX", Entity="JES900109Q90",
+        User=MS_ID, UserName="MX.JES900109Q90.Juan", Data1=guid, Data2="", Data3="",
+    )
+    assert answer.Response.Code == MS_UNKNOWN_GUID and guid in answer.Response.Description
+
+
+@pytest.mark.parametrize("version", ["1.1", "1.2"])
+def test_node_over_https_trusting_the_generated_ca(sandbox, https, version):
+    if reason := node_missing():
+        pytest.skip(reason)
+    tls = HttpsSandbox(sandbox, https)
+    uuid = new_uuid()
+    out = run_client(["node", str(CLIENTS / "soapclient.js"), tls.url, "sf", version, uuid],
+                     env={**node_env(), "NODE_EXTRA_CA_CERTS": tls.ca})
+    assert out["cancelarAsincrono"]["return"]["status"] == 200
+    assert out["endpoint"].startswith(tls.url + "/ws/services/")
+
+
+def test_node_refuses_the_sandbox_without_the_ca(sandbox, https):
+    if reason := node_missing():
+        pytest.skip(reason)
+    env = {k: v for k, v in node_env().items() if k != "NODE_EXTRA_CA_CERTS"}
+    out = run_client(["node", str(CLIENTS / "soapclient.js"), HttpsSandbox(sandbox, https).url, "sf", "1.1",
+                      new_uuid()], env=env, expect=2)
+    assert "certificate" in out["fault"].lower()

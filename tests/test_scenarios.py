@@ -444,7 +444,9 @@ def test_missing_or_unreadable_file(tmp_path: Path):
 
 
 def test_ca_files_resolve_against_the_file(tmp_path: Path):
-    (tmp_path / "ca.pem").write_text("x")
+    from mockserver.sat.pki import packaged_dir
+
+    (tmp_path / "ca.pem").write_bytes((packaged_dir() / "ac_uat.cer").read_bytes())
     p = tmp_path / "s.yaml"
     p.write_text("version: 1\ntrust:\n  ca_files: [ca.pem, missing.pem]\n")
     assert check_file(p) == [f"{p}:3: trust.ca_files[1]: file not found: missing.pem"]

@@ -87,12 +87,22 @@ def test_fault_shapes_per_version():
     f11 = etree.fromstring(fault_bytes(SOAP11, fault))
     assert f11.findtext(".//faultcode") == "soapenv:Client"
     assert f11.findtext(".//faultstring") == "nope"
-    assert SOAP11.fault_status("Sender") == 500
     f12 = etree.fromstring(fault_bytes(SOAP12, fault))
     assert f12.findtext(f".//{{{SOAP12_NS}}}Value") == "soap:Sender"
     assert f12.findtext(f".//{{{SOAP12_NS}}}Text") == "nope"
-    assert SOAP12.fault_status("Sender") == 400
-    assert SOAP12.fault_status("Receiver") == 500
+    detail = f12.find(f".//{{{SOAP12_NS}}}Detail")
+    assert detail[0].tag == "{urn:pac-mock:fault}error" and detail[0].text == "more"
+
+
+def test_fault_status_per_stack():
+    from mockserver.providers.expidetufactura.wire import SERVICES as XPD
+    from mockserver.providers.mysuite.wire import SERVICE as MS
+    from mockserver.providers.solucionfactible.wire import SERVICE as SF
+
+    # Axis2's servlet: 400 for a SOAP 1.2 Sender fault, else 500; CXF and ASMX: 500 always
+    assert [SF.fault_status(v, c) for v in (SOAP11, SOAP12) for c in ("Sender", "Receiver")] == [500, 500, 400, 500]
+    for service in (*XPD, MS):
+        assert {service.fault_status(v, c) for v in (SOAP11, SOAP12) for c in ("Sender", "Receiver")} == {500}
 
 
 def test_response_envelope_wraps_payload():

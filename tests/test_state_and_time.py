@@ -160,14 +160,14 @@ def test_a_broken_scenarios_edit_is_refused_and_the_last_good_one_kept(tmp_path)
         lines[seed_line] = "seed: [not, a, number]"
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         time.sleep(0.01)
-        error = requests.get(srv.url + "/__admin/health", timeout=10).json()["scenarios"]["error"]
+        error = requests.get(srv.url + "/__admin/scenarios", timeout=10).json()["file"]["error"]
         assert error and f"{path}:{seed_line + 1}:" in error
         assert srv.runtime.scenarios.get().account("expidetufactura", "pruebas") is not None
         data = yaml.safe_load(original)
         data["providers"]["expidetufactura"]["accounts"].append({"user": "nuevo", "password": "x"})
         path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
         time.sleep(0.01)
-        assert requests.get(srv.url + "/__admin/health", timeout=10).json()["scenarios"]["error"] is None
+        assert requests.get(srv.url + "/__admin/scenarios", timeout=10).json()["file"]["error"] is None
         assert srv.runtime.scenarios.get().account("expidetufactura", "nuevo") is not None
 
 

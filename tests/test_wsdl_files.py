@@ -122,9 +122,8 @@ def test_sf_wsdl_services_ports_and_actions():
     assert list(ports) == ["Cancelacion"]
     expected_ports = {
         "CancelacionHttpsSoap11Endpoint": "Soap11Binding",
-        "CancelacionHttpSoap11Endpoint": "Soap11Binding",
         "CancelacionHttpsSoap12Endpoint": "Soap12Binding",
-        "CancelacionHttpSoap12Endpoint": "Soap12Binding",
+        "CancelacionHttpsEndpoint": "HttpPostBinding",
     }
     assert {
         name: type(port.binding).__name__ for name, port in ports["Cancelacion"].items()
@@ -134,6 +133,8 @@ def test_sf_wsdl_services_ports_and_actions():
     for name, port in ports["Cancelacion"].items():
         assert port.binding_options["address"] == f"http://localhost:8080/ws/services/Cancelacion.{name}/"
         assert set(port.binding._operations) == SF_OPERATIONS
+        if name == "CancelacionHttpsEndpoint":
+            continue  # Axis2's plain-XML binding: no SOAPAction, no envelope
         for op_name, operation in port.binding._operations.items():
             assert operation.soapaction == f"urn:{op_name}"
             assert operation.style == "document"
@@ -141,9 +142,30 @@ def test_sf_wsdl_services_ports_and_actions():
             assert operation.output.body.qname.text == f"{{{SF_NS}}}{op_name}Response"
 
 
-def test_sf_wsdl_has_no_http_binding():
-    tree = etree.parse(str(SF_WSDL))
-    assert not tree.xpath("//*[namespace-uri()='http://schemas.xmlsoap.org/wsdl/http/']")
+def _http_operations(path) -> dict[str, tuple]:  # type: ignore[no-untyped-def]
+    tree = etree.parse(str(path))
+    ns = {"w": "http://schemas.xmlsoap.org/wsdl/", "h": "http://schemas.xmlsoap.org/wsdl/http/",
+          "m": "http://schemas.xmlsoap.org/wsdl/mime/"}
+    (binding,) = tree.xpath("//w:binding[h:binding]", namespaces=ns)
+    return {
+        op.get("name"): (
+            op.xpath("string(h:operation/@location)", namespaces=ns),
+            tuple(op.xpath("(w:input|w:output)/m:content/@type", namespaces=ns)),
+        )
+        for op in binding.findall("{http://schemas.xmlsoap.org/wsdl/}operation")
+    }
+
+
+def test_sf_wsdl_http_binding_posts_plain_xml_per_operation():
+    ops = _http_operations(SF_WSDL)
+    assert set(ops) == SF_OPERATIONS
+    assert all(location == f"Cancelacion/{name}" and types == ("text/xml", "text/xml")
+               for name, (location, types) in ops.items())
+
+
+@needs_reference
+def test_sf_wsdl_http_binding_matches_published_wsdl():
+    assert _http_operations(SF_WSDL) == _http_operations(REFERENCE / "wsdl" / "solucionfactible-Cancelacion.wsdl")
 
 
 def test_sf_request_children_in_order():

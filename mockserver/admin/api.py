@@ -8,6 +8,7 @@ from __future__ import annotations
 import hmac
 import json
 import re
+from urllib.parse import urlsplit
 
 import yaml
 from flask import Blueprint, current_app, g, jsonify, request
@@ -15,7 +16,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from .. import __version__, conformance, registry
 from .. import scenarios as scenario_module
 from ..clock import parse_instant
-from ..runtime import DEFAULT_SESSION, Runtime, session_name
+from ..runtime import DEFAULT_SESSION, SESSION_ID_RULE, Runtime, session_name, valid_session_id
 from ..scenarios import parse_duration
 
 blueprint = Blueprint("admin", __name__, url_prefix="/__admin")
@@ -35,25 +36,85 @@ def bad_request(message: str, **extra):
 
 @blueprint.before_request
 def check_token():
-    token = runtime().settings.admin_token
-    if not token or request.endpoint == "admin.health":
+    if not runtime().settings.admin_token or request.endpoint == "admin.health":
         return None
+    if not token_presented():
+        return jsonify({"error": "unauthorized", "message": "admin token required (PAC_MOCK_ADMIN_TOKEN)"}), 401
+    return None
+
+
+def token_presented() -> bool:
+    """Whether a token is set and this request carries it."""
+    token = runtime().settings.admin_token
+    if not token:
+        return False
     offered = request.headers.get("X-Admin-Token") or request.args.get("token") or ""
     auth = request.headers.get("Authorization", "")
     if auth.lower().startswith("bearer "):
         offered = auth[7:].strip()
-    if not hmac.compare_digest(offered.encode(), token.encode()):
-        return jsonify({"error": "unauthorized", "message": "admin token required (PAC_MOCK_ADMIN_TOKEN)"}), 401
+    return hmac.compare_digest(offered.encode(), token.encode())
+
+
+# What a page on another site can make a browser send without asking the server first (CORS "simple"
+# requests): admin writes never accept these media types, so an old browser that sends no Origin is
+# stopped too.
+_FORM_TYPES = frozenset({"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"})
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def refuse_cross_site():
+    """Admin writes come from the sandbox's own page or from a non-browser client, token or not.
+
+    A browser names the page's origin (``Origin``) and how it relates to ours (``Sec-Fetch-Site``);
+    curl and test clients send neither. Runs before every ``/__admin`` route (registered by the app).
+    """
+    if request.method in _READS or not request.path.startswith("/__admin"):
+        return None
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site is not None and fetch_site.lower() not in ("same-origin", "none"):
+        return _forbidden(f"admin writes from another site are refused (Sec-Fetch-Site: {fetch_site})")
+    origin = request.headers.get("Origin")
+    if origin is not None and not _ours(origin):
+        return _forbidden("admin writes from a page on another origin are refused (Origin does not match Host)")
+    if request.mimetype in _FORM_TYPES:
+        return jsonify({"error": "unsupported media type",
+                        "message": "send JSON (Content-Type: application/json), YAML (application/yaml) "
+                                   "or no body; form and text/plain bodies are refused"}), 415
     return None
+
+
+def _ours(origin: str) -> bool:
+    """Whether ``origin`` is this server as the client reached it (directly or through a proxy)."""
+    netloc = urlsplit(origin).netloc.lower() if origin != "null" else ""
+    hosts = {request.host.lower()}
+    forwarded = request.headers.get("X-Forwarded-Host")
+    if forwarded:  # a page cannot set this header on a cross-site request
+        hosts.add(forwarded.split(",")[0].strip().lower())
+    return bool(netloc) and netloc in hosts
+
+
+def _forbidden(message: str):
+    return jsonify({"error": "forbidden", "message": message}), 403
 
 
 def _json_body() -> dict:
     if not request.data:
         return {}
-    data = request.get_json(silent=True)
+    try:
+        data = _json(request.get_data(as_text=True)) if request.is_json else None
+    except ValueError as exc:
+        raise ValueError(f"invalid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ValueError("the body must be a JSON object")
     return data
+
+
+def _json(text: str):
+    """``json.loads``, with nesting too deep for the parser reported like any other bad JSON."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 @blueprint.get("/health")
@@ -66,7 +127,9 @@ def health():
             "version": __version__,
             "session": session_name(session()),
             "clock": rt.clock_for(session()).describe(),
-            "scenarios": rt.scenarios.describe(),
+            # Health is open to anyone: where the file lives and what a failed reload quoted from it
+            # go only to holders of the token (and are always in GET /__admin/scenarios).
+            "scenarios": rt.scenarios.describe() if token_presented() else rt.scenarios.describe_briefly(),
             "providers": [
                 {
                     "id": p.id,
@@ -91,6 +154,8 @@ def reset():
         target = DEFAULT_SESSION
     if session() != DEFAULT_SESSION:
         target = session()
+    elif target is not None and target != DEFAULT_SESSION and not valid_session_id(target):
+        return bad_request(f"invalid session id {str(target)[:80]!r}: use {SESSION_ID_RULE}")
     runtime().reset(target)
     return jsonify({"reset": "all" if target is None else session_name(target)})
 
@@ -154,21 +219,26 @@ def clock():
         return jsonify(rt.clock_for(session()).describe())
     try:
         body = _json_body()
-        current = rt.clock_for(session())
         if body.get("reset"):
-            rt.set_clock(session(), None)
+            change = None
         elif "freeze" in body:
-            at = current.now() if body["freeze"] in (True, None, "now") else parse_instant(str(body["freeze"]))
-            rt.set_clock(session(), current.frozen(at))
+            at = None if body["freeze"] in (True, None, "now") else parse_instant(str(body["freeze"]))
+            change = lambda current: current.frozen(current.now() if at is None else at)  # noqa: E731
         elif "advance" in body:
-            rt.set_clock(session(), current.advanced(parse_duration(body["advance"])))
+            delta = parse_duration(body["advance"])
+            change = lambda current: current.advanced(delta)  # noqa: E731
         elif "offset" in body:
-            rt.set_clock(session(), type(current)(parse_duration(body["offset"])))
+            offset = parse_duration(body["offset"])
+            change = lambda current: type(current)(offset)  # noqa: E731
         else:
             return bad_request('send {"freeze": ISO}, {"advance": "72h"}, {"offset": "-2h"} or {"reset": true}')
+        # Read and write in one transaction: parallel advances from any worker all count.
+        clock = rt.change_clock(session(), change or (lambda _current: None))
     except ValueError as exc:
         return bad_request(str(exc))
-    return jsonify(rt.clock_for(session()).describe())
+    except OverflowError:  # a duration beyond what time can hold
+        return bad_request("the duration is out of range")
+    return jsonify(clock.describe())
 
 
 def _overlay_text() -> str:
@@ -178,9 +248,11 @@ def _overlay_text() -> str:
         raise ValueError("send the overlay as YAML or JSON in the body")
     if (request.mimetype or "").endswith("json"):
         try:
-            text = yaml.safe_dump(json.loads(text), allow_unicode=True, sort_keys=False)
+            text = yaml.safe_dump(_json(text), allow_unicode=True, sort_keys=False)
         except ValueError as exc:
             raise ValueError(f"invalid JSON: {exc}") from None
+        except RecursionError:  # parsed, but too deep to write out again
+            raise ValueError("invalid JSON: nested too deeply") from None
     return text
 
 
@@ -188,6 +260,7 @@ def _overlay_text() -> str:
 def scenarios():
     rt = runtime()
     if request.method == "GET":
+        rt.scenarios.get()  # picks up an edit of the file (or its failure) before describing it
         return jsonify({
             "file": rt.scenarios.describe(),
             "session": session_name(session()),

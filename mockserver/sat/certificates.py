@@ -18,7 +18,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Literal
 
 from cryptography import x509
@@ -411,13 +410,12 @@ class TrustStore:
 
     @classmethod
     @functools.lru_cache(maxsize=32)
-    def for_settings(cls, fixture_ca: bool, ca_files: tuple[Path, ...], accept_sat_named_issuers: bool) -> TrustStore:
-        """The store a scenario's ``trust`` section describes (the fake SAT root, CA files, names)."""
+    def for_settings(cls, fixture_ca: bool, ca_certs: tuple[bytes, ...], accept_sat_named_issuers: bool) -> TrustStore:
+        """The store a scenario's ``trust`` section describes (the fake SAT root, CA certificates, names)."""
         from .pki import packaged_dir
 
         cas = [(packaged_dir() / "ac_uat.cer").read_bytes()] if fixture_ca else []
-        cas += [Path(p).read_bytes() for p in ca_files]
-        return cls(cas, accept_sat_named_issuers)
+        return cls(cas + list(ca_certs), accept_sat_named_issuers)
 
     def issuer_of(self, cert: Certificate) -> Certificate | None:
         """The CA that issued ``cert`` (name match and signature by its key), if trusted."""

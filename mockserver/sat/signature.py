@@ -215,7 +215,7 @@ def verify_enveloped(
         raise BadDigest("el contenido firmado fue modificado (DigestValue no coincide)") from None
     except InvalidSignature:
         raise BadSeal("el sello (SignatureValue) no corresponde al certificado") from None
-    except (SignXMLException, ValueError) as exc:
+    except (SignXMLException, ValueError, etree.DocumentInvalid) as exc:  # DocumentInvalid: signxml's schema
         raise MalformedSignature(f"firma inválida: {exc}") from None
     if result.signed_xml is None:
         raise MalformedSignature("el contenido firmado no es XML")
@@ -273,8 +273,22 @@ def _check_signed_info(signature: etree._Element) -> tuple[str, str]:
     digest = _one(reference, "DigestMethod", "Reference").get("Algorithm") or ""
     if digest not in DIGEST_METHODS:
         raise MalformedSignature(f"DigestMethod no soportado: {digest}")
-    _one(signature, "SignatureValue", "Signature")
+    _base64_value(_one(reference, "DigestValue", "Reference"))
+    _base64_value(_one(signature, "SignatureValue", "Signature"))
     return sig_method, digest
+
+
+def _base64_value(element: etree._Element) -> None:
+    """DigestValue and SignatureValue are non-empty base64 (signxml would fail with a TypeError or a
+    schema error instead of saying so)."""
+    name = etree.QName(element).localname
+    text = "".join((element.text or "").split())
+    if not text:
+        raise MalformedSignature(f"{name} está vacío")
+    try:
+        base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise MalformedSignature(f"{name} no es base64 válido") from None
 
 
 def _key_info(signature: etree._Element) -> tuple[Certificate, str, str]:

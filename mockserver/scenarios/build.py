@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
+
+import re2
 
 from .loader import LineMap
 from .model import (
@@ -42,8 +43,24 @@ def fixture_catalog() -> dict[str, dict[str, Any]]:
 
     return dict(load_manifest()["certificates"])
 
+# A CA certificate is a few KB; anything above this is refused before it is read whole.
+MAX_CA_BYTES = 1024 * 1024
+
 # A naive freeze time is Mexico City wall time, as CFDI dates are.
 MEXICO = ZoneInfo("America/Mexico_City")
+
+
+def compile_regex(pattern: str) -> Any:
+    """A rule's regular expression, compiled by RE2: matching time is linear in the value, so no
+    pattern (``^(a+)+$``) can stall a worker. RE2 has no backreferences or lookarounds; such a
+    pattern is refused here with RE2's reason (ValueError)."""
+    options = re2.Options()
+    options.log_errors = False  # the reason goes to the scenario error instead of stderr
+    try:
+        return re2.compile(pattern, options=options)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else exc
+        raise ValueError(reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)) from None
 
 
 class Builder:
@@ -91,19 +108,74 @@ class Builder:
 
     def trust(self, raw: dict[str, Any]) -> TrustSettings:
         files: list[Path] = []
-        for i, name in enumerate(raw.get("ca_files", [])):
-            p = Path(name)
-            if not p.is_absolute() and self.base_dir is not None:
-                p = self.base_dir / p
-            if not p.is_file():
-                self.error(("trust", "ca_files", i), f"trust.ca_files[{i}]: file not found: {name}")
-            files.append(p)
+        cas: list[bytes] = []
+        for i, entry in enumerate(raw.get("ca_files", [])):
+            path = ("trust", "ca_files", i)
+            if entry.lstrip().startswith("-----BEGIN"):
+                data: bytes | None = entry.encode("ascii", "replace")
+            else:
+                p = self.ca_file(path, i, entry)
+                if p is None:
+                    continue
+                files.append(p)
+                data = self.ca_bytes(path, i, entry, p)
+            if data is not None and self.certificate_ok(path, i, data):
+                cas.append(data)
         return TrustSettings(
             ca_files=tuple(files),
+            cas=tuple(cas),
             fixture_ca=raw.get("fixture_ca", True),
             accept_sat_issuers=raw.get("accept_sat_issuers", True),
             check_validity=raw.get("check_validity", True),
         )
+
+    def ca_file(self, path: tuple[str | int, ...], i: int, name: str) -> Path | None:
+        """Where a CA file entry points; an overlay reaches only files under the scenarios file's folder.
+
+        An overlay gets one answer for every other path, whether a file is there or not, so that it
+        cannot probe the server's files.
+        """
+        p = Path(name)
+        if not p.is_absolute() and self.base_dir is not None:
+            p = self.base_dir / p
+        try:
+            if self.overlay:
+                inside = self.base_dir is not None and p.resolve().is_relative_to(self.base_dir.resolve())
+                if not inside:
+                    self.error(path, f"trust.ca_files[{i}]: an overlay may name only certificate files in the "
+                                     "scenarios file's folder, or give the certificate inline (PEM text)")
+                    return None
+            found = p.is_file()
+        except (OSError, ValueError):  # a name no file system takes (a NUL byte, too long)
+            found = False
+        if not found:
+            self.error(path, f"trust.ca_files[{i}]: file not found: {name}")
+            return None
+        return p
+
+    def ca_bytes(self, path: tuple[str | int, ...], i: int, name: str, p: Path) -> bytes | None:
+        """The file's bytes, read once here (never per request), when small enough to be a certificate."""
+        try:
+            with p.open("rb") as f:
+                data = f.read(MAX_CA_BYTES + 1)
+        except OSError as exc:
+            self.error(path, f"trust.ca_files[{i}]: cannot read {name}: {exc.strerror or exc}")
+            return None
+        if len(data) > MAX_CA_BYTES:
+            self.error(path, f"trust.ca_files[{i}]: {name} is larger than 1 MB: not a certificate")
+            return None
+        return data
+
+    def certificate_ok(self, path: tuple[str | int, ...], i: int, data: bytes) -> bool:
+        from mockserver.sat.certificates import load_certificate
+        from mockserver.sat.errors import CertificateError
+
+        try:
+            load_certificate(data)
+        except CertificateError:
+            self.error(path, f"trust.ca_files[{i}]: not an X.509 certificate (PEM or DER)")
+            return False
+        return True
 
     def sat(self, raw: dict[str, Any]) -> SatRegistry:
         taxpayers = raw.get("taxpayers", "any")
@@ -263,12 +335,12 @@ class Builder:
             items = spec if isinstance(spec, list) else [spec]
             kind = "glob" if any(is_glob(str(v)) for v in items) else "exact"
         patterns = tuple(str(v) for v in (values if isinstance(values, list) else [values]))
-        compiled: list[re.Pattern[str]] = []
+        compiled: list[Any] = []
         if kind == "regex":
             for p in patterns:
                 try:
-                    compiled.append(re.compile(p))
-                except re.error as exc:
+                    compiled.append(compile_regex(p))
+                except ValueError as exc:
                     self.error(path, f"{where}: bad regular expression {p!r}: {exc}")
         return FieldTest(name, kind, patterns, tuple(compiled))
 

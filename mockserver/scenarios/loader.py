@@ -67,7 +67,10 @@ class _TooBig(Exception):
 def parse_yaml(text: str, source: str) -> tuple[Any, LineMap, list[str]]:
     """Parse YAML (or JSON) text. Returns (data, lines, errors); data is None when unreadable."""
     lines = LineMap(source)
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # reads the whole text at once: control characters fail here
+    except yaml.YAMLError as exc:
+        return None, lines, [f"{source}: YAML error: {exc}"]
     try:
         node = loader.get_single_node()
         if node is None:

@@ -166,6 +166,7 @@ class ClockSetting:
 @dataclass(frozen=True)
 class TrustSettings:
     ca_files: tuple[Path, ...] = ()  # resolved against the scenarios file's folder
+    cas: tuple[bytes, ...] = ()  # the CA certificates themselves (files read once, or inline PEM)
     fixture_ca: bool = True  # trust the project's test PKI root
     accept_sat_issuers: bool = True  # accept certificates whose issuer is named like SAT's CAs
     check_validity: bool = True  # enforce the certificate's notBefore/notAfter against the mock clock
@@ -174,7 +175,7 @@ class TrustSettings:
         """The SAT trust store these settings describe (built once per distinct setting)."""
         from ..sat.certificates import TrustStore
 
-        return TrustStore.for_settings(self.fixture_ca, tuple(self.ca_files), self.accept_sat_issuers)
+        return TrustStore.for_settings(self.fixture_ca, self.cas, self.accept_sat_issuers)
 
 
 @dataclass(frozen=True)
@@ -313,7 +314,7 @@ class FieldTest:
     field: str
     kind: Literal["exact", "glob", "regex", "absent"]
     patterns: tuple[str, ...] = ()
-    compiled: tuple[re.Pattern[str], ...] = ()
+    compiled: tuple[Any, ...] = ()  # RE2 patterns (scenarios.build.compile_regex)
 
     def test(self, value: str | None) -> bool:
         if self.kind == "absent":

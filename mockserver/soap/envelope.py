@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from email.message import Message
 
 from lxml import etree
 
@@ -26,16 +27,13 @@ class SoapVersion:
             return code
         return {"Sender": "Client", "Receiver": "Server"}.get(code, code)
 
-    def fault_status(self, code: str) -> int:
-        # SOAP 1.1 HTTP binding: always 500. SOAP 1.2: Sender faults are 400, the rest 500.
-        if self.name == "1.2" and code == "Sender":
-            return 400
-        return 500
-
 
 SOAP11 = SoapVersion("1.1", SOAP11_NS, "text/xml; charset=utf-8", "text/xml")
 SOAP12 = SoapVersion("1.2", SOAP12_NS, "application/soap+xml; charset=utf-8", "application/soap+xml")
+# Axis2's plain-XML ("REST") messages: the operation element is the whole body, no envelope.
+POX = SoapVersion("pox", "", "application/xml; charset=utf-8", "application/xml")
 VERSIONS = {SOAP11_NS: SOAP11, SOAP12_NS: SOAP12}
+FAULT_DETAIL_NS = "urn:pac-mock:fault"
 
 
 @dataclass
@@ -58,6 +56,25 @@ def version_for_content_type(content_type: str | None) -> SoapVersion | None:
     return None
 
 
+def version_of_message(content_type: str | None, body: bytes = b"") -> SoapVersion:
+    """The SOAP version to answer a failed request in: what the Content-Type (or an MTOM package's
+    ``start-info``) announces, else the envelope namespace near the start of the body, else 1.1."""
+    announced = version_for_content_type(content_type)
+    if announced is None:
+        announced = version_for_content_type(media_parameter(content_type, "start-info"))
+    if announced is None and SOAP12_NS.encode() in body[:4096]:
+        return SOAP12
+    return announced or SOAP11
+
+
+def media_parameter(content_type: str | None, name: str) -> str | None:
+    """One parameter of a Content-Type header (quoting undone by the standard library), or None."""
+    header = Message()
+    header["Content-Type"] = content_type or "text/plain"
+    value = header.get_param(name)
+    return value if isinstance(value, str) else None
+
+
 def soap_action(headers_action: str | None, content_type: str | None) -> str | None:
     """SOAPAction from the 1.1 header or the 1.2 ``action`` media-type parameter (a hint only)."""
     if headers_action:
@@ -76,8 +93,13 @@ def parse_request(
     action: str | None = None,
     huge: bool = False,
     accepted: tuple[SoapVersion, ...] = (SOAP11, SOAP12),
+    plain_xml: bool = False,
 ) -> SoapRequest:
-    """Read a SOAP envelope. Every problem becomes a :class:`SoapFault` in a version the client reads."""
+    """Read a SOAP envelope. Every problem becomes a :class:`SoapFault` in a version the client reads.
+
+    With ``plain_xml`` (Axis2) a document that is not an envelope, sent as application/xml or as
+    text/xml without SOAPAction, is a plain-XML request whose root is the operation element.
+    """
     announced = version_for_content_type(content_type)
     media = (content_type or "").split(";", 1)[0].strip().lower()
     if media and announced is None:
@@ -89,6 +111,12 @@ def parse_request(
     except XmlError as exc:
         raise SoapFault(f"The request is not a well-formed XML document: {exc}") from None
     version = VERSIONS.get(etree.QName(root).namespace or "")
+    if (
+        plain_xml
+        and etree.QName(root).localname != "Envelope"
+        and (media == "application/xml" or (media == "text/xml" and not action))
+    ):
+        return SoapRequest(POX, root, root, None, action)
     if etree.QName(root).localname != "Envelope" or version is None:
         raise SoapFault(
             f"The request is not a SOAP envelope: expected {{{SOAP11_NS}}}Envelope or {{{SOAP12_NS}}}Envelope, got {root.tag}",
@@ -121,12 +149,29 @@ def _envelope(version: SoapVersion) -> tuple[etree._Element, etree._Element]:
 
 
 def response_bytes(version: SoapVersion, payload: etree._Element) -> bytes:
+    if version is POX:
+        return etree.tostring(payload, xml_declaration=True, encoding="utf-8")
     env, body = _envelope(version)
     body.append(payload)
     return etree.tostring(env, xml_declaration=True, encoding="utf-8")
 
 
+def _detail_entry(version: SoapVersion, fault: SoapFault) -> etree._Element:
+    """``<pacmock:error code="...">detail</pacmock:error>``: an element, as JAX-WS and .NET expect in a detail."""
+    entry = etree.Element(f"{{{FAULT_DETAIL_NS}}}error", nsmap={"pacmock": FAULT_DETAIL_NS})
+    entry.set("code", fault.detail_code or version.fault_code(fault.code))
+    entry.text = fault.detail
+    return entry
+
+
 def fault_bytes(version: SoapVersion, fault: SoapFault) -> bytes:
+    if version is POX:
+        # Axis2's plain-XML formatter writes the detail's first element, or the reason when there is none.
+        if fault.detail:
+            return etree.tostring(_detail_entry(SOAP11, fault), xml_declaration=True, encoding="utf-8")
+        reason = etree.Element("faultstring")
+        reason.text = fault.message
+        return etree.tostring(reason, xml_declaration=True, encoding="utf-8")
     env, body = _envelope(version)
     ns = version.ns
     el = etree.SubElement(body, f"{{{ns}}}Fault")
@@ -135,7 +180,7 @@ def fault_bytes(version: SoapVersion, fault: SoapFault) -> bytes:
         etree.SubElement(el, "faultcode").text = f"{prefix}:{version.fault_code(fault.code)}"
         etree.SubElement(el, "faultstring").text = fault.message
         if fault.detail:
-            etree.SubElement(el, "detail").text = fault.detail
+            etree.SubElement(el, "detail").append(_detail_entry(version, fault))
     else:
         code = etree.SubElement(el, f"{{{ns}}}Code")
         etree.SubElement(code, f"{{{ns}}}Value").text = f"{prefix}:{fault.code}"
@@ -144,5 +189,5 @@ def fault_bytes(version: SoapVersion, fault: SoapFault) -> bytes:
         text.set("{http://www.w3.org/XML/1998/namespace}lang", "en")
         text.text = fault.message
         if fault.detail:
-            etree.SubElement(el, f"{{{ns}}}Detail").text = fault.detail
+            etree.SubElement(el, f"{{{ns}}}Detail").append(_detail_entry(version, fault))
     return etree.tostring(env, xml_declaration=True, encoding="utf-8")

@@ -16,6 +16,8 @@ class SoapFault(Exception):
     message: str
     code: str = "Sender"
     detail: str | None = None
+    # The ``code`` attribute of the detail element (default: the fault code in the answer's version).
+    detail_code: str | None = None
 
     def __str__(self) -> str:
         return self.message

@@ -12,16 +12,20 @@ from flask import Request, Response
 from flask import request as current_request
 from lxml import etree
 
-from ..journal import BODY_LIMIT, Entry, clip, redact_element, redact_text
+from ..journal import BODY_LIMIT, Entry, clip
 from ..runtime import Runtime
-from . import conformance
+from . import conformance, mtom
+from .clipping import clip_fields
 from .envelope import (
+    POX,
     SOAP11,
+    SoapVersion,
     fault_bytes,
     parse_request,
     response_bytes,
     soap_action,
     version_for_content_type,
+    version_of_message,
 )
 from .faults import SoapFault
 from .service import Call, SoapService
@@ -40,24 +44,43 @@ def handle(runtime: Runtime, service: SoapService, request: Request, session: st
     started = time.perf_counter()
     ctx = runtime.context(session)
     entry = Entry(session=session, at=ctx.now(), method="POST", path=request.path, provider=service.provider)
-    version = version_for_content_type(request.content_type) or SOAP11
+    content_type = request.content_type
+    version = version_for_content_type(content_type) or SOAP11
     call: Call | None = None
     body = b""
     try:
         body = request.get_data(cache=False)
         entry.summary["request_bytes"] = len(body)
+        action = soap_action(request.headers.get("SOAPAction"), content_type)
+        version = _answer_version(service, content_type, body)
+        attachments: dict[str, bytes] | None = None
+        if mtom.is_multipart(content_type):
+            if not service.mtom:
+                # ASMX reads text/xml (and application/soap+xml) only: anything else is a server fault.
+                raise SoapFault(f"Content is not XML: {mtom.MULTIPART}; this service reads no MTOM/XOP "
+                                "or attachments", code="Receiver")
+            envelope_bytes, content_type, attachments = mtom.unpack(body, content_type or "")
+            action = action or soap_action(None, content_type)
+        else:
+            envelope_bytes = body
         soap_request = parse_request(
-            body,
-            request.content_type,
-            action=soap_action(request.headers.get("SOAPAction"), request.content_type),
+            envelope_bytes,
+            content_type,
+            action=action,
             huge=service.huge,
             accepted=service.versions,
+            plain_xml=service.plain_xml,
         )
+        del envelope_bytes
+        version = soap_request.version
+        if attachments is not None:
+            entry.summary["mtom"] = True
+            entry.summary["xop_parts"] = mtom.resolve_includes(soap_request.envelope, attachments)
+            del attachments
         # Keep only what the journal may need of the body: a 40 MB document must not stay in memory
         # three times (bytes, parsed text, decoded data) while the service works.
         if len(body) > BODY_LIMIT:
             body = body[: BODY_LIMIT + 1]
-        version = soap_request.version
         entry.soap_version = version.name
         operation = service.operation_for(soap_request)
         entry.operation = operation.name
@@ -78,18 +101,28 @@ def handle(runtime: Runtime, service: SoapService, request: Request, session: st
         payload = refused if refused is not None else operation.handler(call)
         response = Response(response_bytes(version, payload), 200, content_type=version.content_type)
     except SoapFault as fault:
-        response = _fault_response(version, fault)
+        response = _fault_response(service, version, fault)
         entry.summary["fault"] = fault.message
     except Exception as exc:  # a bug must still answer like a SOAP server, not with a stack trace
         log.exception("internal error in %s", service.name)
         fault = SoapFault(f"Internal error in the sandbox ({type(exc).__name__})", code="Receiver")
-        response = _fault_response(version, fault)
+        response = _fault_response(service, version, fault)
         entry.summary["fault"] = fault.message
     return _finish(runtime, entry, call, body, response, started)
 
 
-def _fault_response(version, fault: SoapFault) -> Response:
-    return Response(fault_bytes(version, fault), version.fault_status(fault.code), content_type=version.content_type)
+def _answer_version(service: SoapService, content_type: str | None, body: bytes) -> SoapVersion:
+    """The version a fault goes back in before the envelope is read (the request's, always)."""
+    # Unreadable text/xml gets a SOAP 1.1 fault; only an application/xml request gets a plain-XML one.
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if service.plain_xml and media == "application/xml" and b"Envelope" not in body[:4096]:
+        return POX
+    return version_of_message(content_type, body)
+
+
+def _fault_response(service: SoapService, version: SoapVersion, fault: SoapFault) -> Response:
+    status = service.fault_status(version, fault.code)
+    return Response(fault_bytes(version, fault), status, content_type=version.content_type)
 
 
 def _finish(runtime: Runtime, entry: Entry, call: Call | None, body: bytes, response: Response, started) -> Response:
@@ -112,13 +145,13 @@ def _finish(runtime: Runtime, entry: Entry, call: Call | None, body: bytes, resp
 
 
 def _journal_request(call: Call | None, body: bytes, entry: Entry) -> str | None:
-    secrets = call.service.secret_fields if call is not None else frozenset()
-    if call is not None and len(body) <= BODY_LIMIT:
-        redact_element(call.request.envelope, secrets)
-        text = etree.tostring(call.request.envelope, encoding="unicode")
-    else:
-        text = clip(body, entry.summary.get("request_bytes")) or ""
-    return redact_text(text)
+    """What the journal keeps of the request; Journal.record blanks the secrets in it."""
+    if call is None:
+        return clip(body, entry.summary.get("request_bytes"))
+    # The parsed envelope, each field clipped (MTOM parts already put in): what the client sent,
+    # in a bounded size even for a 40 MB Data1.
+    clip_fields(call.request.envelope)
+    return clip(etree.tostring(call.request.envelope, encoding="unicode"))
 
 
 _FAULT_CODES = {"client": "Sender", "server": "Receiver", "sender": "Sender", "receiver": "Receiver"}
@@ -138,7 +171,8 @@ def _injected(fault, version, call: Call) -> Response | None:
         return Response(text, status, content_type=params.get("content_type") or "text/plain; charset=utf-8")
     if kind == "soap_fault":
         code = fault.faultcode.split(":")[-1]
-        raise SoapFault(fault.faultstring, code=_FAULT_CODES.get(code.lower(), code), detail=params.get("detail"))
+        raise SoapFault(fault.faultstring, code=_FAULT_CODES.get(code.lower(), code), detail=params.get("detail"),
+                        detail_code=code)
     if kind == "malformed":
         data = params.get("body")
         if data is None:

@@ -75,13 +75,17 @@ class SoapService:
     versions: tuple[SoapVersion, ...] = (SOAP11, SOAP12)
     extra_paths: tuple[str, ...] = ()
     case_insensitive: bool = False
-    # Element local names whose text is never journaled (passwords, keys, key passwords).
-    secret_fields: frozenset[str] = frozenset()
     # Allows text nodes over 10 MB (MYSuite documents).
     huge: bool = False
     environment: str | None = None
     # The provider's conformance checks (mockserver.conformance.Conformance), run on every call.
     conformance: Any = None
+    # What the provider's SOAP stack does at the edges (docs/clients.md, "What each stack accepts"):
+    # Axis2 answers plain XML (no envelope), MTOM is read by Axis2 and CXF but not by ASMX, and only
+    # Axis2's servlet answers a SOAP 1.2 Sender fault with HTTP 400 (CXF and ASMX: 500 for every fault).
+    plain_xml: bool = False
+    mtom: bool = False
+    sender_fault_400: bool = False
 
     def __post_init__(self) -> None:
         self.wsdl = WsdlDocument(self.wsdl_file)
@@ -91,6 +95,16 @@ class SoapService:
     def paths(self) -> list[str]:
         """Every path that answers: the WSDL's port addresses plus any extra ones."""
         return list(dict.fromkeys([*self.extra_paths, *self.wsdl.paths]))
+
+    @property
+    def plain_paths(self) -> list[str]:
+        """Ports with an HTTP (plain-XML) binding: their operation locations live below these paths."""
+        return self.wsdl.http_paths
+
+    def fault_status(self, version: SoapVersion, code: str) -> int:
+        if self.sender_fault_400 and version is SOAP12 and code == "Sender":
+            return 400
+        return 500
 
     def operation_for(self, request: SoapRequest) -> Operation:
         qname = request.payload.tag

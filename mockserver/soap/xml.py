@@ -41,7 +41,7 @@ def safe_fromstring(data: bytes, *, huge: bool = False) -> etree._Element:
     try:
         root = etree.fromstring(data, _HUGE_PARSER if huge else _PARSER)
     except etree.XMLSyntaxError as exc:
-        raise XmlError(f"malformed XML: {exc.msg or exc}") from None
+        raise XmlError(f"malformed XML: {_what_and_where(exc)}") from None
     except ValueError as exc:  # e.g. a str with an encoding declaration
         raise XmlError(f"malformed XML: {exc}") from None
     if root is None:
@@ -49,6 +49,17 @@ def safe_fromstring(data: bytes, *, huge: bool = False) -> etree._Element:
     if root.getroottree().docinfo.doctype:
         raise XmlError("DOCTYPE declarations are not allowed")
     return root
+
+
+_ERROR_NAMES = {code: name for name, code in vars(etree.ErrorTypes).items() if name.startswith("ERR_")}
+
+
+def _what_and_where(exc: etree.XMLSyntaxError) -> str:
+    """libxml2's kind of error and its place, never its message: that quotes the document (a password
+    cut inside CDATA, an entity name), and faults end up in the journal."""
+    name = _ERROR_NAMES.get(exc.code, "syntax error").removeprefix("ERR_").replace("_", " ").lower()
+    line, column = exc.position
+    return f"{name}, line {line}, column {column}"
 
 
 def text_of(element: etree._Element | None) -> str | None:

@@ -62,6 +62,7 @@ async function main([base, provider, ...args]) {
   } catch (err) {
     process.stdout.write(JSON.stringify({
       fault: err.message, request: c && c.client.lastRequest, response: err.body || null,
+      status: err.response ? err.response.status : null, root: err.root || null,
     }, null, 2) + "\n");
     process.exit(2);
   }

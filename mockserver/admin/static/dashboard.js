@@ -178,7 +178,6 @@
       state.providers[p.id] = p.title;
       if (!Array.from(select.options).some((o) => o.value === p.id)) select.append(el("option", { value: p.id }, p.title));
     }
-    renderScenarioFile(health.scenarios);
   }
 
   function renderScenarioFile(file) {

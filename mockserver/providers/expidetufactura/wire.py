@@ -95,9 +95,9 @@ def _service(name: str, environment: str) -> SoapService:
         wsdl_file=WSDL_DIR / f"{name}.wsdl",
         operations=[Operation("cancelar", NS, _handler(environment), _fields(environment), read_cancelar)],
         versions=(SOAP11,),
-        secret_fields=frozenset({"token"}),
         environment=environment,
         conformance=CONFORMANCE,
+        mtom=True,  # CXF reads MTOM/XOP requests; it answers in plain SOAP unless MTOM is enabled
     )
 
 

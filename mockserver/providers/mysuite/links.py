@@ -2,7 +2,8 @@
 
 A token carries (session, request id, document kind, expiry, nonce) signed with ``itsdangerous``.
 Nothing is stored per link, as with MYSuite: every call makes new links, and any worker process can
-check a link because the secret is ``settings.secret`` or a random one kept once in the store.
+check a link because the secret is ``settings.secret`` or a random one kept once in the store
+(outside every session: no reset removes it).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from ...store import Store
 
 LINK_LIFETIME = timedelta(days=5)
 _SALT = "mysuite-download"
-_SECRET_SCOPE = ("", "mysuite", "download-link-secret")
 
 
 class BadLink(ValueError):
@@ -33,17 +33,14 @@ class Link:
 
 
 def link_secret(store: Store, configured: str | None) -> str:
-    """The configured secret, else one random secret shared by every process through the store."""
+    """The configured secret, else one random server secret shared by every process through the store.
+
+    It lives outside every session (``Store.server_value``), so that no reset, of one session or of
+    all, turns the links of other sessions into forgeries.
+    """
     if configured:
         return configured
-    session, scope, key = _SECRET_SCOPE
-    with store.read() as conn:
-        row = conn.execute(
-            "SELECT value FROM claims WHERE session=? AND scope=? AND key=?", (session, scope, key)
-        ).fetchone()
-    if row is not None:
-        return row["value"]
-    return store.claim(session, scope, key, secrets.token_hex(32))[1]
+    return store.server_value("mysuite-download-link-secret", lambda: secrets.token_hex(32))
 
 
 def make_token(secret: str, link: Link) -> str:

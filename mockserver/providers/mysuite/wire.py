@@ -26,6 +26,7 @@ from lxml import etree
 
 from ...clock import MEXICO_CITY
 from ...conformance import Conformance, Finding
+from ...soap.clipping import clip_text
 from ...soap.envelope import SoapRequest
 from ...soap.faults import SoapFault
 from ...soap.service import Call, Operation, SoapService
@@ -64,8 +65,8 @@ _TRANSACTION_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 def parse_request(payload: etree._Element) -> tuple[TransactionRequest, list[str]]:
     """The request's fields, and the names of children in a namespace other than MYSuite's.
 
-    Data1's text is taken out of the tree as it is read: for a 40 MB document that frees libxml2's
-    copy before the service decodes the base64.
+    Data1's text is clipped in the tree as it is read (the journal keeps the clipped form): for a
+    40 MB document that frees libxml2's copy before the service decodes the base64.
     """
     req = TransactionRequest()
     stray: list[str] = []
@@ -80,8 +81,8 @@ def parse_request(payload: etree._Element) -> tuple[TransactionRequest, list[str
             continue
         attr = _ATTRS[_FIELDS.index(qname.localname)]
         setattr(req, attr, text_of(child))
-        if attr == "data1":
-            child.text = None
+        if attr == "data1" and child.text:
+            child.text = clip_text(child.text)
     return req, stray
 
 

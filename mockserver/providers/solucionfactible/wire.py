@@ -294,7 +294,14 @@ SERVICE = SoapService(
     name="Cancelacion",
     wsdl_file=WSDL_FILE,
     operations=list(OPERATIONS),
-    extra_paths=("/ws/services/Cancelacion",),
-    secret_fields=frozenset({"password", "csdKey", "csdPassword", "derKeyCSD", "contrasenaCSD"}),
+    # Axis2 also answers on the service path and on the plain-http twins of the HTTPS ports.
+    extra_paths=(
+        "/ws/services/Cancelacion",
+        "/ws/services/Cancelacion.CancelacionHttpSoap11Endpoint/",
+        "/ws/services/Cancelacion.CancelacionHttpSoap12Endpoint/",
+    ),
+    plain_xml=True,
+    mtom=True,
+    sender_fault_400=True,
     conformance=CONFORMANCE,
 )
