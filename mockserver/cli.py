@@ -67,27 +67,18 @@ def _serve(args: argparse.Namespace) -> int:
         lines.append(f"  state: {'memory' if settings.memory else settings.database}   Ctrl+C stops")
         return "\n".join(lines)
 
-    https = None
-    if settings.tls:
-        from . import tls
+    if settings.tls and settings.memory:
+        print("pac-mock: --tls runs HTTPS in a second server that shares state through the data "
+              "directory; drop --memory", file=sys.stderr)
+        return 2
 
-        if settings.memory:
-            print("pac-mock: --tls runs HTTPS in a second server that shares state through the data "
-                  "directory; drop --memory", file=sys.stderr)
-            return 2
-        try:
-            https = tls.start_https(settings)
-        except ValueError as exc:
-            print(f"pac-mock: {exc}", file=sys.stderr)
-            return 2
-
-    from .server import serve
+    from .server import StartupError, serve
 
     try:
         serve(settings, banner=banner())
-    finally:
-        if https is not None:
-            tls.stop_https(https)
+    except StartupError as exc:
+        print(f"pac-mock: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -189,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--scenarios", type=Path, help="scenarios file (default ./scenarios.yaml; PAC_MOCK_SCENARIOS)")
     serve.add_argument("--data-dir", type=Path, help="where state is kept (default ./data; PAC_MOCK_DATA_DIR)")
     serve.add_argument("--workers", type=int, help="worker processes (default 2; PAC_MOCK_WORKERS)")
-    serve.add_argument("--threads", type=int, help="threads per worker (default 2; PAC_MOCK_THREADS)")
+    serve.add_argument("--threads", type=int, help="request threads per worker (default 256; PAC_MOCK_THREADS)")
     serve.add_argument("--memory", action="store_true", help="keep state in memory only (one worker)")
     serve.add_argument("--tls", action="store_true", help="serve HTTPS too, on --tls-port (PAC_MOCK_TLS)")
     serve.add_argument("--tls-port", type=int, help="HTTPS port (default 8443; PAC_MOCK_TLS_PORT)")

@@ -134,6 +134,7 @@ class Runtime:
         self._random = random.Random()
         # Providers' background work to end before the store closes (registered by ``install``).
         self.stop_hooks: list[Callable[[], None]] = []
+        self.start_hooks: list[Callable[[], None]] = []  # run by ``start``, after timers are due
         for provider in self.providers:
             if provider.install is not None:
                 provider.install(self)
@@ -374,6 +375,8 @@ class Runtime:
         self.timers.fire_due()  # whatever fell due while the server was down
         self.timers.start(self.settings.timer_interval)
         self.outbox.start()  # SMTP delivery of recorded notifications (when configured)
+        for hook in self.start_hooks:
+            hook()
 
     def stop(self) -> None:
         self.timers.stop()

@@ -8,25 +8,32 @@ through the SQLite file.
 from __future__ import annotations
 
 import contextlib
+import errno
 import multiprocessing
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from . import lifeline
 from .app import create_app, runtime_of
 from .settings import Settings
 
 # Waits for the health check and prints the banner. A separate process, because granian forks its
 # workers from this one: a thread of ours caught mid-import at that moment left the child holding an
-# import lock forever (a hung worker in 15 of 15 starts, bench).
+# import lock forever (a hung worker in 15 of 15 starts, bench). It ends with the server.
 _ANNOUNCER = """
 import sys, time, urllib.request
-url, banner, deadline = sys.argv[1], sys.argv[2], time.monotonic() + 60
+from mockserver import lifeline
+url, banner, parent = sys.argv[1], sys.argv[2], int(sys.argv[3])
+lifeline.die_with_parent(parent)
+deadline = time.monotonic() + 60
 while time.monotonic() < deadline:
     try:
         with urllib.request.urlopen(url, timeout=1) as response:
@@ -38,29 +45,41 @@ while time.monotonic() < deadline:
 """
 
 
+class StartupError(Exception):
+    """Start-up cannot go on; the message is one line that names the port or the path."""
+
+
 def serve(settings: Settings, banner: str | None = None) -> None:
-    """Serve until SIGINT/SIGTERM with granian; ``banner`` is printed once /__admin/health answers."""
+    """Serve until SIGINT/SIGTERM with granian; ``banner`` is printed once /__admin/health answers.
+
+    Raises StartupError before any worker starts when the port or the data directory is unusable.
+    """
     from granian import Granian
     from granian.constants import Interfaces
+    from granian.http import HTTP1Settings
     from granian.log import LogLevels
 
+    guard = claim_port(settings.host, settings.port)
+    if not settings.memory:
+        check_data_dir(settings.data_dir)
+        recover(settings)
     os.environ.update(settings.to_env())
+    os.environ[lifeline.PARENT_ENV] = str(os.getpid())
     announcer = None
     if banner is not None:
         announcer = subprocess.Popen(
-            [sys.executable, "-c", _ANNOUNCER, settings.base_url + "/__admin/health", banner]
+            [sys.executable, "-c", _ANNOUNCER, settings.base_url + "/__admin/health", banner, str(os.getpid())]
         )
     server = Granian(
-        "mockserver.app:create_app_from_env",
+        "mockserver.front:create_front_from_env",
         address=settings.host,
         port=settings.port,
-        interface=Interfaces.WSGI,
+        interface=Interfaces.ASGI,
         workers=settings.workers,
-        # Threads per worker: two keep one scenario delay from stalling a worker; more only queue on
-        # the GIL and SQLite's write lock (bench: 8 threads cost 40 % throughput and p99 600 ms).
-        blocking_threads=settings.threads,
         factory=True,
         log_level=LogLevels(settings.log_level.lower()),
+        # Slow headers are granian's to time out (its own event loop); slow bodies are the front's.
+        http1_settings=HTTP1Settings(header_read_timeout=max(1, int(settings.body_idle_timeout * 1000))),
         respawn_failed_workers=True,
     )
     server.on_startup(_remind_workers_on_shutdown)
@@ -69,6 +88,99 @@ def serve(settings: Settings, banner: str | None = None) -> None:
     finally:
         if announcer is not None and announcer.poll() is None:
             announcer.kill()
+        guard.close()
+
+
+def claim_port(host: str, port: int) -> socket.socket:
+    """Refuse a port someone already listens on, then hold it for this server's workers.
+
+    granian's workers each bind the port with SO_REUSEPORT, which would let them share it with
+    another pac-mock (calls would split at random between two states). So first a bind without
+    SO_REUSEPORT, which fails when anyone listens there; then a guard socket bound with SO_REUSEPORT
+    and never listening, held as long as the server runs: our workers may join it, a second
+    pac-mock's first bind fails on it. SO_REUSEADDR lets a restart reuse the port at once while
+    connections of the previous server are still in TIME_WAIT.
+    """
+    if not 1 <= port <= 65535:
+        raise StartupError(f"port {port} is not a TCP port (1-65535)")
+    try:
+        family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise StartupError(f"cannot listen on {host}:{port}: unknown host ({exc})") from None
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+        guard = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            if hasattr(socket, "SO_REUSEPORT"):
+                guard.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            guard.bind(address)
+        except OSError:
+            guard.close()
+            raise
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError(
+                f"port {port} on {host} is already in use (another pac-mock or another program); "
+                "stop it or choose another --port"
+            ) from None
+        if exc.errno == errno.EACCES:
+            raise StartupError(f"cannot listen on {host}:{port}: permission denied (ports below 1024 need privileges)") from None
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise StartupError(f"cannot listen on {host}:{port}: {host} is not an address of this machine") from None
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return guard
+
+
+def check_data_dir(path: Path) -> None:
+    """The data directory exists (or can be made) and this user can create files in it."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise StartupError(f"data directory {path} is a file, not a directory") from None
+    except OSError as exc:
+        raise StartupError(f"cannot create the data directory {path}: {exc.strerror or exc}") from None
+    if not path.is_dir():
+        raise StartupError(f"data directory {path} is not a directory")
+    probe = path / f".pac-mock-write-check.{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        owner = ""
+        with contextlib.suppress(OSError):
+            stat = path.stat()
+            owner = f" (owned by uid {stat.st_uid}, this process runs as uid {os.getuid()})"
+        raise StartupError(f"cannot write in the data directory {path}{owner}: {exc.strerror or exc}") from None
+    database = path / "pac-mock.sqlite3"
+    if database.exists() and not os.access(database, os.R_OK | os.W_OK):
+        raise StartupError(f"cannot read and write the database {database}: permission denied")
+
+
+def recover(settings: Settings) -> None:
+    """After a crash: what the dead server left behind, dealt with before any worker starts.
+
+    Temporary files of writes that never finished (ENOSPC, kill -9) are removed, and work that a
+    process of the dead server had claimed is released, so it is taken up at once instead of after
+    the claim's time-out. Only this process runs now (the port check found no server alive).
+    """
+    from .providers import all_providers
+    from .store import Store
+
+    for tmp in settings.data_dir.rglob("*.tmp"):
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    try:
+        store = Store(settings.database, [p.schema for p in all_providers() if p.schema])
+    except Exception as exc:  # sqlite3.Error and OSError: a damaged or unreadable file
+        raise StartupError(f"cannot open the database {settings.database}: {exc}") from None
+    try:
+        for provider in all_providers():
+            if provider.on_server_start is not None:
+                provider.on_server_start(store)
+    finally:
+        store.close()
 
 
 def _remind_workers_on_shutdown() -> None:

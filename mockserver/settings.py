@@ -19,7 +19,7 @@ class Settings:
     data_dir: Path = Path("data")
     memory: bool = False  # keep state in memory only (the in-process test server)
     workers: int = 2  # processes; 2 measured best on 2 cores
-    threads: int = 2  # per worker
+    threads: int = 256  # per worker: threads that run requests (waits hold one each; docs/performance.md)
     smtp_host: str | None = None
     smtp_port: int = 25
     mail_from: str = "notificaciones@pac-mock.local"
@@ -28,6 +28,8 @@ class Settings:
     journal_limit: int = 10_000
     timer_interval: float = 0.25
     log_level: str = "info"
+    body_idle_timeout: float = 10.0  # seconds without a byte of the request (headers or body): 408
+    body_timeout: float = 120.0  # the whole body must arrive within this: 408
     secret: str | None = None  # signs download links; a random one kept in the database when unset
     # HTTPS beside HTTP (``serve --tls``): a second listener; its certificate is made once per data
     # directory unless tls_cert/tls_key name one's own (mockserver/tls.py).

@@ -11,7 +11,7 @@ from mockserver.settings import Settings
 
 def test_defaults():
     s = Settings.load(environ={})
-    assert (s.host, s.port, s.workers, s.threads, s.data_dir) == ("127.0.0.1", 8080, 2, 2, Path("data"))
+    assert (s.host, s.port, s.workers, s.threads, s.data_dir) == ("127.0.0.1", 8080, 2, 256, Path("data"))
 
 
 def test_file_then_environment_then_flags(tmp_path):

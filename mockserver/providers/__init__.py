@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from flask import Blueprint
 
     from ..runtime import Context, Runtime
+    from ..store import Store
 
 
 @dataclass
@@ -27,6 +28,9 @@ class Provider:
     state: Callable[[Context], dict] | None = None
     # Called after ``POST /__admin/reset`` (session None: everything) for state kept outside the store.
     on_reset: Callable[[Runtime, str | None], None] | None = None
+    # Called once by ``pac-mock serve`` before its workers start, when no process of an earlier
+    # server is alive: release what a crashed server held (claims on work, say).
+    on_server_start: Callable[[Store], None] | None = None
 
 
 def all_providers() -> list[Provider]:

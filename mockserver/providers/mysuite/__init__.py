@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from .. import Provider
 from .downloads import blueprint as downloads_blueprint
-from .models import SCHEMA, blobs_for
+from .models import SCHEMA, blobs_for, release_conversions
 from .service import TIMER_KIND, on_job_due, state
 from .wire import SERVICE
 from .worker import Converter
@@ -21,6 +21,7 @@ def install(runtime: Runtime) -> None:
     converter = Converter(runtime)
     runtime.timers.after_fire.append(converter.wake)
     runtime.stop_hooks.append(converter.stop)
+    runtime.start_hooks.append(converter.wake)  # jobs that became ready while the server was down
 
 
 def on_reset(runtime: Runtime, session: str | None) -> None:
@@ -38,4 +39,5 @@ PROVIDER = Provider(
     blueprints=[downloads_blueprint],
     state=state,
     on_reset=on_reset,
+    on_server_start=release_conversions,
 )

@@ -183,6 +183,16 @@ def claim_conversion(conn: sqlite3.Connection, session: str, guid: str, stale_be
     return cur.rowcount == 1
 
 
+def release_conversions(store: Store) -> int:
+    """Forget every conversion claim: called at server start, when no converter can be alive, so the
+    jobs a crashed converter held are converted at once instead of after ``stale_before``."""
+    with store.tx() as conn:
+        cur = conn.execute(
+            "UPDATE mysuite_jobs SET converting_at=NULL WHERE status=? AND converting_at IS NOT NULL", (PENDING,)
+        )
+    return cur.rowcount
+
+
 class Blobs:
     """Documents by (session, blob_key, kind): files under ``directory``, or rows when it is None.
 
