@@ -6,7 +6,7 @@ TEST_VERSIONS ?= 3.11 3.12
 PYTEST_ARGS ?= -n 2 -q
 PIP_QUIET ?= -q
 
-.PHONY: run install test lint bench clean
+.PHONY: run install test lint bench soak clean
 
 .venv/.installed: pyproject.toml
 	$(PYTHON) -m venv .venv
@@ -42,6 +42,13 @@ test: $(foreach v,$(TEST_VERSIONS),.venv-$(v)/.installed)
 bench: install
 	.venv/bin/python -m pip install $(PIP_QUIET) -e '.[bench]'
 	.venv/bin/python -m bench
+
+# A minute of mixed load on loopback, without and then with 200 slow or waiting clients: lost or
+# duplicated requests, errors, p50/p99 (SOAK_ARGS="--duration 120" for longer)
+SOAK_ARGS ?=
+soak: install
+	.venv/bin/python -m pip install $(PIP_QUIET) requests
+	.venv/bin/python -m bench.soak $(SOAK_ARGS)
 
 clean:
 	rm -rf .venv .venv-* data .pytest_cache

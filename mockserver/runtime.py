@@ -66,11 +66,13 @@ class ScenarioSource:
         layers = [Path(layer) for layer in self.current.layers if not layer.startswith("<")]
         return list(dict.fromkeys([self.path, *layers]))
 
-    def _stat(self) -> tuple[int | None, ...]:
+    def _stat(self) -> tuple[tuple[int, int, int] | None, ...]:
+        # The inode and size too: an editor's rename-save may keep the old mtime of the file.
         stamps = []
         for path in self._watched():
             try:
-                stamps.append(path.stat().st_mtime_ns)
+                stat = path.stat()
+                stamps.append((stat.st_mtime_ns, stat.st_ino, stat.st_size))
             except OSError:
                 stamps.append(None)
         return tuple(stamps)

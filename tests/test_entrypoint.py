@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -170,13 +171,15 @@ def test_image_entrypoint_serves_and_stops_on_sigterm(tmp_path):
     port = _free_port()
     data = tmp_path / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PAC_MOCK_", "PYTHON"))}
-    env.update(image.env)
+    workdir = image.workdir.rstrip("/") + "/"
+    env.update({k: str(app / v[len(workdir):]) if v.startswith(workdir) else v for k, v in image.env.items()})
     assert image.env.get("PAC_MOCK_HOST") == "0.0.0.0" and image.volumes == [image.env["PAC_MOCK_DATA_DIR"]]
+    # Settings come from the environment only, so `docker run -e PAC_MOCK_…` changes any of them.
+    assert not [a for a in image.cmd if a.startswith("-")], f"CMD hard-codes flags: {image.cmd}"
     # The image listens on every interface of its container; here, loopback on a free port.
     env.update(PAC_MOCK_HOST="127.0.0.1", PAC_MOCK_PORT=str(port), PAC_MOCK_DATA_DIR=str(data),
                PAC_MOCK_TLS_PORT=str(_free_port()),
                PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}")
-    workdir = image.workdir.rstrip("/") + "/"
     argv = [str(app / a[len(workdir):]) if a.startswith(workdir) else a for a in image.entrypoint + image.cmd]
     argv[0] = shutil.which(argv[0], path=str(venv / "bin")) or argv[0]
     assert argv[0].startswith(str(venv)), "the ENTRYPOINT must be a console script of the project"
@@ -210,10 +213,14 @@ def test_image_entrypoint_serves_and_stops_on_sigterm(tmp_path):
         status, wsdl = _get(base + "/ws/services/Cancelacion?wsdl")
         assert status == 200 and f"{base}/ws/services/".encode() in wsdl
         assert _get(base + "/__admin/")[0] == 200 and _get(base + "/__admin/static/dashboard.js")[0] == 200
-        # The image's own HEALTHCHECK command passes against it (its URL on this port).
-        check = [a.replace("127.0.0.1:8080", f"127.0.0.1:{port}") for a in image.healthcheck]
-        assert check[0] == "python"
-        assert subprocess.run([venv / "bin" / "python", *check[1:]], timeout=30).returncode == 0
+        # The image's own HEALTHCHECK command passes against it on the configured port, and fails
+        # when the settings name a port nobody serves.
+        check = image.healthcheck
+        assert check[0] == "python" and not any("8080" in a for a in check)
+        assert subprocess.run([venv / "bin" / "python", *check[1:]], env=env, timeout=30).returncode == 0
+        elsewhere = {**env, "PAC_MOCK_PORT": str(_free_port())}
+        assert subprocess.run([venv / "bin" / "python", *check[1:]], env=elsewhere, capture_output=True,
+                              timeout=30).returncode == 1
         # HTTPS answers too, with the certificate of the data directory's local CA.
         context = ssl.create_default_context(cafile=str(data / "tls" / "ca.pem"))
         https = f"https://localhost:{env['PAC_MOCK_TLS_PORT']}/__admin/health"
@@ -266,7 +273,7 @@ def test_compose_file_matches_the_image():
     env = mock["environment"]
     smtp_host = env["PAC_MOCK_SMTP_HOST"]
     mail = compose["services"][smtp_host]
-    assert mail["image"].startswith("axllent/mailpit")
+    assert mail["image"].startswith("axllent/mailpit:v")  # pinned to a release, never :latest
     assert env["PAC_MOCK_SMTP_PORT"] == "1025"  # Mailpit's SMTP port inside the network
     assert any(str(p).endswith(":8025") for p in mail["ports"])  # its web UI
     assert mock["depends_on"][smtp_host]["condition"] == "service_healthy"
@@ -281,3 +288,35 @@ def test_compose_file_matches_the_image():
     volume, target = mock["volumes"][0].split(":")
     assert [target] == image.volumes and volume in compose["volumes"]
     assert mock["healthcheck"]["test"] == ["CMD", *image.healthcheck]
+
+
+def _docker_ignored(path: str, patterns: list[str]) -> bool:
+    """Whether .dockerignore ``patterns`` leave ``path`` (relative, '/'-separated) out of the context:
+    the last pattern that matches the path or one of its parent folders decides."""
+    parts = path.split("/")
+    candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    ignored = False
+    for pattern in patterns:
+        negated = pattern.startswith("!")
+        pattern = pattern.lstrip("!").strip("/")
+        regex = re.escape(pattern).replace(r"\*\*/", "(?:.*/)?").replace(r"\*\*", ".*").replace(r"\*", "[^/]*")
+        if any(re.fullmatch(regex, c) for c in candidates):
+            ignored = not negated
+    return ignored
+
+
+def test_dockerignore_keeps_what_the_image_copies_and_nothing_heavy():
+    patterns = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+                if line.strip() and not line.lstrip().startswith("#")]
+    image = read_dockerfile()
+    for sources, _ in image.copies:
+        for source in sources:
+            assert not _docker_ignored(source, patterns), f"{source} is copied but ignored"
+            if (ROOT / source).is_dir():
+                for file in (ROOT / source).rglob("*"):
+                    rel = file.relative_to(ROOT).as_posix()
+                    if file.is_file() and "__pycache__" not in rel:
+                        assert not _docker_ignored(rel, patterns), f"{rel} is needed in the image but ignored"
+    for heavy in (".venv", ".venv-3.12/bin/python", ".git/HEAD", "data/pac-mock.sqlite3", "bench/.cache/x",
+                  "tests/test_cli.py", "mockserver/__pycache__/app.cpython-312.pyc"):
+        assert _docker_ignored(heavy, patterns), f"{heavy} would be sent to the docker daemon"

@@ -350,3 +350,35 @@ def test_sigterm_stops_while_slow_clients_and_waits_are_open(tmp_path):
         pool.shutdown(wait=False, cancel_futures=True)
         srv.stop()
     assert _group_alive(group) == []
+
+
+def test_a_rename_save_in_a_scenarios_folder_is_reloaded_even_with_the_old_mtime_and_size(tmp_path):
+    from mockserver.runtime import ScenarioSource
+
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    path = folder / "scenarios.yaml"
+    path.write_text("version: 1\nseed: 1\n", encoding="utf-8")
+    source = ScenarioSource(path, check_every=0)
+    before = path.stat()
+    # What editors do: write a new file beside it, then rename it over the old one.
+    new = folder / ".scenarios.yaml.swp"
+    new.write_text("version: 1\nseed: 2\n", encoding="utf-8")
+    os.utime(new, ns=(before.st_atime_ns, before.st_mtime_ns))
+    os.replace(new, path)
+    assert source.reload_if_changed()
+    assert source.error is None
+
+
+def test_an_unwritable_data_directory_names_its_owner_and_our_user(tmp_path, monkeypatch):
+    from mockserver.server import StartupError, check_data_dir
+
+    def refuse(self, data):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "write_bytes", refuse)
+    with pytest.raises(StartupError) as refused:
+        check_data_dir(tmp_path)
+    message = str(refused.value)
+    assert str(tmp_path) in message and f"uid {os.getuid()}" in message and "Permission denied" in message
+    assert "\n" not in message
