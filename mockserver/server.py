@@ -1,8 +1,10 @@
 """Running the app: granian for ``pac-mock serve``, a background thread for in-process tests.
 
-granian (Rust HTTP, WSGI interface) served the sandbox's routes 2.5x faster than waitress and on a par
-with gunicorn's sync workers on these machines (docs/performance.md); worker processes share state
-through the SQLite file.
+granian (Rust HTTP) serves the sandbox through its ASGI interface: the front (``front.py``) reads
+request bodies on the event loop with time limits, then runs the Flask app in a pool of threads
+(docs/performance.md, "Request model"); worker processes share state through the SQLite file and
+end with the main process (``lifeline.py``). Start-up checks the port and the data directory before
+any worker starts and turns what it finds into one line (``StartupError``).
 """
 
 from __future__ import annotations
