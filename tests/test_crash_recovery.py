@@ -4,6 +4,7 @@ same data directory, and every pending item resolves exactly once; the SQLite fi
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import sqlite3
@@ -28,12 +29,29 @@ PER_CYCLE = 15
 ORPHAN_ROUNDS = 10
 
 
+def _port_below_ephemeral_range() -> int:
+    """A free port that no bind(0) and no outgoing connection of a parallel test can take over, so
+    "nothing listens there" speaks of this server alone."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as fh:
+            low = int(fh.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    for _ in range(200):
+        port = random.randint(max(1024, low - 12000), low - 1)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port below the ephemeral range")
+
+
 class Server:
     def __init__(self, data_dir) -> None:
         self.data_dir = data_dir
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = _port_below_ephemeral_range()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
 
