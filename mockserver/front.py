@@ -13,6 +13,11 @@ blocked threads cost memory, not CPU. Measurements: docs/performance.md, "Reques
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import os
+import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable
 
@@ -135,4 +140,17 @@ def create_front_from_env() -> AsyncFront:
     settings = Settings.from_env()
     app = create_app(settings)
     runtime_of(app).start()
-    return AsyncFront(app, settings)
+    front = AsyncFront(app, settings)
+    # Once granian has stopped serving, a request thread may still wait to hand its answer to the
+    # closed event loop; Python's exit would join it for ever (1 stop in 6 hung until killed). The
+    # state is in SQLite, so the worker leaves at once. Runs before the thread pools' own join.
+    threading._register_atexit(_leave_now)
+    return front
+
+
+def _leave_now() -> None:
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(0)

@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import multiprocessing
 import os
-import signal
 import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -45,6 +42,9 @@ while time.monotonic() < deadline:
     except OSError:
         time.sleep(0.05)
 """
+
+
+STOP_GRACE_SECONDS = 3  # what a stop leaves requests in flight before workers are killed
 
 
 class StartupError(Exception):
@@ -83,8 +83,9 @@ def serve(settings: Settings, banner: str | None = None) -> None:
         # Slow headers are granian's to time out (its own event loop); slow bodies are the front's.
         http1_settings=HTTP1Settings(header_read_timeout=max(1, int(settings.body_idle_timeout * 1000))),
         respawn_failed_workers=True,
+        # Calls still running this long after a stop (a mail wait, a delay) are cut: the worker is killed.
+        workers_kill_timeout=STOP_GRACE_SECONDS,
     )
-    server.on_startup(_remind_workers_on_shutdown)
     try:
         server.serve()
     finally:
@@ -183,37 +184,6 @@ def recover(settings: Settings) -> None:
                 provider.on_server_start(store)
     finally:
         store.close()
-
-
-def _remind_workers_on_shutdown() -> None:
-    """Make sure a stop request reaches every worker.
-
-    A worker that is still starting when SIGTERM arrives misses granian's stop signal and the main
-    process waits for it forever; a reminder a moment later reaches it once it has started.
-    """
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        previous = signal.getsignal(signum)
-
-        def handler(sig, frame, previous=previous):
-            threading.Thread(target=_remind, daemon=True).start()
-            if callable(previous):
-                previous(sig, frame)
-
-        signal.signal(signum, handler)
-
-
-def _remind(grace: float = 2.0, attempts: int = 5) -> None:
-    for _ in range(attempts):
-        time.sleep(grace)
-        workers = multiprocessing.active_children()
-        if not workers:
-            return
-        for worker in workers:
-            with contextlib.suppress(OSError):
-                os.kill(worker.pid, signal.SIGTERM)
-    for worker in multiprocessing.active_children():
-        with contextlib.suppress(OSError):
-            os.kill(worker.pid, signal.SIGKILL)
 
 
 class _QuietHandler(WSGIRequestHandler):
