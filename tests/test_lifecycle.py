@@ -382,3 +382,23 @@ def test_an_unwritable_data_directory_names_its_owner_and_our_user(tmp_path, mon
     message = str(refused.value)
     assert str(tmp_path) in message and f"uid {os.getuid()}" in message and "Permission denied" in message
     assert "\n" not in message
+
+
+def test_scenario_delays_do_not_stall_other_sessions(patient_server):
+    slow = f"{patient_server.url}/__session/delayed-{uuid.uuid4().hex[:8]}"
+    overlay = "version: 1\nrules:\n  - {id: slow, outcome: {fault: {kind: delay, seconds: 8s}}}\n"
+    put = requests.put(slow + "/__admin/scenarios", data=overlay, headers={"Content-Type": "application/yaml"},
+                       timeout=30)
+    assert put.ok, put.text
+
+    def delayed() -> int:
+        return post_sf(slow, timeout=90).status_code
+
+    with ThreadPoolExecutor(100) as pool:
+        futures = [pool.submit(delayed) for _ in range(100)]
+        time.sleep(1.0)
+        for _ in range(3):
+            assert not any(f.done() for f in futures)  # the delayed calls are still running ...
+            assert requests.get(patient_server.url + "/__admin/health", timeout=15).ok  # ... and others answer
+            assert post_sf(patient_server.url, timeout=15).status_code == 200
+        assert [f.result() for f in futures] == [200] * 100
