@@ -54,28 +54,61 @@ class StartupError(Exception):
 def serve(settings: Settings, banner: str | None = None) -> None:
     """Serve until SIGINT/SIGTERM with granian; ``banner`` is printed once /__admin/health answers.
 
-    Raises StartupError before any worker starts when the port or the data directory is unusable.
+    Raises StartupError before any worker starts when a port or the data directory is unusable.
     """
+    guards = [claim_port(settings.host, settings.port)]
+    try:
+        if settings.tls:
+            guards.append(claim_port(settings.host, settings.tls_port))
+        if not settings.memory:
+            check_data_dir(settings.data_dir)
+            recover(settings)
+        os.environ.update(settings.to_env())
+        os.environ[lifeline.PARENT_ENV] = str(os.getpid())  # the HTTPS server and the announcer die with us
+        https = _start_https(settings) if settings.tls else None
+        announcer = None
+        if banner is not None:
+            announcer = subprocess.Popen(
+                [sys.executable, "-c", _ANNOUNCER, settings.base_url + "/__admin/health", banner, str(os.getpid())]
+            )
+        try:
+            run_granian(settings, settings.port)
+        finally:
+            if announcer is not None and announcer.poll() is None:
+                announcer.kill()
+            if https is not None:
+                from . import tls
+
+                tls.stop_https(https)
+    finally:
+        for guard in guards:
+            guard.close()
+
+
+def _start_https(settings: Settings) -> subprocess.Popen:
+    from . import tls
+
+    try:
+        return tls.start_https(settings)
+    except ValueError as exc:
+        raise StartupError(str(exc)) from None
+    except OSError as exc:
+        raise StartupError(f"cannot prepare HTTPS: {exc}") from None
+
+
+def run_granian(settings: Settings, port: int, **ssl: object) -> None:
+    """One granian server on ``port`` (``ssl``: granian's ssl_* arguments) whose workers run the front
+    and die with this process."""
     from granian import Granian
     from granian.constants import Interfaces
     from granian.http import HTTP1Settings
     from granian.log import LogLevels
 
-    guard = claim_port(settings.host, settings.port)
-    if not settings.memory:
-        check_data_dir(settings.data_dir)
-        recover(settings)
-    os.environ.update(settings.to_env())
-    os.environ[lifeline.PARENT_ENV] = str(os.getpid())
-    announcer = None
-    if banner is not None:
-        announcer = subprocess.Popen(
-            [sys.executable, "-c", _ANNOUNCER, settings.base_url + "/__admin/health", banner, str(os.getpid())]
-        )
+    os.environ[lifeline.PARENT_ENV] = str(os.getpid())  # what the workers watch
     server = Granian(
         "mockserver.front:create_front_from_env",
         address=settings.host,
-        port=settings.port,
+        port=port,
         interface=Interfaces.ASGI,
         workers=settings.workers,
         factory=True,
@@ -85,13 +118,9 @@ def serve(settings: Settings, banner: str | None = None) -> None:
         respawn_failed_workers=True,
         # Calls still running this long after a stop (a mail wait, a delay) are cut: the worker is killed.
         workers_kill_timeout=STOP_GRACE_SECONDS,
+        **ssl,
     )
-    try:
-        server.serve()
-    finally:
-        if announcer is not None and announcer.poll() is None:
-            announcer.kill()
-        guard.close()
+    server.serve()
 
 
 def claim_port(host: str, port: int) -> socket.socket:

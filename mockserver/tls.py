@@ -201,31 +201,21 @@ def stop_https(process: subprocess.Popen | None, grace: float = 20) -> None:
 
 
 def serve_https() -> None:
-    from granian import Granian
-    from granian.constants import Interfaces, SSLProtocols
-    from granian.log import LogLevels
+    from granian.constants import SSLProtocols
 
-    from .server import _remind_workers_on_shutdown
+    from . import lifeline
+    from .server import run_granian
 
+    lifeline.die_with_parent(lifeline.parent_from_env())  # the HTTP server that started this one
     settings = Settings.from_env()
-    server = Granian(
-        "mockserver.app:create_app_from_env",
-        address=settings.host,
-        port=settings.tls_port,
-        interface=Interfaces.WSGI,
-        workers=settings.workers,
-        blocking_threads=settings.threads,
-        factory=True,
-        log_level=LogLevels(settings.log_level.lower()),
-        respawn_failed_workers=True,
+    run_granian(
+        settings,
+        settings.tls_port,
         ssl_cert=settings.tls_cert,
         ssl_key=settings.tls_key,
         # granian's default minimum is TLS 1.3; JDK 8, Mono and older .NET clients speak TLS 1.2.
         ssl_protocol_min=SSLProtocols.tls12,
     )
-    # The same guard as the HTTP server's: a worker still starting misses granian's stop signal.
-    server.on_startup(_remind_workers_on_shutdown)
-    server.serve()
 
 
 # --- in-process HTTPS for tests ----------------------------------------------------------------------------

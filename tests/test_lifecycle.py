@@ -89,16 +89,25 @@ class Serve:
 
 
 def _group_alive(group: int) -> list[int]:
+    """Processes of process group ``group`` not yet dead. A killed process whose main thread is a
+    zombie may still have threads exiting, holding its sockets: it counts until all its threads are."""
     alive = []
     for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    fields = fh.read().rsplit(")", 1)[1].split()
-            except OSError:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                pgrp = int(fh.read().rsplit(")", 1)[1].split()[2])
+            if pgrp != group:
                 continue
-            if int(fields[2]) == group and fields[0] not in ("Z", "X"):
-                alive.append(int(entry))
+            states = []
+            for task in os.listdir(f"/proc/{entry}/task"):
+                with open(f"/proc/{entry}/task/{task}/stat") as fh:
+                    states.append(fh.read().rsplit(")", 1)[1].split()[0])
+        except (OSError, IndexError, ValueError):
+            continue
+        if any(state not in ("Z", "X") for state in states):
+            alive.append(int(entry))
     return alive
 
 
