@@ -111,7 +111,8 @@ def _content_length(scope: Scope) -> int | None:
 async def _refuse(scope: Scope, send: Send, refused: BodyRefused) -> None:
     """Answer before the body is read: like the app, a SOAP fault on SOAP paths, JSON on admin paths."""
     content_type = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k.lower() == b"content-type"), None)
-    if scope.get("path", "").startswith("/__admin"):
+    path = scope.get("path", "")
+    if path.startswith("/__admin") or "/__admin/" in path:  # with or without a session prefix
         import json
 
         body = json.dumps({"error": "Request refused", "message": refused.message}).encode()
