@@ -386,6 +386,11 @@ class Runtime:
             hook()
         self.outbox.stop()
 
+    def close(self) -> None:
+        """Stop the background work, then close the store it uses (threads woken by timers included)."""
+        self.stop()
+        self.store.close()
+
 
 class PendingOutcome:
     """The outcome of the rule chosen for a call, taken (and counted) when the service first reads it.

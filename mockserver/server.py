@@ -248,8 +248,7 @@ class BackgroundServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
-        self.runtime.stop()
-        self.runtime.store.close()
+        self.runtime.close()
 
     def __enter__(self) -> BackgroundServer:
         return self.start()

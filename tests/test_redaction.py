@@ -56,7 +56,7 @@ def served(tmp_path_factory):
     finally:
         root.removeHandler(handler)
         root.setLevel(previous)
-        runtime_of(app).store.close()
+        runtime_of(app).close()
 
 
 # ---- Building requests --------------------------------------------------------------------------

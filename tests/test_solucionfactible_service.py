@@ -32,7 +32,7 @@ T0 = datetime(2026, 1, 10, 16, 0, tzinfo=UTC)
 def runtime():
     rt = Runtime(Settings(memory=True))
     yield rt
-    rt.store.close()
+    rt.close()
 
 
 @pytest.fixture
