@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .redaction import decode_body, redact
+from .redaction import SECRET_FIELDS, decode_body, redact
 from .store import Store
 
 # How much of a body the journal keeps; MYSuite requests can be 40 MB.
@@ -51,15 +52,17 @@ def clip(data: bytes | str | None, size: int | None = None) -> str | None:
 
 
 class Journal:
-    def __init__(self, store: Store, limit: int = 10_000) -> None:
+    def __init__(self, store: Store, limit: int = 10_000, secrets: Iterable[str] = SECRET_FIELDS) -> None:
         self.store = store
         self.limit = limit
+        # Element names whose content is never stored: the core's and every provider's (Provider.secrets).
+        self.secrets = frozenset(secrets) | SECRET_FIELDS
         self._writes = 0
 
     def record(self, entry: Entry) -> int:
         """Store ``entry``; its bodies pass the redaction here, so nothing else can store a secret."""
-        request = None if entry.request is None else redact(entry.request)
-        response = None if entry.response is None else redact(entry.response)
+        request = None if entry.request is None else redact(entry.request, self.secrets)
+        response = None if entry.response is None else redact(entry.response, self.secrets)
         with self.store.tx() as conn:
             cur = conn.execute(
                 "INSERT INTO journal(session, at, provider, operation, method, path, soap_version, status, "

@@ -18,10 +18,11 @@ from collections.abc import Iterable
 
 REDACTED = "***"
 
-# Local names of the elements whose content is never kept (passwords, private keys, key passwords,
-# access tokens). Matched case-insensitively and with any namespace prefix: WS-Security's
-# ``wsse:Password`` is covered too.
-SECRET_FIELDS = frozenset({"password", "csdKey", "csdPassword", "derKeyCSD", "contrasenaCSD", "token"})
+# Local names of the elements whose content is never kept, whatever the provider: passwords and access
+# tokens. Each provider declares its own besides (private keys, key passwords: ``Provider.secrets``);
+# the journal redacts the union. Matched case-insensitively and with any namespace prefix:
+# WS-Security's ``wsse:Password`` is covered too.
+SECRET_FIELDS = frozenset({"password", "token"})
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),  # before UTF-16 LE, whose BOM is its prefix
@@ -89,7 +90,7 @@ def _secret_start(names: frozenset[str]) -> re.Pattern[str]:
     return re.compile(rf"<\s*(?:[^\s<>/=\"'!?:]+:)?({alternatives})(?=[\s/>]|\Z)", re.IGNORECASE)
 
 
-_DEFAULT_START = _secret_start(frozenset(SECRET_FIELDS))
+_START_FOR: dict[frozenset[str], re.Pattern[str]] = {SECRET_FIELDS: _secret_start(SECRET_FIELDS)}
 _SKIPPED = (("<!--", "-->"), ("<![CDATA[", "]]>"), ("<?", "?>"), ("<!", ">"))
 
 
@@ -98,7 +99,9 @@ def redact(text: str, names: Iterable[str] = SECRET_FIELDS) -> str:
     names = frozenset(names)
     if not names:
         return text
-    start_re = _DEFAULT_START if names == SECRET_FIELDS else _secret_start(names)
+    start_re = _START_FOR.get(names)
+    if start_re is None:  # few distinct sets exist (one per runtime): keep each one's pattern
+        start_re = _START_FOR.setdefault(names, _secret_start(names))
     out: list[str] = []
     pos = 0
     while True:

@@ -127,7 +127,8 @@ class Runtime:
         self.settings = settings
         self.providers = all_providers() if providers is None else providers
         self.store = Store(settings.database, [mail.SCHEMA, *(p.schema for p in self.providers if p.schema)])
-        self.journal = Journal(self.store, settings.journal_limit)
+        self.journal = Journal(self.store, settings.journal_limit,
+                               secrets=frozenset().union(*(p.secrets for p in self.providers)))
         self.scenarios = ScenarioSource(settings.scenarios or scenario_module.default_path())
         self.timers = Timers(self.store, self.clock_for)
         self.outbox = mail.Outbox(self.store, settings)

@@ -325,6 +325,12 @@ def fire_timers():
     return jsonify({"fired": runtime().timers.fire_due(session())})
 
 
+@blueprint.get("/providers")
+def providers():
+    """What each provider declares: operations, rule fields, settings keys, secret elements, codes."""
+    return jsonify({"providers": [p.describe() for p in runtime().providers]})
+
+
 @blueprint.get("/jobs")
 def jobs():
     """Each provider's asynchronous work in this session (MYSuite jobs, SF cancellations, ...)."""

@@ -1,11 +1,20 @@
-"""The emulated providers. Each package exposes ``PROVIDER``: its SOAP services, its own tables, and
-an ``install`` hook that registers timer handlers and the like on the runtime."""
+"""The emulated providers and their registry.
+
+Each package ``providers/<name>/`` exposes one ``PROVIDER`` that declares everything the rest of the
+sandbox knows about it: its SOAP services, the operation names and request fields a scenario rule may
+match on, its section of the scenarios file (a JSON Schema fragment), the elements whose content is
+secret, its code catalogue, its own tables, and hooks for installation, server start, reset and the dashboard. Scenarios
+validation, the schema, the journal's redaction, the admin API and the test client read these
+declarations; adding a provider means adding its folder and one line to :func:`all_providers`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..soap.service import SoapService
 
@@ -21,6 +30,7 @@ class Provider:
     id: str
     title: str
     services: list[SoapService]
+    # SQL creating the provider's own tables.
     schema: str = ""
     install: Callable[[Runtime], None] | None = None
     blueprints: list[Blueprint] = field(default_factory=list)
@@ -31,6 +41,59 @@ class Provider:
     # Called once by ``pac-mock serve`` before its workers start, when no process of an earlier
     # server is alive: release what a crashed server held (claims on work, say).
     on_server_start: Callable[[Store], None] | None = None
+    # Operation names a scenario rule may name; None: the names of the services' operations.
+    operations: frozenset[str] | None = None
+    # Names checked loosely (MYSuite's Transaction names): a rule naming one that matches is accepted.
+    operation_pattern: str | None = None
+    operation_hint: str = ""  # what those names are, in words (error messages)
+    # Further operation names the journal records (besides those above and the services').
+    journal_operations: frozenset[str] = frozenset()
+    # Request fields a rule may match on: the keys the wire's field readers (``Operation.fields``) fill.
+    fields: frozenset[str] = frozenset()
+    # JSON Schema of the keys of the provider's section of a scenarios file (``providers.<id>``) besides
+    # ``environment`` and ``accounts``, which every provider has. ``$ref`` may name the core ``$defs``.
+    settings_schema: Mapping[str, Any] = field(default_factory=dict)
+    # Schema ``$defs`` the fragment refers to, added to the core schema's.
+    schema_defs: Mapping[str, Any] = field(default_factory=dict)
+    # Local names of request elements whose content is secret (matched case-insensitively).
+    secrets: frozenset[str] = frozenset()
+    # The codes the provider answers, with their descriptions.
+    codes: Mapping[Any, str] = field(default_factory=dict)
+
+    @property
+    def rule_operations(self) -> frozenset[str]:
+        if self.operations is not None:
+            return self.operations
+        return frozenset(op.name for s in self.services for op in s.operations)
+
+    def operation_ok(self, name: str) -> bool:
+        """True when a rule may name ``name`` for this provider."""
+        if name in self.rule_operations:
+            return True
+        return self.operation_pattern is not None and re.fullmatch(self.operation_pattern, name) is not None
+
+    @property
+    def recorded_operations(self) -> frozenset[str]:
+        """The operation names the journal may record for this provider."""
+        served = frozenset(op.name for s in self.services for op in s.operations)
+        return self.rule_operations | served | self.journal_operations
+
+    def describe(self) -> dict:
+        """The declaration as data (``GET /__admin/providers``)."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "operations": sorted(self.recorded_operations),
+            "rule_operations": sorted(self.rule_operations),
+            "operation_pattern": self.operation_pattern,
+            "fields": sorted(self.fields),
+            "secrets": sorted(self.secrets),
+            "settings": ["environment", "accounts", *self.settings_schema],
+            "codes": [{"code": c, "message": m} for c, m in self.codes.items()],
+        }
+
+
+_added: list[Provider] = []
 
 
 def all_providers() -> list[Provider]:
@@ -38,4 +101,25 @@ def all_providers() -> list[Provider]:
     from .mysuite import PROVIDER as mysuite
     from .solucionfactible import PROVIDER as solucionfactible
 
-    return [solucionfactible, expidetufactura, mysuite]
+    return [solucionfactible, expidetufactura, mysuite, *_added]
+
+
+def provider_ids() -> tuple[str, ...]:
+    return tuple(p.id for p in all_providers())
+
+
+def provider(provider_id: str) -> Provider | None:
+    return next((p for p in all_providers() if p.id == provider_id), None)
+
+
+@contextmanager
+def registered(extra: Provider) -> Iterator[Provider]:
+    """``extra`` is one of :func:`all_providers` within the block: a provider defined outside the
+    package, e.g. by a test. A runtime built inside the block serves it."""
+    if any(p.id == extra.id for p in all_providers()):
+        raise ValueError(f"a provider {extra.id!r} is already registered")
+    _added.append(extra)
+    try:
+        yield extra
+    finally:
+        _added.remove(extra)

@@ -33,9 +33,6 @@ from .build import fixture_catalog
 from .core import ScenarioError, Scenarios, check_file, default_path, load_file, load_text
 from .loader import schema
 from .model import (
-    FIELDS,
-    OPERATIONS,
-    PROVIDERS,
     Account,
     ClockSetting,
     Fault,
@@ -53,9 +50,6 @@ from .model import (
 from .units import parse_duration, parse_size
 
 __all__ = [
-    "FIELDS",
-    "OPERATIONS",
-    "PROVIDERS",
     "Account",
     "ClockSetting",
     "Fault",

@@ -12,11 +12,9 @@ from zoneinfo import ZoneInfo
 
 import re2
 
+from . import declared
 from .loader import LineMap
 from .model import (
-    FIELDS,
-    OPERATIONS,
-    PROVIDERS,
     Account,
     ClockSetting,
     Fault,
@@ -32,7 +30,6 @@ from .model import (
     TrustSettings,
     is_glob,
     is_guid,
-    mysuite_operation_ok,
 )
 from .units import parse_duration, parse_size
 
@@ -304,18 +301,19 @@ class Builder:
         providers = None if prov == "*" else frozenset([prov] if isinstance(prov, str) else prov)
         ops_raw = r.get("operation", [])
         ops = tuple([ops_raw] if isinstance(ops_raw, str) else ops_raw)
+        # The schema admits only registered ids, so every named provider is declared here.
+        named = [p for p in declared.providers() if providers is None or p.id in providers]
         for j, op in enumerate(ops):
             if op == "*" or is_glob(op):
                 continue
-            ok = any(op in OPERATIONS[p] if p in OPERATIONS else mysuite_operation_ok(op)
-                     for p in (providers or PROVIDERS))
-            if not ok:
+            if not any(p.operation_ok(op) for p in named):
                 where = ("rules", i, "operation", j) if isinstance(ops_raw, list) else ("rules", i, "operation")
-                names = sorted(set().union(*(OPERATIONS.get(p, set()) for p in (providers or PROVIDERS))))
+                names = sorted(set().union(*(p.rule_operations for p in named)))
+                loose = [f"{p.title}: {p.operation_hint or p.operation_pattern}" for p in named if p.operation_pattern]
                 self.error(where, f"rules[{i}].operation: unknown operation {op!r} for "
-                                  f"{'/'.join(sorted(providers or PROVIDERS))} (known: {', '.join(names)}; "
-                                  "MYSuite: a Transaction name)")
-        allowed = set().union(*(FIELDS[p] for p in (providers or PROVIDERS)))
+                                  f"{'/'.join(sorted(p.id for p in named))} (known: {', '.join(names)}"
+                                  f"{''.join(f'; {text}' for text in loose)})")
+        allowed = declared.fields(providers)
         tests: list[FieldTest] = []
         for name, spec in (r.get("match") or {}).items():
             fpath = ("rules", i, "match", name)

@@ -8,10 +8,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from . import declared
 from .build import Builder
 from .loader import LineMap, parse_yaml, validate
 from .model import (
-    PROVIDERS,
     Account,
     ClockSetting,
     ProviderSettings,
@@ -84,7 +84,7 @@ class Scenarios:
 
     def summary(self) -> dict[str, Any]:
         """What this set amounts to: layers, users per provider, rule ids, and warnings."""
-        accounts = {pid: [a.user for a in self.accounts(pid)] for pid in PROVIDERS}
+        accounts = {pid: [a.user for a in self.accounts(pid)] for pid in declared.provider_ids()}
         warnings = [f"{pid} has no account: every call to it is refused as an unknown user"
                     for pid, users in accounts.items() if not users]
         return {"layers": list(self.layers), "accounts": accounts, "rules": [r.id for r in self.rules],
@@ -102,7 +102,7 @@ class Scenarios:
         raw = _deep_merge(self.raw, top.raw)
         b = Builder(LineMap(top.source), overlay=False, base_dir=None, fixture_names=())
         providers: dict[str, ProviderSettings] = {}
-        for pid in PROVIDERS:
+        for pid in declared.provider_ids():
             if pid not in self._providers and pid not in top._providers:
                 continue
             accounts = {a.key: a for a in self.provider(pid).accounts}
@@ -139,7 +139,7 @@ class Scenarios:
         # Both documents were checked on load; rebuilding merged settings cannot add new problems.
         b = Builder(LineMap(f"{self.source}+{overlay.source}"), overlay=False, base_dir=None, fixture_names=None)
         providers: dict[str, ProviderSettings] = {}
-        for pid in PROVIDERS:
+        for pid in declared.provider_ids():
             section = raw.get("providers", {}).get(pid)
             if section is None and pid not in self._providers and pid not in overlay._providers:
                 continue
@@ -160,8 +160,9 @@ class Scenarios:
 
 
 def _check_provider(provider: str) -> None:
-    if provider not in PROVIDERS:
-        raise ValueError(f"unknown provider {provider!r} (known: {', '.join(PROVIDERS)})")
+    known = declared.provider_ids()
+    if provider not in known:
+        raise ValueError(f"unknown provider {provider!r} (known: {', '.join(known)})")
 
 
 def _deep_merge(base: dict[str, Any], top: dict[str, Any], path: tuple[str, ...] = ()) -> dict[str, Any]:

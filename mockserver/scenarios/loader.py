@@ -18,6 +18,8 @@ import jsonschema
 import yaml
 from jsonschema.exceptions import ValidationError, best_match
 
+from . import declared
+
 Path_ = tuple[str | int, ...]
 
 
@@ -117,16 +119,52 @@ def _walk(node: yaml.Node, path: Path_, lines: LineMap, errors: list[str], count
             _walk(item, (*path, i), lines, errors, count)
 
 
-@cache
 def schema() -> dict[str, Any]:
-    """The JSON Schema of a scenarios file (shipped as ``mockserver/scenarios/schema.json``)."""
-    text = resources.files(__package__).joinpath("schema.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    """The JSON Schema of a scenarios file: the core (``mockserver/scenarios/schema.json``) with one
+    ``providers.<id>`` section per registered provider, from its declaration."""
+    return _composed(_registered())
+
+
+def _registered() -> tuple[tuple[str, int], ...]:
+    # The providers as a cache key: a provider registered later (a test's) gets a schema of its own.
+    return tuple((p.id, id(p)) for p in declared.providers())
 
 
 @cache
+def _core() -> dict[str, Any]:
+    return json.loads(resources.files(__package__).joinpath("schema.json").read_text(encoding="utf-8"))
+
+
+@cache
+def _composed(key: tuple[tuple[str, int], ...]) -> dict[str, Any]:
+    s = copy.deepcopy(_core())
+    defs = s["$defs"]
+    sections = s["properties"]["providers"]["properties"]
+    for p in declared.providers():
+        for name, definition in p.schema_defs.items():
+            if name in defs and defs[name] != definition:
+                raise ValueError(f"provider {p.id} redefines the schema's $defs/{name}")
+            defs[name] = copy.deepcopy(definition)
+        sections[p.id] = {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "environment": {"$ref": "#/$defs/environment"},
+                "accounts": {"$ref": "#/$defs/accounts"},
+                **copy.deepcopy(dict(p.settings_schema)),
+            },
+        }
+    defs["provider_id"]["enum"] = [p.id for p in declared.providers()]
+    return s
+
+
 def _validator(overlay: bool) -> jsonschema.protocols.Validator:
-    s = schema()
+    return _built_validator(overlay, _registered())
+
+
+@cache
+def _built_validator(overlay: bool, key: tuple[tuple[str, int], ...]) -> jsonschema.protocols.Validator:
+    s = _composed(key)
     if overlay:
         # An overlay has the same shape but every top-level section is optional.
         s = copy.deepcopy(s)

@@ -10,36 +10,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-PROVIDERS: tuple[str, ...] = ("solucionfactible", "expidetufactura", "mysuite")
-
 AccountState = Literal["active", "blocked", "password_expired", "inactive"]
 Environment = Literal["pruebas", "productivo"]
 FaultKind = Literal["delay", "http_status", "soap_fault", "drop", "truncate", "malformed"]
 
-# Operation names as the services spell them; MYSuite's are Transaction names (checked loosely).
-OPERATIONS: dict[str, frozenset[str]] = {
-    "solucionfactible": frozenset({
-        "cancelar", "cancelarAsincrono", "getStatusCancelacionAsincrona",
-        "enviarSolicitudCancelacion", "enviarSolicitudCancelacionAsincrono", "cancelarSectorPrimario",
-    }),
-    "expidetufactura": frozenset({"cancelar"}),
-}
-_MYSUITE_OPERATION = re.compile(r"^[A-Z][A-Z0-9_]*$")
-
-# Request fields a rule may match on, per provider (the services pass these to Scenarios.match).
-FIELDS: dict[str, frozenset[str]] = {
-    "solucionfactible": frozenset({
-        "user", "environment", "uuid", "rfc", "motivo", "folio_sustitucion", "transaction_id", "email",
-        "certificate_number",
-    }),
-    "expidetufactura": frozenset({
-        "user", "environment", "uuid", "rfc", "motivo", "folio_sustitucion", "certificate_number",
-    }),
-    "mysuite": frozenset({
-        "user", "environment", "requestor", "entity", "user_name", "country", "internal_id", "request_id",
-        "uuid", "rfc",
-    }),
-}
+# The providers, their operation names and the request fields a rule may match on are what each
+# provider declares (mockserver.providers; read through scenarios.declared).
 
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -387,6 +363,3 @@ class Rule:
 def is_guid(text: str) -> bool:
     return bool(_GUID.match(text))
 
-
-def mysuite_operation_ok(name: str) -> bool:
-    return bool(_MYSUITE_OPERATION.match(name))

@@ -185,11 +185,9 @@ class AdminClient:
 
 def known_operations() -> dict[str, frozenset[str]]:
     """Operation names the journal records, per provider (MYSuite: its Transaction names)."""
-    from ..providers.mysuite.codes import TRANSACTIONS
-    from ..scenarios.model import OPERATIONS, PROVIDERS
+    from ..providers import all_providers
 
-    return {p: frozenset(OPERATIONS.get(p, ())) | (TRANSACTIONS | {"RequestTransaction"} if p == "mysuite"
-                                                    else frozenset()) for p in PROVIDERS}
+    return {p.id: p.recorded_operations for p in all_providers()}
 
 
 def _check_names(provider: str | None, operation: str | None) -> None:

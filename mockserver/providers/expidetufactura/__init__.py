@@ -1,7 +1,9 @@
 """Expide Tu Factura — ``cancelar`` (Apache CXF, SOAP 1.1), test and production endpoints."""
 
 from .. import Provider
+from .codes import CODES
 from .models import install, state
+from .service import RULE_FIELDS
 from .wire import SERVICES
 
 PROVIDER = Provider(
@@ -10,4 +12,18 @@ PROVIDER = Provider(
     services=list(SERVICES),
     install=install,
     state=state,
+    fields=RULE_FIELDS,
+    settings_schema={
+        "strict": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "sha1_only": {"type": "boolean"},
+                "no_line_breaks": {"type": "boolean"},
+                "pruebas_201_202": {"type": "boolean"},
+            },
+        },
+    },
+    secrets=frozenset({"token"}),
+    codes=CODES,
 )

@@ -127,6 +127,10 @@ class _Answer(Exception):
 # ---------------------------------------------------------------- rule fields
 
 
+# Every key :func:`rule_fields` fills.
+RULE_FIELDS = frozenset({"user", "environment", "uuid", "rfc", "motivo", "folio_sustitucion", "certificate_number"})
+
+
 def rule_fields(request: CancelarRequest, environment: str) -> dict[str, str | None]:
     """Fields rules match on for the request and its first UUID (read without verifying the seal).
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .. import Provider
+from .codes import MESSAGES, TRANSACTIONS
 from .downloads import blueprint as downloads_blueprint
 from .models import SCHEMA, blobs_for, release_conversions
 from .service import TIMER_KIND, on_job_due, state
-from .wire import SERVICE
+from .wire import RULE_FIELDS, SERVICE
 from .worker import Converter
 
 if TYPE_CHECKING:
@@ -40,4 +41,39 @@ PROVIDER = Provider(
     state=state,
     on_reset=on_reset,
     on_server_start=release_conversions,
+    # A rule names the request's Transaction (RequestTransaction is dispatched under it); names the
+    # WSDL does not list are accepted too, since the service answers them with its own code.
+    operations=frozenset(),
+    operation_pattern=r"[A-Z][A-Z0-9_]*",
+    operation_hint="a Transaction name",
+    journal_operations=TRANSACTIONS,
+    fields=RULE_FIELDS,
+    settings_schema={
+        "processing": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"base": {"$ref": "#/$defs/duration"}, "per_mb": {"$ref": "#/$defs/duration"}},
+        },
+        "size_limits": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "pruebas": {"$ref": "#/$defs/size_limit"},
+                "productivo": {"$ref": "#/$defs/size_limit"},
+            },
+        },
+    },
+    schema_defs={
+        "size_limit": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["above", "max"],
+            "properties": {
+                "above": {"$ref": "#/$defs/size"},
+                "max": {"$ref": "#/$defs/size"},
+                "measure": {"enum": ["xml", "data1"]},
+            },
+        },
+    },
+    codes=MESSAGES,
 )

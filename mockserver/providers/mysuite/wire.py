@@ -96,6 +96,13 @@ def transaction_of(payload: etree._Element) -> str | None:
     return name if _TRANSACTION_NAME.match(name) else None
 
 
+# The fields a MYSuite rule may match on: what :func:`rule_fields` fills, ``environment`` (which the
+# dispatcher adds) and ``uuid`` (accepted for rules written for several providers; MYSuite requests carry none).
+RULE_FIELDS = frozenset({
+    "user", "environment", "requestor", "entity", "user_name", "country", "internal_id", "request_id", "uuid", "rfc",
+})
+
+
 def rule_fields(payload: etree._Element) -> dict:
     """The request fields scenario rules match on. Data1 is read only where it is an id, never a document."""
     requestor = (_child_text(payload, "Requestor") or "").strip() or None

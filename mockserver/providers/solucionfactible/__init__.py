@@ -1,9 +1,9 @@
 """Solución Factible — the ``Cancelacion`` web service (Axis2, SOAP 1.1 and 1.2)."""
 
 from .. import Provider
-from . import models, service
+from . import codes, models, service
 from .admin import blueprint
-from .wire import SERVICE
+from .wire import RULE_FIELDS, SERVICE
 
 PROVIDER = Provider(
     id="solucionfactible",
@@ -13,4 +13,15 @@ PROVIDER = Provider(
     install=service.install,
     blueprints=[blueprint],
     state=service.state,
+    fields=RULE_FIELDS,
+    settings_schema={
+        "resolve_within": {"$ref": "#/$defs/duration"},
+        "stored_csds": {
+            "type": "object",
+            "propertyNames": {"$ref": "#/$defs/rfc"},
+            "additionalProperties": {"type": "string", "minLength": 1},
+        },
+    },
+    secrets=frozenset({"password", "csdKey", "csdPassword", "derKeyCSD", "contrasenaCSD"}),
+    codes=codes.CODES,
 )

@@ -122,6 +122,13 @@ def _solicitud_fields(b64: str | None) -> tuple[dict[str, str | None], list[Foli
     return fields, list(cancelacion.folios)
 
 
+# Every key the readers below fill (plus ``environment``, which the dispatcher adds).
+RULE_FIELDS = frozenset({
+    "user", "environment", "uuid", "rfc", "motivo", "folio_sustitucion", "transaction_id", "email",
+    "certificate_number",
+})
+
+
 def fields_cancelar_asincrono(payload: etree._Element) -> dict:
     return {
         "user": _one(payload, "usuario"),
