@@ -6,6 +6,7 @@ Nothing outside ``mockserver/providers/`` names it: everything below reads its d
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from lxml import etree
 
 from mockserver.app import create_app, runtime_of
 from mockserver.providers import Provider, all_providers, registered
-from mockserver.scenarios import check_file
+from mockserver.scenarios import check_file, load_text
 from mockserver.settings import Settings
 from mockserver.soap.service import Call, Operation, SoapService
 from mockserver.testing.client import _check_names, known_operations
@@ -44,9 +45,20 @@ def ping(call: Call) -> etree._Element:
     code = outcome.code if outcome is not None and outcome.code is not None else PONG
     answer = etree.Element(f"{{{NS}}}pingResponse")
     etree.SubElement(answer, "code").text = str(code)
-    etree.SubElement(answer, "greeting").text = str(settings.extra.get("greeting", "hola"))
+    etree.SubElement(answer, "greeting").text = settings.greeting
     call.summary["code"] = code
     return answer
+
+
+@dataclass(frozen=True)
+class PingSettings:
+    greeting: str = "hola"
+
+
+def read_settings(reader, base: tuple[str, ...], raw: dict) -> PingSettings:
+    if raw.get("greeting") == "":
+        reader.error((*base, "greeting"), "providers.ping.greeting: say something")
+    return PingSettings(**{k: v for k, v in raw.items() if k == "greeting"})
 
 
 def fields(payload: etree._Element) -> dict:
@@ -62,6 +74,7 @@ def ping_provider(tmp_path: Path) -> Provider:
         id="ping", title="Ping", services=[service],
         fields=frozenset({"user", "environment"}),
         settings_schema={"greeting": {"type": "string"}},
+        settings=read_settings,
         secrets=frozenset({"pin"}),
         codes=CODES,
     )
@@ -149,9 +162,16 @@ def test_scenarios_are_checked_against_its_declaration(served, tmp_path):
     rule = tmp_path / "rule.yaml"
     rule.write_text(SCENARIOS.replace("operation: ping", "operation: pong")
                     .replace("match: {user: ana}", "match: {pin: '1'}"), encoding="utf-8")
+    silent = tmp_path / "silent.yaml"
+    silent.write_text(SCENARIOS.replace("greeting: buenos días", "greeting: ''"), encoding="utf-8")
+    assert check_file(silent) == [f"{silent}:4: providers.ping.greeting: say something"]
     errors = check_file(rule)
     assert any(e.startswith(f"{rule}:10: rules[0].operation: unknown operation 'pong' for ping") for e in errors), errors
     assert any(e.startswith(f"{rule}:11: rules[0].match: unknown field 'pin'") for e in errors), errors
+
+
+def test_its_settings_have_their_defaults_when_the_file_leaves_them_out(served):
+    assert load_text("version: 1\nextends: none\n").provider("ping").greeting == "hola"
 
 
 def test_outside_the_block_the_provider_is_gone(tmp_path):

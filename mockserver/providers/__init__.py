@@ -55,6 +55,10 @@ class Provider:
     settings_schema: Mapping[str, Any] = field(default_factory=dict)
     # Schema ``$defs`` the fragment refers to, added to the core schema's.
     schema_defs: Mapping[str, Any] = field(default_factory=dict)
+    # Reads the section (valid against the fragment) into the provider's typed settings, with their
+    # defaults for what it leaves out: (reader, path of the section, section) -> settings. Problems go
+    # to ``reader.error`` as ``file:line`` errors (mockserver.scenarios.SettingsReader).
+    settings: Callable[[Any, tuple[str, ...], Mapping[str, Any]], Any] | None = None
     # Local names of request elements whose content is secret (matched case-insensitively).
     secrets: frozenset[str] = frozenset()
     # The codes the provider answers, with their descriptions.

@@ -29,7 +29,7 @@ Errors: ``load_file``/``load_text`` raise ``ScenarioError`` whose ``errors`` are
 ``file:line: message`` strings; ``check_file`` returns them instead (``[]`` when valid).
 """
 
-from .build import fixture_catalog
+from .build import SettingsReader, fixture_catalog
 from .core import ScenarioError, Scenarios, check_file, default_path, load_file, load_text
 from .loader import schema
 from .model import (
@@ -43,7 +43,6 @@ from .model import (
     Rule,
     SatCfdi,
     SatRegistry,
-    SizeLimit,
     Transition,
     TrustSettings,
 )
@@ -62,7 +61,7 @@ __all__ = [
     "SatRegistry",
     "ScenarioError",
     "Scenarios",
-    "SizeLimit",
+    "SettingsReader",
     "Transition",
     "TrustSettings",
     "check_file",

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import re2
@@ -25,13 +25,12 @@ from .model import (
     Rule,
     SatCfdi,
     SatRegistry,
-    SizeLimit,
     Transition,
     TrustSettings,
     is_glob,
     is_guid,
 )
-from .units import parse_duration, parse_size
+from .units import parse_duration
 
 
 def fixture_catalog() -> dict[str, dict[str, Any]]:
@@ -58,6 +57,17 @@ def compile_regex(pattern: str) -> Any:
     except re2.error as exc:
         reason = exc.args[0] if exc.args else exc
         raise ValueError(reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)) from None
+
+
+class SettingsReader(Protocol):
+    """What a provider's settings reader (``Provider.settings``) gets to report problems and read values."""
+
+    # Certificate fixtures by name (``kind``, ``rfc``; empty mappings when only names are known).
+    fixtures: dict[str, dict[str, Any]]
+
+    def error(self, path: tuple[str | int, ...], message: str) -> None: ...
+
+    def duration(self, path: tuple[str | int, ...], raw: Any) -> Any: ...
 
 
 class Builder:
@@ -200,50 +210,13 @@ class Builder:
         )
 
     def provider(self, pid: str, raw: dict[str, Any]) -> ProviderSettings:
-        base = ("providers", pid)
-        env = raw.get("environment", "pruebas")
-        kwargs: dict[str, Any] = {"id": pid, "environment": env,
-                                  "extra": {k: v for k, v in raw.items() if k != "accounts"}}
-        if "resolve_within" in raw:
-            d = self.duration((*base, "resolve_within"), raw["resolve_within"])
-            if d is not None:
-                kwargs["resolve_within"] = d
-        if "stored_csds" in raw:
-            for rfc, fixture in raw["stored_csds"].items():
-                where = (*base, "stored_csds", rfc)
-                info = self.fixtures.get(fixture)
-                if info is None:
-                    known = ", ".join(sorted(self.fixtures))
-                    self.error(where, f"providers.{pid}.stored_csds.{rfc}: unknown certificate fixture "
-                                      f"{fixture!r} (known: {known})")
-                elif info.get("kind", "CSD") != "CSD":
-                    self.error(where, f"providers.{pid}.stored_csds.{rfc}: fixture {fixture!r} is a "
-                                      f"{info['kind']}, not a CSD")
-                elif info.get("rfc", rfc) != rfc:
-                    self.error(where, f"providers.{pid}.stored_csds.{rfc}: fixture {fixture!r} belongs to "
-                                      f"{info['rfc']}, not {rfc}")
-            kwargs["stored_csds"] = dict(raw["stored_csds"])
-        processing = raw.get("processing", {})
-        for key, attr in (("base", "processing_base"), ("per_mb", "processing_per_mb")):
-            if key in processing:
-                d = self.duration((*base, "processing", key), processing[key])
-                if d is not None:
-                    kwargs[attr] = d
-        if "size_limits" in raw:
-            limits: dict[str, SizeLimit] = {}
-            for env_name, lim in raw["size_limits"].items():
-                path = (*base, "size_limits", env_name)
-                try:
-                    limit = SizeLimit(above=parse_size(lim["above"]), max=parse_size(lim["max"]),
-                                      measure=lim.get("measure", "xml"))
-                except ValueError as exc:
-                    self.error(path, str(exc))
-                    continue
-                if limit.above >= limit.max:
-                    self.error(path, f"providers.{pid}.size_limits.{env_name}: 'above' must be less than 'max'")
-                limits[env_name] = limit
-            kwargs["size_limits"] = limits
-        return ProviderSettings(**kwargs)
+        declaration = next((p for p in declared.providers() if p.id == pid), None)
+        read = declaration.settings if declaration is not None else None
+        return ProviderSettings(
+            id=pid, environment=raw.get("environment", "pruebas"),
+            extra={k: v for k, v in raw.items() if k != "accounts"},
+            options=read(self, ("providers", pid), raw) if read is not None else None,
+        )
 
     def accounts(self, pid: str, raw: list[dict[str, Any]], seen: dict[tuple[str, str], int]) -> list[Account]:
         out: list[Account] = []

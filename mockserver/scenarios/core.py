@@ -52,6 +52,7 @@ class Scenarios:
         self.written_rules: tuple[Rule, ...] = tuple(rules)
         self.rules: tuple[Rule, ...] = tuple(sorted(self.written_rules, key=lambda r: -r.priority))
         self._accounts = {a.key: a for p in self._providers.values() for a in p.accounts}
+        self._defaults: dict[str, ProviderSettings] = {}
 
     def __repr__(self) -> str:
         return f"<Scenarios {self.source} rules={len(self.rules)} accounts={len(self._accounts)}>"
@@ -61,7 +62,11 @@ class Scenarios:
     def provider(self, provider: str) -> ProviderSettings:
         """Settings for ``provider`` (defaults when the file has no section for it)."""
         _check_provider(provider)
-        return self._providers.get(provider) or ProviderSettings(id=provider)
+        found = self._providers.get(provider) or self._defaults.get(provider)
+        if found is None:
+            found = self._defaults[provider] = Builder(LineMap(self.source), overlay=False, base_dir=None,
+                                                        fixture_names=()).provider(provider, {})
+        return found
 
     def environment(self, provider: str) -> str:
         """The environment ("pruebas" or "productivo") the mock plays for ``provider``."""

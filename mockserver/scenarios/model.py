@@ -155,46 +155,28 @@ class TrustSettings:
 
 
 @dataclass(frozen=True)
-class SizeLimit:
-    """A body is accepted when ``above < size <= max`` (bytes).
-
-    ``measure`` says what is measured: ``xml`` the decoded native XML (the default: "el tamaño del XML
-    nativo", 002:4) or ``data1`` the base64 text in ``<Data1>`` (the other reading of 002:10).
-    """
-
-    above: int
-    max: int
-    measure: str = "xml"
-
-    def accepts(self, size: int) -> bool:
-        return self.above < size <= self.max
-
-
-@dataclass(frozen=True)
 class ProviderSettings:
-    """Per-provider settings. Fields that do not apply to a provider keep their defaults.
+    """One provider's section of the scenarios: what every provider has (environment, accounts) and
+    ``options``, the provider's own settings as its declaration reads them (``Provider.settings``).
 
-    ``extra`` is the provider's section as written (without ``accounts``), for anything new.
+    ``extra`` is the section as written (without ``accounts``), for anything the options do not hold.
+    The options' attributes read as this object's own (``settings.resolve_within``).
     """
 
     id: str
     environment: Environment = "pruebas"
     accounts: tuple[Account, ...] = ()
-    # Solución Factible
-    resolve_within: timedelta = timedelta(minutes=5)
-    stored_csds: Mapping[str, str] = field(default_factory=dict)  # issuer RFC -> certificate fixture name
-    # MYSuite
-    processing_base: timedelta = timedelta(seconds=2)
-    processing_per_mb: timedelta = timedelta(seconds=1)
-    size_limits: Mapping[str, SizeLimit] = field(default_factory=dict)  # environment -> limit
     extra: Mapping[str, Any] = field(default_factory=dict)
+    options: Any = None
 
-    def size_limit(self, environment: str | None = None) -> SizeLimit | None:
-        return self.size_limits.get(environment or self.environment)
-
-    def processing_time(self, size_bytes: int) -> timedelta:
-        """MYSuite: how long an async conversion of ``size_bytes`` takes in mock time."""
-        return self.processing_base + self.processing_per_mb * (size_bytes / 1_000_000)
+    def __getattr__(self, name: str) -> Any:
+        options = self.__dict__.get("options")
+        if name.startswith("__") or options is None:
+            raise AttributeError(name)
+        try:
+            return getattr(options, name)
+        except AttributeError:
+            raise AttributeError(f"{self.id} settings have no {name!r}") from None
 
 
 # ---------------------------------------------------------------- rules

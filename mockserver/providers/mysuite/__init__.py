@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .. import Provider
+from . import settings
 from .codes import MESSAGES, TRANSACTIONS
 from .downloads import blueprint as downloads_blueprint
 from .models import SCHEMA, blobs_for, release_conversions
@@ -48,32 +49,8 @@ PROVIDER = Provider(
     operation_hint="a Transaction name",
     journal_operations=TRANSACTIONS,
     fields=RULE_FIELDS,
-    settings_schema={
-        "processing": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {"base": {"$ref": "#/$defs/duration"}, "per_mb": {"$ref": "#/$defs/duration"}},
-        },
-        "size_limits": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "pruebas": {"$ref": "#/$defs/size_limit"},
-                "productivo": {"$ref": "#/$defs/size_limit"},
-            },
-        },
-    },
-    schema_defs={
-        "size_limit": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["above", "max"],
-            "properties": {
-                "above": {"$ref": "#/$defs/size"},
-                "max": {"$ref": "#/$defs/size"},
-                "measure": {"enum": ["xml", "data1"]},
-            },
-        },
-    },
+    settings_schema=settings.SCHEMA,
+    schema_defs=settings.SCHEMA_DEFS,
+    settings=settings.read,
     codes=MESSAGES,
 )

@@ -39,7 +39,6 @@ from faker import Faker
 from ... import registry
 from ...clock import MEXICO_CITY
 from ...mail import Attachment, Mail, outbox_for
-from ...scenarios import SizeLimit
 from ...timers import Firing
 from . import codes, documents
 from .links import LINK_LIFETIME, Link, link_secret, make_token
@@ -58,6 +57,7 @@ from .models import (
     insert_job,
     list_jobs,
 )
+from .settings import SizeLimit
 
 try:  # SIMD base64: decodes 40 MB in ~0.1 s where binascii takes ~0.5 s
     from pybase64 import b64decode as _fast_b64decode
