@@ -59,6 +59,10 @@ class Provider:
     # defaults for what it leaves out: (reader, path of the section, section) -> settings. Problems go
     # to ``reader.error`` as ``file:line`` errors (mockserver.scenarios.SettingsReader).
     settings: Callable[[Any, tuple[str, ...], Mapping[str, Any]], Any] | None = None
+    # How an account's user compares (None: exactly as written), and what is wrong with a user name
+    # (None: nothing) for the scenarios check: MYSuite's users are Requestor GUIDs, in any case.
+    user_key: Callable[[str], str] | None = None
+    user_problem: Callable[[str], str | None] | None = None
     # Local names of request elements whose content is secret (matched case-insensitively).
     secrets: frozenset[str] = frozenset()
     # The codes the provider answers, with their descriptions.

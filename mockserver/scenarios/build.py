@@ -28,7 +28,6 @@ from .model import (
     Transition,
     TrustSettings,
     is_glob,
-    is_guid,
 )
 from .units import parse_duration
 
@@ -220,13 +219,14 @@ class Builder:
 
     def accounts(self, pid: str, raw: list[dict[str, Any]], seen: dict[tuple[str, str], int]) -> list[Account]:
         out: list[Account] = []
+        check_user = next((p.user_problem for p in declared.providers() if p.id == pid), None)
         for i, a in enumerate(raw):
             path = ("providers", pid, "accounts", i)
             line = self.lines.line(path)
             user = str(a["user"])
-            if pid == "mysuite" and not is_guid(user):
-                self.error((*path, "user"), f"providers.mysuite.accounts[{i}].user: a MYSuite user is the "
-                                            f"Requestor GUID, got {user!r}")
+            problem = check_user(user) if check_user is not None else None
+            if problem:
+                self.error((*path, "user"), f"providers.{pid}.accounts[{i}].user: {problem}")
             acc = Account(
                 provider=pid, user=user,
                 password=None if a.get("password") is None else str(a["password"]),

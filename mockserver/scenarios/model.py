@@ -18,7 +18,6 @@ FaultKind = Literal["delay", "http_status", "soap_fault", "drop", "truncate", "m
 # provider declares (mockserver.providers; read through scenarios.declared).
 
 _GLOB_CHARS = re.compile(r"[*?\[]")
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 def is_glob(text: str) -> bool:
@@ -68,8 +67,11 @@ class Account:
 
 
 def account_key(provider: str, user: str) -> tuple[str, str]:
-    # MYSuite requestors are GUIDs, compared without regard to case.
-    return (provider, user.lower() if provider == "mysuite" else user)
+    # As the provider declares (MYSuite's requestors are GUIDs, compared without regard to case).
+    from . import declared
+
+    key = declared.user_key(provider)
+    return (provider, key(user) if key is not None else user)
 
 
 # ---------------------------------------------------------------- SAT side
@@ -341,7 +343,4 @@ class Rule:
     def matches(self, provider: str, operation: str, fields: Mapping[str, str | None]) -> bool:
         return self.match.matches(provider, operation, fields)
 
-
-def is_guid(text: str) -> bool:
-    return bool(_GUID.match(text))
 

@@ -10,7 +10,7 @@ from . import settings
 from .codes import MESSAGES, TRANSACTIONS
 from .downloads import blueprint as downloads_blueprint
 from .models import SCHEMA, blobs_for, release_conversions
-from .service import TIMER_KIND, on_job_due, state
+from .service import TIMER_KIND, is_guid, on_job_due, state
 from .wire import RULE_FIELDS, SERVICE
 from .worker import Converter
 
@@ -24,6 +24,10 @@ def install(runtime: Runtime) -> None:
     runtime.timers.after_fire.append(converter.wake)
     runtime.stop_hooks.append(converter.stop)
     runtime.start_hooks.append(converter.wake)  # jobs that became ready while the server was down
+
+
+def user_problem(user: str) -> str | None:
+    return None if is_guid(user) else f"a MYSuite user is the Requestor GUID, got {user!r}"
 
 
 def on_reset(runtime: Runtime, session: str | None) -> None:
@@ -49,6 +53,8 @@ PROVIDER = Provider(
     operation_hint="a Transaction name",
     journal_operations=TRANSACTIONS,
     fields=RULE_FIELDS,
+    user_key=str.lower,
+    user_problem=user_problem,
     settings_schema=settings.SCHEMA,
     schema_defs=settings.SCHEMA_DEFS,
     settings=settings.read,
