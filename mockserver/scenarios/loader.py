@@ -155,6 +155,9 @@ def _composed(key: tuple[tuple[str, int], ...]) -> dict[str, Any]:
             },
         }
     defs["provider_id"]["enum"] = [p.id for p in declared.providers()]
+    from ..conformance import all_checks  # the checks each provider's services declare
+
+    s["properties"]["strict"]["items"]["enum"] = [c.id for c in all_checks()]
     return s
 
 
