@@ -6,7 +6,9 @@ Nothing outside ``mockserver/providers/`` names it: everything below reads its d
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,8 @@ from lxml import etree
 
 from mockserver.app import create_app, runtime_of
 from mockserver.providers import Provider, all_providers, registered
+from mockserver.sat import sign_cancelacion
+from mockserver.sat.pki import fixture
 from mockserver.scenarios import check_file, load_text
 from mockserver.settings import Settings
 from mockserver.soap.service import Call, Operation, SoapService
@@ -181,3 +185,53 @@ def test_outside_the_block_the_provider_is_gone(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text(SCENARIOS, encoding="utf-8")
     assert any("providers.ping" in e or "'ping'" in e for e in check_file(path))
+
+
+# ---- the fields each provider declares are the fields its readers fill ---------------------------
+
+
+UUID = "6A3F1C2E-93B1-4C4E-9B1D-2F8E4D6C7A10"
+# MYSuite reads some fields only for some transactions.
+TRANSACTIONS = ("ASYNC_CONVERT_NATIVE_XML", "ASYNC_CONVERT_VERIFY")
+
+
+def full_payload(operation: Operation, signed: bytes, transaction: str) -> etree._Element:
+    """A request element holding every child any reader looks at, each with a readable value."""
+    csd = fixture("csd_moral")
+    cert = base64.b64encode(csd.certificate().der).decode()
+    document = base64.b64encode(signed).decode()
+    values = {
+        # Solución Factible
+        "usuario": "ana", "uuid": f"{UUID}|01|{UUID}", "uuids": f"{UUID}|01|", "rfcEmisor": csd.rfc,
+        "emailNotifica": "a@example.com", "csdCer": cert, "derCertCSD": cert, "solicitud": document,
+        "transactionId": "t-1",
+        # Expide Tu Factura
+        "token": "t", "xmlBytes": document,
+        # MYSuite
+        "Requestor": UUID, "Transaction": transaction, "Country": "MX", "Entity": csd.rfc, "User": UUID,
+        "UserName": f"MX.{csd.rfc}.ana", "Data1": UUID, "Data2": "internal-1",
+    }
+    payload = etree.Element(operation.qname)
+    for name, text in values.items():
+        etree.SubElement(payload, f"{{{operation.namespace}}}{name}").text = text
+    return payload
+
+
+@pytest.mark.parametrize("provider", [p for p in all_providers() if p.fields], ids=lambda p: p.id)
+def test_every_field_reader_fills_only_declared_fields(provider):
+    csd = fixture("csd_moral")
+    signed = sign_cancelacion(csd.certificate(), csd.private_key(), csd.rfc, [(UUID, "01", UUID)],
+                              datetime(2026, 1, 10, 4, 0))
+    filled: set[str] = set()
+    for operation in (op for service in provider.services for op in service.operations):
+        for transaction in TRANSACTIONS:
+            payload = full_payload(operation, signed, transaction)
+            found = operation.fields(operation.reader(payload) if operation.reader else payload)
+            assert set(found) <= provider.fields, (operation.name, set(found) - provider.fields)
+            filled |= {k for k, v in found.items() if v is not None}
+    # And every declared field is one some reader fills (the dispatcher adds ``environment``).
+    assert provider.fields - filled - {"environment"} == NOT_READ.get(provider.id, set())
+
+
+# Declared, yet no request carries it: MYSuite's uuid (accepted for rules written for several providers).
+NOT_READ = {"mysuite": {"uuid"}}
