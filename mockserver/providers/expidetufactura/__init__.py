@@ -1,6 +1,7 @@
 """Expide Tu Factura — ``cancelar`` (Apache CXF, SOAP 1.1), test and production endpoints."""
 
 from .. import Provider
+from . import settings
 from .codes import CODES
 from .models import install, state
 from .service import RULE_FIELDS
@@ -13,17 +14,8 @@ PROVIDER = Provider(
     install=install,
     state=state,
     fields=RULE_FIELDS,
-    settings_schema={
-        "strict": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "sha1_only": {"type": "boolean"},
-                "no_line_breaks": {"type": "boolean"},
-                "pruebas_201_202": {"type": "boolean"},
-            },
-        },
-    },
+    settings_schema=settings.SCHEMA,
+    settings=settings.read,
     secrets=frozenset({"token"}),
     codes=CODES,
 )

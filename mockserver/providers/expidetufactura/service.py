@@ -178,7 +178,7 @@ def cancelar(
 ) -> RespuestaCancelacion:
     """Answer one ``cancelar`` call. ``outcome`` is the scenario outcome for the first UUID."""
     summary: dict[str, Any] = {"user": request.usuario, "environment": environment}
-    strict = Strictness.of(ctx.scenarios.provider(PROVIDER_ID).extra)
+    strict = ctx.scenarios.provider(PROVIDER_ID).strict
     try:
         try:
             account = _check_account(ctx, environment, request)
