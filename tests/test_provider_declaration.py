@@ -81,6 +81,7 @@ def ping_provider(tmp_path: Path) -> Provider:
         settings=read_settings,
         secrets=frozenset({"pin"}),
         codes=CODES,
+        code_meaning=lambda summary: (str(summary["code"]), "ok" if summary["code"] == PONG else "bad"),
     )
 
 
@@ -138,6 +139,7 @@ def test_its_calls_are_journaled_with_the_declared_secret_blanked(served):
     entries = client.get("/__admin/requests?provider=ping").get_json()["requests"]
     assert [(e["provider"], e["operation"]) for e in entries] == [("ping", "ping")]
     assert entries[0]["summary"]["rules"][0]["id"] == "ping-ana"
+    assert entries[0]["meaning"] == {"text": "42", "kind": "bad"}  # as the provider reads its code
     assert PIN not in entries[0]["request"]
     assert "<pin>***</pin>" in entries[0]["request"]
 
@@ -235,3 +237,21 @@ def test_every_field_reader_fills_only_declared_fields(provider):
 
 # Declared, yet no request carries it: MYSuite's uuid (accepted for rules written for several providers).
 NOT_READ = {"mysuite": {"uuid"}}
+
+
+@pytest.mark.parametrize(("provider", "summary", "meaning"), [
+    ("solucionfactible", {"code": 200}, ("200", "ok")),
+    ("solucionfactible", {"code": 211}, ("211", "wait")),
+    ("solucionfactible", {"code": 601}, ("601", "bad")),
+    ("expidetufactura", {"code": "200", "estatus": {"201": 2}}, ("200", "ok")),
+    ("expidetufactura", {"code": "200", "estatus": {"201": 1, "202": 1, "205": 1}}, ("200 (202, 205)", "wait")),
+    ("expidetufactura", {"code": "301"}, ("301", "bad")),
+    ("mysuite", {"code": 1, "result": True}, ("1", "ok")),
+    ("mysuite", {"code": 1, "result": True, "status": 1}, ("1 · status 1", "wait")),
+    ("mysuite", {"code": 1, "result": True, "status": 3}, ("1 · status 3", "bad")),
+    ("mysuite", {"code": 1, "result": True, "status": 2}, ("1 · status 2", "ok")),
+    ("mysuite", {"code": 3102, "result": False}, ("3102", "bad")),
+])
+def test_each_provider_says_what_its_codes_mean(provider, summary, meaning):
+    declared = next(p for p in all_providers() if p.id == provider)
+    assert declared.code_meaning(summary) == meaning

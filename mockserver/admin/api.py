@@ -178,6 +178,14 @@ def requests_journal():
         limit=limit,
         include_bodies=request.args.get("bodies", "1") not in ("0", "false", "no"),
     )
+    # What each call's provider code means for the client, as its provider says (the dashboard's colours).
+    meanings = {p.id: p.code_meaning for p in runtime().providers if p.code_meaning is not None}
+    for item in items:
+        summary = item.get("summary") or {}
+        explain = meanings.get(item.get("provider"))
+        if explain is not None and summary.get("code") is not None:
+            text, kind = explain(summary)
+            item["meaning"] = {"text": text, "kind": kind}
     return jsonify({"requests": items, "count": len(items)})
 
 

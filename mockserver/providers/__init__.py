@@ -65,8 +65,10 @@ class Provider:
     user_problem: Callable[[str], str | None] | None = None
     # Local names of request elements whose content is secret (matched case-insensitively).
     secrets: frozenset[str] = frozenset()
-    # The codes the provider answers, with their descriptions.
+    # The codes the provider answers, with their descriptions, and what the ``code`` of a journal
+    # summary means for the client: (text, "ok" | "wait" | "bad") for the dashboard.
     codes: Mapping[Any, str] = field(default_factory=dict)
+    code_meaning: Callable[[Mapping[str, Any]], tuple[str, str]] | None = None
 
     @property
     def rule_operations(self) -> frozenset[str]:

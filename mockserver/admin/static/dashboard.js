@@ -208,31 +208,15 @@
     replace($("scenario-warnings"), warnings.map((w) => el("li", { class: "bad" }, w)));
   }
 
-  // What a provider's code means for the client, from that provider's own catalogue: done, waiting
-  // (ask again later), or refused. The HTTP status alone says 200 for most refusals.
+  // What a provider's code means for the client, as the provider itself says (the journal entry's
+  // "meaning"): done, waiting (ask again later), or refused. The HTTP status alone says 200 for most refusals.
   function providerCode(item) {
     const s = item.summary || {};
     if (s.injected && s.injected !== "delay") return { text: "fault: " + s.injected, kind: "bad" };
     if (s.fault) return { text: "SOAP fault", kind: "bad" };
     if (s.code === undefined || s.code === null) return { text: "—", kind: "" };
-    const code = String(s.code);
-    if (item.provider === "solucionfactible") {
-      if (code === "200" || code === "201") return { text: code, kind: "ok" };
-      return { text: code, kind: code === "211" ? "wait" : "bad" };
-    }
-    if (item.provider === "expidetufactura") {
-      if (code !== "200") return { text: code, kind: "bad" };
-      const others = Object.keys(s.estatus || {}).filter((e) => e !== "201");
-      return others.length ? { text: `200 (${others.join(", ")})`, kind: "wait" } : { text: code, kind: "ok" };
-    }
-    if (item.provider === "mysuite") {
-      if (s.result !== true) return { text: code, kind: "bad" };
-      // ASYNC_CONVERT_VERIFY also reports the job: Status 1 still converting, 3 failed.
-      if (Number(s.status) === 1) return { text: code + " · status 1", kind: "wait" };
-      if (Number(s.status) === 3) return { text: code + " · status 3", kind: "bad" };
-      return { text: code + (s.status ? ` · status ${s.status}` : ""), kind: "ok" };
-    }
-    return { text: code, kind: "" };
+    if (item.meaning) return { text: String(item.meaning.text), kind: String(item.meaning.kind) };
+    return { text: String(s.code), kind: "" };
   }
 
   function ruleChips(summary) {

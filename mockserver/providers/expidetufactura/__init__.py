@@ -2,7 +2,7 @@
 
 from .. import Provider
 from . import settings
-from .codes import CODES
+from .codes import CODES, meaning
 from .models import install, state
 from .service import RULE_FIELDS
 from .wire import SERVICES
@@ -18,4 +18,5 @@ PROVIDER = Provider(
     settings=settings.read,
     secrets=frozenset({"token"}),
     codes=CODES,
+    code_meaning=meaning,
 )

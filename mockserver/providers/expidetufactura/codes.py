@@ -6,6 +6,9 @@ SAT-core error reason gets — as data, in one place.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from ...sat import SatError
 
 OK = "200"
@@ -150,3 +153,12 @@ def for_sat_error(error: SatError) -> tuple[str, str]:
             detail = None if reason in _PLAIN_ONLY else error.message
             return code, mensaje(code, plain, detail)
     return "301", mensaje("301", None, error.message)
+
+
+def meaning(summary: Mapping[str, Any]) -> tuple[str, str]:
+    """What the journal's ``code`` means for the client: a 200 whose UUIDs are not all 201 is not done."""
+    code = str(summary["code"])
+    if code != OK:
+        return code, "bad"
+    others = [e for e in summary.get("estatus") or {} if e != CANCELADO]
+    return (f"{code} ({', '.join(others)})", "wait") if others else (code, "ok")

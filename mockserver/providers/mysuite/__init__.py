@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from .. import Provider
 from . import settings
-from .codes import MESSAGES, TRANSACTIONS
+from .codes import MESSAGES, TRANSACTIONS, meaning
 from .downloads import blueprint as downloads_blueprint
 from .models import SCHEMA, blobs_for, release_conversions
 from .service import TIMER_KIND, is_guid, on_job_due, state
@@ -59,4 +59,5 @@ PROVIDER = Provider(
     schema_defs=settings.SCHEMA_DEFS,
     settings=settings.read,
     codes=MESSAGES,
+    code_meaning=meaning,
 )

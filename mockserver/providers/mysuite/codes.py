@@ -9,6 +9,9 @@ Descriptions are ``str.format`` templates filled by the service.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 OK = 1
 
 # Credentials and request header
@@ -108,3 +111,18 @@ def _transactions_from_wsdl() -> frozenset[str]:
 
 TRANSACTIONS: frozenset[str] = _transactions_from_wsdl()
 NO_TRANSACTION = "NO_TRANSACTION"  # the enumeration's own "none"; echoed for names it does not hold
+
+
+def meaning(summary: Mapping[str, Any]) -> tuple[str, str]:
+    """What the journal's ``code`` means for the client. ASYNC_CONVERT_VERIFY also reports the job:
+    Status 1 still converting, 3 failed."""
+    code = str(summary["code"])
+    if summary.get("result") is not True:
+        return code, "bad"
+    status = summary.get("status")
+    number = str(status).strip() if status is not None else ""
+    if number == "1":
+        return f"{code} · status 1", "wait"
+    if number == "3":
+        return f"{code} · status 3", "bad"
+    return code + (f" · status {status}" if status else ""), "ok"

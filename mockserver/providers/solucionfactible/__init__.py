@@ -18,4 +18,5 @@ PROVIDER = Provider(
     settings=settings.read,
     secrets=frozenset({"password", "csdKey", "csdPassword", "derKeyCSD", "contrasenaCSD"}),
     codes=codes.CODES,
+    code_meaning=codes.meaning,
 )

@@ -9,6 +9,9 @@ secret.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 OK = 200
 PREVIOUSLY_CANCELLED = 202
 NOT_OF_ISSUER = 203
@@ -90,3 +93,11 @@ DOCUMENTED = frozenset({
     PASSWORD_EXPIRED, TOO_MANY_ATTEMPTS, INACTIVE, INCOMPLETE, PERMISSION_DENIED, INVALID_DATA, WRONG_ENVIRONMENT,
     ASYNC_EXISTS, NOT_CANCELABLE, IN_PROCESS, DENIED,
 })
+
+
+def meaning(summary: Mapping[str, Any]) -> tuple[str, str]:
+    """What the journal's ``code`` means for the client: (text, ``ok`` | ``wait`` | ``bad``)."""
+    code = str(summary["code"])
+    if code in ("200", "201"):
+        return code, "ok"
+    return code, "wait" if code == str(IN_PROCESS) else "bad"
