@@ -11,11 +11,21 @@ import requests
 from mockserver.server import BackgroundServer
 from mockserver.settings import Settings
 
+from helpers import reserved_port
+
 
 @pytest.fixture(scope="session")
 def server():
     with BackgroundServer(Settings(port=0, memory=True)) as srv:
         yield srv
+
+
+@pytest.fixture
+def free_port():
+    """A port reserved for this test (``helpers.reserved_port``): a ``pac-mock serve`` started on it takes
+    it, nobody else can, and until a server listens there a connection is refused."""
+    with reserved_port() as number:
+        yield number
 
 
 @dataclass

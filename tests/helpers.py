@@ -1,19 +1,42 @@
-"""Helpers shared by the tests (import as ``from helpers import ...``)."""
+"""Helpers shared by the tests (import as ``from helpers import ...``).
+
+Ports: a server in this process binds port 0 and reports its port (``BackgroundServer.port``,
+``smtp_server``); a ``pac-mock serve`` process gets a port reserved for it by ``reserved_port``. No
+helper binds a port, releases it and hopes it is still free when a server binds it again.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
+import socket
 import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+PROVIDERS = ROOT / "mockserver" / "providers"
+
+
+# --- the providers' WSDLs ----------------------------------------------------------------------
+
+
+def project_wsdl(provider: str, name: str) -> Path:
+    """One of the WSDL files the sandbox serves (``mockserver/providers/<provider>/wsdl/<name>``)."""
+    return PROVIDERS / provider / "wsdl" / name
 
 
 def reference_dir() -> Path | None:
-    """The providers' published WSDLs and notes (``../shared/reference``), when present."""
+    """The providers' published WSDLs and notes, when present: ``PAC_MOCK_REFERENCE_DIR``, else
+    ``../shared/reference`` beside the repository. Only the conformance tests read it."""
     env = os.environ.get("PAC_MOCK_REFERENCE_DIR")
     for candidate in ([Path(env)] if env else []) + [ROOT.parent / "shared" / "reference"]:
         if (candidate / "wsdl").is_dir():
@@ -30,12 +53,121 @@ def provider_docs_dir() -> Path | None:
     return None
 
 
-def reference_wsdl(name: str) -> Path:
-    """A published provider WSDL; skips the test when the reference folder is absent."""
+def reference_file(name: str) -> Path:
+    """A file of the reference folder (``wsdl/<provider>-<name>.wsdl``, notes); skips the test when the
+    folder is absent."""
     ref = reference_dir()
     if ref is None:
-        pytest.skip("the providers' reference WSDLs (../shared/reference) are not present")
-    return ref / "wsdl" / name
+        pytest.skip("the providers' published WSDLs are not present: a conformance check against "
+                    "../shared/reference (or PAC_MOCK_REFERENCE_DIR)")
+    return ref / name
+
+
+def reference_wsdl(name: str) -> Path:
+    """A published provider WSDL (``reference/wsdl/<name>``); skips the test when it is absent."""
+    return reference_file(f"wsdl/{name}")
+
+
+# --- ports and servers -------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def reserved_port(host: str = "127.0.0.1") -> Iterator[int]:
+    """A port that stays ours until the block ends: bound with SO_REUSEPORT, not listening.
+
+    granian binds its listeners with SO_REUSEPORT (Linux), so a ``pac-mock serve`` started inside the
+    block takes the port, while any other program's bind fails and the kernel never hands it out for
+    port 0. Until a server listens there, a connection to the port is refused.
+    """
+    with _reservation(host) as sock:
+        yield sock.getsockname()[1]
+
+
+def _reservation(host: str) -> socket.socket:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, 0))
+    return sock
+
+
+def server_env(**extra: str) -> dict[str, str]:
+    """This environment without the caller's ``PAC_MOCK_*`` settings, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAC_MOCK_")}
+    env.update(extra)
+    return env
+
+
+def wait_until_healthy(base: str, proc: subprocess.Popen, log: Path | None = None, timeout: float = 60) -> dict:
+    """Wait for ``base``/__admin/health to answer 200 and return its JSON.
+
+    Fails the test, with the server's output, when the process exits or the time runs out: a test
+    never goes on against a server that did not start.
+    """
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(base + "/__admin/health", timeout=2) as response:
+                if response.status == 200:
+                    return json.loads(response.read())
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.1)
+    output = log.read_text(errors="replace")[-4000:] if log is not None and log.exists() else ""
+    state = f"exited with {proc.returncode}" if proc.poll() is not None else f"not healthy after {timeout:.0f} s"
+    raise AssertionError(f"pac-mock serve {state}:\n{output}")
+
+
+class ServeProcess:
+    """``pac-mock serve`` in a process group of its own, on a port reserved for the object's lifetime
+    (so a restart gets the same port), with its output in ``log``."""
+
+    def __init__(self, data_dir: Path, *args: str, log: Path | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.args = args
+        self.log = log or self.data_dir / "server.log"
+        self._reservation = _reservation("127.0.0.1")
+        self.port = self._reservation.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+        self.health: dict = {}
+
+    def start(self) -> ServeProcess:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as out:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "mockserver", "serve", "--port", str(self.port), "--data-dir",
+                 str(self.data_dir), *self.args],
+                cwd=ROOT, env=server_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        try:
+            self.health = wait_until_healthy(self.url, self.proc, self.log)
+        except AssertionError:
+            self.stop()
+            raise
+        return self
+
+    def kill9(self) -> None:
+        """The main process and its workers, with no clean-up."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            stop_server(self.proc)
+
+    def close(self) -> None:
+        """Stop the server and give the port back."""
+        try:
+            self.stop()
+        finally:
+            self._reservation.close()
+
+    def __enter__(self) -> ServeProcess:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def stop_server(proc: subprocess.Popen, grace: float = 30) -> None:
@@ -50,3 +182,24 @@ def stop_server(proc: subprocess.Popen, grace: float = 30) -> None:
             proc.kill()
         proc.wait(timeout=10)
         raise AssertionError(f"the server did not stop within {grace} s of SIGTERM") from None
+
+
+@contextlib.contextmanager
+def smtp_server(handler: object) -> Iterator[object]:
+    """An aiosmtpd server on a socket bound to port 0 before it starts; ``.port`` is its port."""
+    from aiosmtpd.controller import Controller
+
+    class _BoundController(Controller):
+        def __init__(self) -> None:
+            self._socket = socket.create_server(("127.0.0.1", 0))
+            super().__init__(handler, hostname="127.0.0.1", port=self._socket.getsockname()[1])
+
+        def _create_server(self):  # aiosmtpd's hook for where the server listens
+            return self.loop.create_server(self._factory_invoker, sock=self._socket, ssl=self.ssl_context)
+
+    controller = _BoundController()
+    controller.start()
+    try:
+        yield controller
+    finally:
+        controller.stop()

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import requests
 
-from helpers import ROOT
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from helpers import ROOT, server_env
 
 
 def run_cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -35,20 +27,19 @@ def test_check_accepts_the_default_file_and_rejects_a_bad_one_with_its_line(tmp_
     assert f"{bad}:4:" in result.stderr
 
 
-def test_serve_refuses_a_bad_scenarios_file(tmp_path):
+def test_serve_refuses_a_bad_scenarios_file(tmp_path, free_port):
     bad = tmp_path / "bad.yaml"
     bad.write_text("seed: [1]\n", encoding="utf-8")
-    result = run_cli("serve", "--port", str(free_port()), "--scenarios", str(bad), "--data-dir", str(tmp_path))
+    result = run_cli("serve", "--port", str(free_port), "--scenarios", str(bad), "--data-dir", str(tmp_path))
     assert result.returncode == 2
     assert f"{bad}:1:" in result.stderr
 
 
-def test_serve_prints_every_endpoint_answers_and_stops_on_sigterm(tmp_path):
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAC_MOCK_")}
+def test_serve_prints_every_endpoint_answers_and_stops_on_sigterm(tmp_path, free_port):
+    port = free_port
     proc = subprocess.Popen(
         [sys.executable, "-m", "mockserver", "serve", "--port", str(port), "--data-dir", str(tmp_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=server_env(),
     )
     try:
         lines: list[str] = []
@@ -74,12 +65,12 @@ def test_serve_prints_every_endpoint_answers_and_stops_on_sigterm(tmp_path):
     assert proc.returncode == 0
 
 
-def test_serve_warns_when_the_admin_api_is_open_on_a_public_address(tmp_path):
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAC_MOCK_")}
+def test_serve_warns_when_the_admin_api_is_open_on_a_public_address(tmp_path, free_port):
+    port = free_port
     proc = subprocess.Popen(
         [sys.executable, "-m", "mockserver", "serve", "--host", "0.0.0.0", "--port", str(port), "--data-dir",
-         str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
+         str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        env=server_env(),
     )
     try:
         first = proc.stderr.readline()
@@ -89,10 +80,10 @@ def test_serve_warns_when_the_admin_api_is_open_on_a_public_address(tmp_path):
     assert "WARNING" in first and "PAC_MOCK_ADMIN_TOKEN" in first
 
 
-def test_serve_refuses_a_bad_settings_file(tmp_path):
+def test_serve_refuses_a_bad_settings_file(tmp_path, free_port):
     config = tmp_path / "pac-mock.toml"
     config.write_text("workers = 'many'\n", encoding="utf-8")
-    result = run_cli("serve", "--config", str(config), "--port", str(free_port()))
+    result = run_cli("serve", "--config", str(config), "--port", str(free_port))
     assert result.returncode == 2
     assert str(config) in result.stderr and "whole number" in result.stderr
 

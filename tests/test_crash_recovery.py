@@ -4,12 +4,9 @@ same data directory, and every pending item resolves exactly once; the SQLite fi
 from __future__ import annotations
 
 import os
-import random
 import signal
 import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 import uuid as uuid_module
@@ -19,7 +16,7 @@ import pytest
 import requests
 from lxml import etree
 
-from helpers import ROOT, stop_server
+from helpers import ServeProcess
 
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 SF_NS = "http://ws.cfdi.solucionfactible.com"
@@ -29,60 +26,17 @@ PER_CYCLE = 15
 ORPHAN_ROUNDS = 10
 
 
-def _port_below_ephemeral_range() -> int:
-    """A free port that no bind(0) and no outgoing connection of a parallel test can take over, so
+class Server(ServeProcess):
+    """On a port reserved for the test (``helpers.reserved_port``): no other program can take it over, so
     "nothing listens there" speaks of this server alone."""
-    try:
-        with open("/proc/sys/net/ipv4/ip_local_port_range") as fh:
-            low = int(fh.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        low = 32768
-    for _ in range(200):
-        port = random.randint(max(1024, low - 12000), low - 1)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise AssertionError("no free port below the ephemeral range")
 
-
-class Server:
     def __init__(self, data_dir) -> None:
-        self.data_dir = data_dir
-        self.port = _port_below_ephemeral_range()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PAC_MOCK_")}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mockserver", "serve", "--port", str(self.port), "--workers", "2",
-             "--data-dir", str(self.data_dir)],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(self.url + "/__admin/health", timeout=1).ok:
-                    return
-            except requests.ConnectionError:
-                time.sleep(0.05)
-        raise AssertionError("server did not start")
-
-    def kill9(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGKILL)  # the main process and its workers, no clean-up
-        self.proc.wait(timeout=10)
+        super().__init__(data_dir, "--workers", "2", log=data_dir.parent / f"{data_dir.name}-server.log")
 
     def kill9_main(self) -> None:
         """SIGKILL to the main process alone, as the OOM killer or ``kill -9 <pid>`` would send it."""
         os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            stop_server(self.proc)
 
     def cancel(self, uuid: str, timeout: float = 30) -> str:
         body = (f'<e:Envelope xmlns:e="{SOAP11}" xmlns:s="{SF_NS}"><e:Body><s:cancelarAsincrono>'
@@ -101,7 +55,7 @@ class Server:
 def server(tmp_path):
     srv = Server(tmp_path)
     yield srv
-    srv.stop()
+    srv.close()
 
 
 def test_pending_cancellations_survive_kill_9_and_resolve_once(server):

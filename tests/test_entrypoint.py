@@ -30,7 +30,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import ROOT, wait_until_healthy
+
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
 COMPOSE = ROOT / "docker" / "compose.yaml"
 
@@ -96,12 +97,6 @@ def read_dockerfile(path: Path = DOCKERFILE) -> Image:
     return image
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _get(url: str, timeout: float = 2) -> tuple[int, bytes]:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
@@ -156,7 +151,8 @@ def _fresh_venv(tmp: Path, app: Path) -> Path:
     return venv
 
 
-def test_image_entrypoint_serves_and_stops_on_sigterm(tmp_path):
+def test_image_entrypoint_serves_and_stops_on_sigterm(tmp_path, free_port):
+    port = free_port
     image = read_dockerfile()
     assert image.entrypoint and image.cmd, "the Dockerfile must say how the image starts"
     assert any("pip install" in run and " ." in run for run in image.runs)
@@ -168,7 +164,6 @@ def test_image_entrypoint_serves_and_stops_on_sigterm(tmp_path):
                                cwd=tmp_path, capture_output=True, text=True, check=True).stdout
     assert installed.startswith(str(venv)), f"mockserver imported from {installed}, not the fresh install"
 
-    port = _free_port()
     data = tmp_path / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PAC_MOCK_", "PYTHON"))}
     workdir = image.workdir.rstrip("/") + "/"
@@ -190,19 +185,7 @@ def test_image_entrypoint_serves_and_stops_on_sigterm(tmp_path):
                               start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        health = None
-        while time.monotonic() < deadline and server.poll() is None:
-            try:
-                status, body = _get(base + "/__admin/health")
-                if status == 200:
-                    health = json.loads(body)
-                    break
-            except OSError:
-                pass
-            time.sleep(0.2)
-        assert health is not None, f"no healthy server (exit {server.poll()}):\n{log_path.read_text()}"
-
+        health = wait_until_healthy(base, server, log_path)
         assert health["status"] == "ok"
         assert health["scenarios"]["reload_failed"] is False
         status, scenarios = _get(base + "/__admin/scenarios")

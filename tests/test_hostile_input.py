@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
 import time
 
 import pytest
@@ -15,36 +13,15 @@ from lxml import etree
 
 from mockserver.soap.envelope import SOAP11_NS
 
-from helpers import ROOT, stop_server
+from helpers import ServeProcess
 
 SF = "/ws/services/Cancelacion"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def granian_url(tmp_path_factory):
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAC_MOCK_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mockserver", "serve", "--port", str(port), "--data-dir",
-         str(tmp_path_factory.mktemp("granian"))],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env=env, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            requests.get(url + "/__admin/health", timeout=1)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    yield url
-    stop_server(proc)
+    with ServeProcess(tmp_path_factory.mktemp("granian")) as server:
+        yield server.url
 
 
 @pytest.fixture(params=["inprocess", "granian"])

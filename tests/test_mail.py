@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from datetime import UTC, datetime
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from mockserver.mail import SCHEMA, Attachment, Mail, Outbox
 from mockserver.settings import Settings
 from mockserver.store import Store
 from mockserver.testing.client import AdminClient
 
+from helpers import smtp_server
+
 AT = datetime(2026, 1, 10, 16, 0, tzinfo=UTC)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class _Inbox:
@@ -36,10 +30,8 @@ class _Inbox:
 @pytest.fixture
 def smtp():
     inbox = _Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    yield controller, inbox
-    controller.stop()
+    with smtp_server(inbox) as controller:
+        yield controller, inbox
 
 
 def _mail(n: int = 1) -> Mail:
@@ -114,9 +106,9 @@ def test_attachments_are_recorded_delivered_and_forgotten_with_their_message(smt
         assert conn.execute("SELECT COUNT(*) FROM outbox_attachments").fetchone()[0] == 0
 
 
-def test_retries_with_backoff_then_fails_keeping_the_record():
+def test_retries_with_backoff_then_fails_keeping_the_record(free_port):
     store = Store(None, [SCHEMA])
-    outbox = _outbox(store, smtp_host="127.0.0.1", smtp_port=_free_port())  # nobody listens there
+    outbox = _outbox(store, smtp_host="127.0.0.1", smtp_port=free_port)  # nobody listens there
     outbox.smtp_timeout = 2
     with store.tx() as conn:
         outbox.enqueue(conn, "s", _mail(), at=AT)
@@ -127,9 +119,9 @@ def test_retries_with_backoff_then_fails_keeping_the_record():
     assert m["attempts"] == 3 and outbox.claim_due() == []
 
 
-def test_backoff_delays_the_next_attempt():
+def test_backoff_delays_the_next_attempt(free_port):
     store = Store(None, [SCHEMA])
-    outbox = Outbox(store, Settings(memory=True, smtp_host="127.0.0.1", smtp_port=_free_port()),
+    outbox = Outbox(store, Settings(memory=True, smtp_host="127.0.0.1", smtp_port=free_port),
                     backoff_seconds=60)
     with store.tx() as conn:
         outbox.enqueue(conn, "s", _mail(), at=AT)

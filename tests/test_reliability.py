@@ -12,9 +12,6 @@ from __future__ import annotations
 import base64
 import os
 import random
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid as uuid_module
@@ -29,7 +26,7 @@ from mockserver.sat import sign_cancelacion
 from mockserver.sat.pki import fixture
 from mockserver.testing.mysuite import native_document
 
-from helpers import ROOT, stop_server
+from helpers import ServeProcess
 
 LOAD_SECONDS = 60 if os.environ.get("PAC_MOCK_LONG") == "1" else 6
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -44,27 +41,9 @@ KEY_PASSWORD = fixture("csd_moral").password
 @pytest.fixture(scope="module")
 def production(tmp_path_factory):
     """``pac-mock serve --workers 2`` with its output captured for the log scan."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     log_path = tmp_path_factory.mktemp("logs") / "server.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAC_MOCK_")}
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "mockserver", "serve", "--port", str(port), "--workers", "2", "--data-dir",
-             str(tmp_path_factory.mktemp("data"))],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url + "/__admin/health", timeout=1).ok:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.05)
-    yield url, log_path
-    stop_server(proc)
+    with ServeProcess(tmp_path_factory.mktemp("data"), "--workers", "2", log=log_path) as server:
+        yield server.url, log_path
 
 
 class Client:

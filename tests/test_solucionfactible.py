@@ -1,9 +1,9 @@
-"""Solución Factible ``Cancelacion`` end to end: zeep built from the real WSDL, SOAP 1.1 and 1.2."""
+"""Solución Factible ``Cancelacion`` end to end: zeep built from the WSDL the sandbox serves (the same
+messages as the provider's published one: test_wsdl_files), SOAP 1.1 and 1.2."""
 
 from __future__ import annotations
 
 import base64
-import socket
 import threading
 import uuid as uuidlib
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 import requests
 import zeep
-from aiosmtpd.controller import Controller
 from lxml import etree
 from zeep.plugins import HistoryPlugin
 
@@ -22,11 +21,11 @@ from mockserver.sat.pki import fixture
 from mockserver.server import BackgroundServer
 from mockserver.settings import Settings
 
-from helpers import reference_wsdl
+from helpers import project_wsdl, smtp_server
 from wsdl_schema import assert_valid_body
 
 REPO = Path(__file__).resolve().parent.parent
-WSDL = "solucionfactible-Cancelacion.wsdl"
+WSDL = project_wsdl("solucionfactible", "Cancelacion.wsdl")
 NS = "http://ws.cfdi.solucionfactible.com"
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
@@ -48,13 +47,13 @@ def csd(name: str = "csd_moral") -> tuple[bytes, bytes, str]:
 
 
 @pytest.fixture(scope="module")
-def wsdl_client():
+def wsdl_client(server):
     history = HistoryPlugin(maxlen=1)
-    return zeep.Client(str(reference_wsdl(WSDL)), plugins=[history]), history
+    return zeep.Client(server.url + "/ws/services/Cancelacion?wsdl", plugins=[history]), history
 
 
 class SF:
-    """Calls one port of the sandbox with zeep and checks every answer against the real WSDL's schema."""
+    """Calls one port of the sandbox with zeep and checks every answer against the WSDL's schema."""
 
     def __init__(self, client: zeep.Client, history: HistoryPlugin, sandbox, version: str) -> None:
         port = PORTS[version]
@@ -70,7 +69,7 @@ class SF:
             envelope = self.history.last_received["envelope"]
             assert etree.QName(envelope).namespace == (SOAP11 if self.version == "1.1" else SOAP12)
             body = envelope.find(f"{{{etree.QName(envelope).namespace}}}Body")
-            assert_valid_body(reference_wsdl(WSDL), body[0])
+            assert_valid_body(WSDL, body[0])
             return result
 
         return call
@@ -281,7 +280,7 @@ def test_bad_base64_is_621(sf):
             "<s:csdKey>AAAA</s:csdKey><s:csdPassword>x</s:csdPassword></s:cancelarAsincrono></e:Body></e:Envelope>")
     response = sf.sandbox.post_soap(f"/ws/services/Cancelacion.{PORTS[sf.version]}/", body, version=sf.version)
     payload = etree.fromstring(response.content).find("{*}Body")[0]
-    assert_valid_body(reference_wsdl(WSDL), payload)
+    assert_valid_body(WSDL, payload)
     assert payload.findtext(".//{*}status") == "621" and "csdCer" in payload.findtext(".//{*}mensaje")
     assert payload.find(".//{*}mensaje").get("{http://www.w3.org/2001/XMLSchema-instance}nil") is None
 
@@ -366,17 +365,9 @@ class _Inbox:
         return "250 OK"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_notification_reaches_a_real_smtp_server(wsdl_client):
     inbox = _Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    try:
+    with smtp_server(inbox) as controller:
         settings = Settings(port=0, memory=True, smtp_host="127.0.0.1", smtp_port=controller.port,
                             mail_from="avisos@pac-mock.test")
         with BackgroundServer(settings) as srv:
@@ -405,5 +396,3 @@ def test_notification_reaches_a_real_smtp_server(wsdl_client):
                     break
                 threading.Event().wait(0.05)
             assert message["status"] == "sent" and message["attempts"] == 1
-    finally:
-        controller.stop()
