@@ -356,3 +356,54 @@ def test_dashboard_buttons_drive_the_admin_api(sandbox, tmp_path):
         assert clock()["mode"] == "real"
     finally:
         page.close()
+
+
+# Holds the answer to the page's next GET of the clock until window.releaseClock() is called, so that
+# a refresh is under way, with the clock as it was, while the test acts.
+HOLD_NEXT_CLOCK_READ = """
+(() => {
+  const original = window.fetch;
+  let armed = true;
+  window.clockHeld = false;
+  window.fetch = async (input, init) => {
+    const response = await original(input, init);
+    const method = (init && init.method) || "GET";
+    if (armed && method === "GET" && new URL(String(input)).pathname.endsWith("/__admin/clock")) {
+      armed = false;
+      await new Promise((resolve) => { window.releaseClock = resolve; window.clockHeld = true; });
+    }
+    return response;
+  };
+})()
+"""
+
+
+def test_clock_buttons_act_on_the_servers_clock_while_a_refresh_is_under_way(sandbox, tmp_path):
+    """A refresh that read the clock before an action must neither undo the action's effect on the page
+    nor feed a stale frozen instant to Unfreeze (it once gave an offset of -1 s instead of 2 h)."""
+    page = Page(f"{sandbox.url}/__admin/", tmp_path / "profile")
+    clock = lambda: sandbox.admin("GET", "clock").json()  # noqa: E731
+    try:
+        assert page.wait_for("document.body.dataset.loaded === 'true'")
+        page.js("document.getElementById('pause').click()")  # no polling: only the test's actions refresh
+        page.js("document.getElementById('freeze').click()")
+        assert page.wait_for("document.getElementById('clock-mode').textContent === 'frozen'")
+        frozen_at = datetime.fromisoformat(clock()["frozen_at"])
+
+        page.js(HOLD_NEXT_CLOCK_READ)
+        page.js("document.getElementById('provider-filter').dispatchEvent(new Event('change'))")
+        assert page.wait_for("window.clockHeld === true")  # the server answered with the frozen instant
+        page.js("document.getElementById('advance-input').value = '2h';"
+                "document.getElementById('advance-form').requestSubmit()")
+        assert page.wait_for("document.getElementById('notice').textContent === 'Clock advanced 2h'")
+        assert datetime.fromisoformat(clock()["frozen_at"]) - frozen_at == timedelta(hours=2)
+
+        page.js("document.getElementById('unfreeze').click()")  # the held refresh still under way
+        assert page.wait_for("document.getElementById('notice').textContent === 'Clock running'")
+        assert clock()["mode"] == "offset"
+        assert abs(clock()["offset_seconds"] - 7200) < 60
+
+        page.js("window.releaseClock()")
+        assert page.wait_for("document.getElementById('clock-mode').textContent === 'offset'")
+    finally:
+        page.close()

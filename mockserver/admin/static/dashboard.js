@@ -23,7 +23,7 @@
   let token = sessionStorage.getItem(TOKEN_KEY) || "";
 
   const $ = (id) => document.getElementById(id);
-  const state = { paused: false, busy: false, lastJournalKey: "", maxSeenId: null, providers: {}, journal: [],
+  const state = { paused: false, lastJournalKey: "", maxSeenId: null, providers: {}, journal: [],
     mail: [], lastKeys: {}, checks: {} };
 
   // ---- DOM helpers -----------------------------------------------------------------------------
@@ -506,9 +506,20 @@
     }
   }
 
-  async function refresh() {
-    if (state.busy) return;
-    state.busy = true;
+  // One load at a time. A caller that changed something while one is under way gets a load after it:
+  // the one under way may have read the state before the change.
+  let loading = null;
+  let reloading = null;
+  function refresh() {
+    if (!loading) {
+      loading = load().finally(() => { loading = null; });
+      return loading;
+    }
+    if (!reloading) reloading = loading.then(() => { reloading = null; return refresh(); });
+    return reloading;
+  }
+
+  async function load() {
     try {
       const provider = $("provider-filter").value;
       const journalQuery = new URLSearchParams({ bodies: "0", limit: "200" });
@@ -549,8 +560,6 @@
       } else {
         setLive("error", "offline: " + err.message);
       }
-    } finally {
-      state.busy = false;
     }
   }
 
@@ -609,9 +618,17 @@
       button.addEventListener("click", () => advance(button.dataset.advance));
     }
     $("freeze").addEventListener("click", () => act("Clock frozen", "POST", "clock", { freeze: "now" }));
-    $("unfreeze").addEventListener("click", () => {
-      const frozen = state.clock && parseDate(state.clock.frozen_at);
-      if (!frozen) return;
+    $("unfreeze").addEventListener("click", async () => {
+      // The frozen instant as the server holds it now: the page's copy may be older than the last action.
+      let clock;
+      try {
+        clock = await api("GET", "clock");
+      } catch (err) {
+        notice(`Clock running failed: ${err.message}`, "error");
+        return;
+      }
+      const frozen = parseDate(clock.frozen_at);
+      if (!frozen) return refresh();
       // Keep the frozen instant and let time run on from there: an offset from real time.
       act("Clock running", "POST", "clock", { offset: Math.round((frozen.getTime() - Date.now()) / 1000) });
     });
@@ -633,7 +650,7 @@
   }
 
   function tick() {
-    if (!state.paused && !document.hidden) refresh();
+    if (!state.paused && !document.hidden && !loading) refresh();
   }
 
   wire();
