@@ -1,8 +1,8 @@
 # Two commands do all the set-up on a fresh machine:
 #   make run    installs the sandbox in .venv and serves it on http://127.0.0.1:8080
-#   make test   installs it with its test tools (Python 3.11 and 3.12) and runs lint and tests
+#   make test   installs it with its test tools (Python 3.11, 3.12 and 3.13) and runs lint and tests
 PYTHON ?= $(shell scripts/python-for.sh 3.12 || scripts/python-for.sh 3.11 || command -v python3)
-TEST_VERSIONS ?= 3.11 3.12
+TEST_VERSIONS ?= 3.11 3.12 3.13
 PYTEST_ARGS ?= -n 2 -q
 PIP_QUIET ?= -q
 
