@@ -76,8 +76,9 @@ def reserved_port(host: str = "127.0.0.1") -> Iterator[int]:
     """A port that stays ours until the block ends: bound with SO_REUSEPORT, not listening.
 
     granian binds its listeners with SO_REUSEPORT (Linux), so a ``pac-mock serve`` started inside the
-    block takes the port, while any other program's bind fails and the kernel never hands it out for
-    port 0. Until a server listens there, a connection to the port is refused.
+    block takes the port; the kernel never hands it out for port 0, and any other bind to it fails
+    unless it also asks for SO_REUSEPORT on this very port as the same user. Until a server listens
+    there, a connection to the port is refused.
     """
     with _reservation(host) as sock:
         yield sock.getsockname()[1]
