@@ -109,7 +109,7 @@ def test_check_shows_the_effective_result_and_warns_of_a_provider_without_users(
 
 
 def test_check_without_a_file_checks_what_serve_would_load(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAC_MOCK_")}
+    env = server_env()
     (tmp_path / "scenarios.yaml").write_text("version: 1\nseed: [broken]\n", encoding="utf-8")
     result = subprocess.run([sys.executable, "-m", "mockserver", "check"], capture_output=True, text=True,
                             timeout=60, cwd=tmp_path, env=env)

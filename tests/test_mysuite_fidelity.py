@@ -10,7 +10,6 @@ import base64
 import io
 import json
 import re
-import socket
 import threading
 import zipfile
 from datetime import UTC, datetime
@@ -18,7 +17,6 @@ from email import message_from_bytes, policy
 
 import pytest
 import requests
-from aiosmtpd.controller import Controller
 from lxml import etree
 
 from mockserver.clock import MEXICO_CITY
@@ -26,6 +24,8 @@ from mockserver.providers.mysuite.documents import CFDI_NS, TFD_NS
 from mockserver.server import BackgroundServer
 from mockserver.settings import Settings
 from mockserver.testing.mysuite import native_document as native_sample
+
+from helpers import smtp_server
 
 NS = "http://www.fact.com.mx/schema/ws"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -210,17 +210,9 @@ class _Inbox:
         return "250 OK"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_a_generated_cfdi_is_mailed_with_xml_and_pdf_when_the_native_document_asks(sandbox):
     inbox = _Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    try:
+    with smtp_server(inbox) as controller:
         settings = Settings(port=0, memory=True, smtp_host="127.0.0.1", smtp_port=controller.port,
                             mail_from="facturas@pac-mock.test")  # fmt: skip
         with BackgroundServer(settings) as srv:
@@ -252,8 +244,6 @@ def test_a_generated_cfdi_is_mailed_with_xml_and_pdf_when_the_native_document_as
             assert cfdi.find(f"{{{CFDI_NS}}}Complemento/{{{TFD_NS}}}TimbreFiscalDigital").get("UUID") == uuid
             assert pdf_part.get_content_type() == "application/pdf"
             assert pdf_part.get_payload(decode=True).startswith(b"%PDF-")
-    finally:
-        controller.stop()
 
 
 # ---------------------------------------------------------------- size gates
