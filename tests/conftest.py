@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass
 
@@ -26,6 +27,13 @@ def free_port():
     it, nobody else can, and until a server listens there a connection is refused."""
     with reserved_port() as number:
         yield number
+
+
+@pytest.fixture
+def reserve_port():
+    """Call it for each port this test needs: each is reserved as ``free_port`` is, until the test ends."""
+    with contextlib.ExitStack() as stack:
+        yield lambda: stack.enter_context(reserved_port())
 
 
 @dataclass

@@ -151,8 +151,8 @@ def _fresh_venv(tmp: Path, app: Path) -> Path:
     return venv
 
 
-def test_image_entrypoint_serves_and_stops_on_sigterm(tmp_path, free_port):
-    port = free_port
+def test_image_entrypoint_serves_and_stops_on_sigterm(tmp_path, reserve_port):
+    port = reserve_port()
     image = read_dockerfile()
     assert image.entrypoint and image.cmd, "the Dockerfile must say how the image starts"
     assert any("pip install" in run and " ." in run for run in image.runs)
@@ -173,7 +173,7 @@ def test_image_entrypoint_serves_and_stops_on_sigterm(tmp_path, free_port):
     assert not [a for a in image.cmd if a.startswith("-")], f"CMD hard-codes flags: {image.cmd}"
     # The image listens on every interface of its container; here, loopback on a free port.
     env.update(PAC_MOCK_HOST="127.0.0.1", PAC_MOCK_PORT=str(port), PAC_MOCK_DATA_DIR=str(data),
-               PAC_MOCK_TLS_PORT=str(_free_port()),
+               PAC_MOCK_TLS_PORT=str(reserve_port()),
                PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}")
     argv = [str(app / a[len(workdir):]) if a.startswith(workdir) else a for a in image.entrypoint + image.cmd]
     argv[0] = shutil.which(argv[0], path=str(venv / "bin")) or argv[0]

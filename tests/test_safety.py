@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import base64
 import os
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -20,33 +17,14 @@ from lxml import etree
 from mockserver.sat import sign_cancelacion
 from mockserver.sat.pki import fixture
 
-from helpers import ROOT, stop_server
+from helpers import ServeProcess
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """``pac-mock serve --workers 2``: two processes sharing one SQLite file, as in production."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAC_MOCK_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mockserver", "serve", "--port", str(port), "--workers", "2", "--threads", "4",
-         "--data-dir", str(tmp_path_factory.mktemp("data"))],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url + "/__admin/health", timeout=1).ok:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.05)
-    try:
-        yield url
-    finally:
-        stop_server(proc)
+    with ServeProcess(tmp_path_factory.mktemp("data"), "--workers", "2", "--threads", "4") as server:
+        yield server.url
 
 
 def _session_url(base: str) -> str:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import ssl
@@ -19,13 +18,7 @@ from cryptography import x509
 
 from mockserver.tls import PROVIDER_HOSTS, certificate_expired, ensure_certificates
 
-from helpers import ROOT, stop_server
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from helpers import ROOT, server_env, stop_server
 
 
 def load(path) -> list[x509.Certificate]:  # type: ignore[no-untyped-def]
@@ -77,15 +70,15 @@ def test_tls_ca_prints_or_writes_the_ca_of_the_data_directory(tmp_path):
     (["--memory"], "drop --memory"),
     (["--tls-cert", "cert.pem"], "--tls-cert and --tls-key go together"),
 ])
-def test_serve_tls_refuses_what_it_cannot_do(tmp_path, extra, words):
-    result = cli("serve", "--tls", "--port", str(free_port()), "--tls-port", str(free_port()),
+def test_serve_tls_refuses_what_it_cannot_do(tmp_path, reserve_port, extra, words):
+    result = cli("serve", "--tls", "--port", str(reserve_port()), "--tls-port", str(reserve_port()),
                  "--data-dir", str(tmp_path), *extra)
     assert result.returncode == 2 and words in result.stderr
 
 
-def serve_tls(tmp_path, *extra: str) -> tuple[subprocess.Popen, int, int]:  # type: ignore[no-untyped-def]
-    http_port, https_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAC_MOCK_")}
+def serve_tls(tmp_path, reserve_port, *extra: str) -> tuple[subprocess.Popen, int, int]:  # type: ignore[no-untyped-def]
+    http_port, https_port = reserve_port(), reserve_port()
+    env = server_env()
     proc = subprocess.Popen(
         [sys.executable, "-m", "mockserver", "serve", "--tls", "--port", str(http_port), "--tls-port",
          str(https_port), "--data-dir", str(tmp_path / "data"), "--workers", "1", *extra],
@@ -123,8 +116,8 @@ def wait_https(port: int, ca) -> None:  # type: ignore[no-untyped-def]
             time.sleep(0.1)
 
 
-def test_serve_tls_answers_http_and_https_with_the_generated_certificate(tmp_path):
-    proc, http_port, https_port = serve_tls(tmp_path)
+def test_serve_tls_answers_http_and_https_with_the_generated_certificate(tmp_path, reserve_port):
+    proc, http_port, https_port = serve_tls(tmp_path, reserve_port)
     try:
         ca = tmp_path / "data" / "tls" / "ca.pem"
         wait_https(https_port, ca)
@@ -149,9 +142,9 @@ def test_serve_tls_answers_http_and_https_with_the_generated_certificate(tmp_pat
         stop_server(proc)
 
 
-def test_serve_tls_with_ones_own_certificate(tmp_path):
+def test_serve_tls_with_ones_own_certificate(tmp_path, reserve_port):
     own = ensure_certificates(tmp_path / "own")  # any CA will do; this one is not the data directory's
-    proc, _http_port, https_port = serve_tls(tmp_path, "--tls-cert", str(own.cert), "--tls-key", str(own.key))
+    proc, _http_port, https_port = serve_tls(tmp_path, reserve_port, "--tls-cert", str(own.cert), "--tls-key", str(own.key))
     try:
         wait_https(https_port, own.ca_cert)
         r = requests.get(f"https://localhost:{https_port}/__admin/health", verify=str(own.ca_cert), timeout=10)
