@@ -73,19 +73,30 @@ def reference_wsdl(name: str) -> Path:
 
 @contextlib.contextmanager
 def reserved_port(host: str = "127.0.0.1") -> Iterator[int]:
-    """A port that stays ours until the block ends: bound with SO_REUSEPORT, not listening.
+    """A port that stays ours until the block ends: bound with SO_REUSEADDR and SO_REUSEPORT, never
+    listening.
 
-    granian binds its listeners with SO_REUSEPORT (Linux), so a ``pac-mock serve`` started inside the
-    block takes the port; the kernel never hands it out for port 0, and any other bind to it fails
-    unless it also asks for SO_REUSEPORT on this very port as the same user. Until a server listens
-    there, a connection to the port is refused.
+    ``pac-mock serve`` checks the port with a SO_REUSEADDR bind (it fails only where someone listens),
+    then its granian workers bind it with SO_REUSEPORT (Linux): a server started inside the block takes
+    the port. The kernel never hands the port out for port 0 or an outgoing connection, and a bind
+    without those options fails. Until a server listens there, a connection to the port is refused.
     """
     with _reservation(host) as sock:
         yield sock.getsockname()[1]
 
 
+_held = contextlib.ExitStack()
+
+
+def held_port() -> int:
+    """A port reserved as by :func:`reserved_port` and held until this test process ends, for code that
+    cannot take the ``reserve_port`` fixture."""
+    return _held.enter_context(reserved_port())
+
+
 def _reservation(host: str) -> socket.socket:
     sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, 0))
     return sock

@@ -201,7 +201,7 @@ def test_image_entrypoint_serves_and_stops_on_sigterm(tmp_path, reserve_port):
         check = image.healthcheck
         assert check[0] == "python" and not any("8080" in a for a in check)
         assert subprocess.run([venv / "bin" / "python", *check[1:]], env=env, timeout=30).returncode == 0
-        elsewhere = {**env, "PAC_MOCK_PORT": str(_free_port())}
+        elsewhere = {**env, "PAC_MOCK_PORT": str(reserve_port())}  # nobody listens there
         assert subprocess.run([venv / "bin" / "python", *check[1:]], env=elsewhere, capture_output=True,
                               timeout=30).returncode == 1
         # HTTPS answers too, with the certificate of the data directory's local CA.

@@ -18,17 +18,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from helpers import ROOT, stop_server
+from helpers import ROOT, held_port, stop_server
 
 LONG = os.environ.get("PAC_MOCK_LONG") == "1"
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 SF_NS = "http://ws.cfdi.solucionfactible.com"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -56,7 +50,7 @@ class Serve:
     """A ``pac-mock serve`` process in a session of its own."""
 
     def __init__(self, data_dir: Path, port: int | None = None, workers: int = 2, **env: str) -> None:
-        self.port = port or free_port()
+        self.port = port or held_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "mockserver", "serve", "--port", str(self.port), "--workers", str(workers),
@@ -160,9 +154,9 @@ def test_a_port_out_of_range_is_refused_in_one_line(tmp_path, port):
 def test_a_file_where_the_data_directory_should_be_is_refused(tmp_path):
     blocker = tmp_path / "data"
     blocker.write_text("not a directory")
-    assert_one_line_refusal(serve_once("--port", str(free_port()), "--data-dir", str(blocker)), str(blocker))
+    assert_one_line_refusal(serve_once("--port", str(held_port()), "--data-dir", str(blocker)), str(blocker))
     below = blocker / "state"
-    assert_one_line_refusal(serve_once("--port", str(free_port()), "--data-dir", str(below)), str(below))
+    assert_one_line_refusal(serve_once("--port", str(held_port()), "--data-dir", str(below)), str(below))
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes in read-only directories")
@@ -171,7 +165,7 @@ def test_an_unwritable_data_directory_is_refused(tmp_path):
     data.mkdir()
     data.chmod(0o555)
     try:
-        assert_one_line_refusal(serve_once("--port", str(free_port()), "--data-dir", str(data)), str(data))
+        assert_one_line_refusal(serve_once("--port", str(held_port()), "--data-dir", str(data)), str(data))
     finally:
         data.chmod(0o755)
 
@@ -179,12 +173,12 @@ def test_an_unwritable_data_directory_is_refused(tmp_path):
 def test_a_data_directory_that_cannot_be_created_is_refused(tmp_path):
     # /proc accepts no new directories, for root too (like a read-only mount).
     target = "/proc/pac-mock-data"
-    assert_one_line_refusal(serve_once("--port", str(free_port()), "--data-dir", target), target)
+    assert_one_line_refusal(serve_once("--port", str(held_port()), "--data-dir", target), target)
 
 
 def test_a_damaged_database_is_refused_in_one_line(tmp_path):
     (tmp_path / "pac-mock.sqlite3").write_bytes(b"this is not a database" * 100)
-    result = serve_once("--port", str(free_port()), "--data-dir", str(tmp_path))
+    result = serve_once("--port", str(held_port()), "--data-dir", str(tmp_path))
     assert_one_line_refusal(result, "pac-mock.sqlite3")
 
 
@@ -228,7 +222,7 @@ def test_leftover_temporary_files_are_swept_and_held_conversions_released_at_sta
                             pytest.mark.skipif(not LONG, reason="50 rounds with PAC_MOCK_LONG=1")]),
 ])
 def test_stop_under_load_leaves_no_process_behind(tmp_path, rounds):
-    port = free_port()
+    port = held_port()
     for round_ in range(rounds):
         server = Serve(tmp_path, port=port)
         halt = threading.Event()
