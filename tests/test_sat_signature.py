@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import base64
 import re
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -137,18 +136,11 @@ def test_harmless_variations_still_verify() -> None:
     assert verify(xml.replace(b"<?xml version='1.0' encoding='UTF-8'?>\n", b""))
 
 
-def test_500_folios_verify_quickly() -> None:
-    folios = [SatcfdiFolio(f"6A8D7B26-1F43-4E1A-9F7C-{i:012X}", "02") for i in range(500)]
-    xml = satcfdi_signed(folios)
-    verify(xml)  # warm up
-    runs = 5
-    start = time.perf_counter()
-    for _ in range(runs):
-        v = verify(xml)
-    elapsed = (time.perf_counter() - start) / runs
-    assert len(v.cancelacion.folios) == 500
-    print(f"\n500-folio Cancelacion ({len(xml)} bytes): verify_cancelacion {elapsed * 1000:.1f} ms")
-    assert elapsed < 0.5
+def test_500_folios_verify() -> None:
+    """The largest Cancelacion XPD takes verifies whole (its speed is measured in bench/)."""
+    uuids = [f"6A8D7B26-1F43-4E1A-9F7C-{i:012X}" for i in range(500)]
+    v = verify(satcfdi_signed([SatcfdiFolio(u, "02") for u in uuids]))
+    assert [f.uuid for f in v.cancelacion.folios] == uuids
 
 
 # --- tampering ------------------------------------------------------------------------------------
