@@ -215,3 +215,26 @@ def smtp_server(handler: object) -> Iterator[object]:
         yield controller
     finally:
         controller.stop()
+
+
+def living_processes(group: int) -> list[int]:
+    """Processes of process group ``group`` not yet dead. A killed process whose main thread is a
+    zombie may still have threads exiting, holding its sockets: it counts until all its threads are."""
+    alive = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                pgrp = int(fh.read().rsplit(")", 1)[1].split()[2])
+            if pgrp != group:
+                continue
+            states = []
+            for task in os.listdir(f"/proc/{entry}/task"):
+                with open(f"/proc/{entry}/task/{task}/stat") as fh:
+                    states.append(fh.read().rsplit(")", 1)[1].split()[0])
+        except (OSError, IndexError, ValueError):
+            continue
+        if any(state not in ("Z", "X") for state in states):
+            alive.append(int(entry))
+    return alive

@@ -16,7 +16,7 @@ import pytest
 import requests
 from lxml import etree
 
-from helpers import ServeProcess
+from helpers import ServeProcess, living_processes
 
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 SF_NS = "http://ws.cfdi.solucionfactible.com"
@@ -90,29 +90,6 @@ def test_pending_cancellations_survive_kill_9_and_resolve_once(server):
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-def _living(group: int) -> list[int]:
-    """Processes of process group ``group`` not yet dead. A killed process whose main thread is a
-    zombie may still have threads exiting, holding its sockets: it counts until all its threads are."""
-    alive = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                pgrp = int(fh.read().rsplit(")", 1)[1].split()[2])
-            if pgrp != group:
-                continue
-            states = []
-            for task in os.listdir(f"/proc/{entry}/task"):
-                with open(f"/proc/{entry}/task/{task}/stat") as fh:
-                    states.append(fh.read().rsplit(")", 1)[1].split()[0])
-        except (OSError, IndexError, ValueError):
-            continue
-        if any(state not in ("Z", "X") for state in states):
-            alive.append(int(entry))
-    return alive
-
-
 def _refused(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(2)
@@ -148,9 +125,9 @@ def test_workers_die_with_a_killed_main_process_and_the_restart_resolves_work_on
             group = server.proc.pid
             server.kill9_main()  # requests are in flight now
             deadline = time.monotonic() + 2
-            while _living(group) and time.monotonic() < deadline:
+            while living_processes(group) and time.monotonic() < deadline:
                 time.sleep(0.02)
-            left = _living(group)
+            left = living_processes(group)
             halt.set()
         assert left == [], f"round {round_}: processes of the killed server still alive: {left}"
         assert _refused(server.port), f"round {round_}: something still accepts connections on the port"

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from helpers import ROOT, held_port, stop_server
+from helpers import ROOT, held_port, living_processes, stop_server
 
 LONG = os.environ.get("PAC_MOCK_LONG") == "1"
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -80,29 +80,6 @@ class Serve:
 
     def __exit__(self, *exc) -> None:
         self.stop()
-
-
-def _group_alive(group: int) -> list[int]:
-    """Processes of process group ``group`` not yet dead. A killed process whose main thread is a
-    zombie may still have threads exiting, holding its sockets: it counts until all its threads are."""
-    alive = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                pgrp = int(fh.read().rsplit(")", 1)[1].split()[2])
-            if pgrp != group:
-                continue
-            states = []
-            for task in os.listdir(f"/proc/{entry}/task"):
-                with open(f"/proc/{entry}/task/{task}/stat") as fh:
-                    states.append(fh.read().rsplit(")", 1)[1].split()[0])
-        except (OSError, IndexError, ValueError):
-            continue
-        if any(state not in ("Z", "X") for state in states):
-            alive.append(int(entry))
-    return alive
 
 
 def sf_body(uuid_text: str | None = None) -> bytes:
@@ -242,7 +219,7 @@ def test_stop_under_load_leaves_no_process_behind(tmp_path, rounds):
             server.stop()
             halt.set()
         assert server.proc.returncode == 0, f"round {round_}"
-        assert _group_alive(group) == [], f"round {round_}: processes left after stop"
+        assert living_processes(group) == [], f"round {round_}: processes left after stop"
 
 
 # --- no client stalls the server ------------------------------------------------------------------
@@ -352,7 +329,7 @@ def test_sigterm_stops_while_slow_clients_and_waits_are_open(tmp_path):
             s.close()
         pool.shutdown(wait=False, cancel_futures=True)
         srv.stop()
-    assert _group_alive(group) == []
+    assert living_processes(group) == []
 
 
 def test_a_rename_save_in_a_scenarios_folder_is_reloaded_even_with_the_old_mtime_and_size(tmp_path):
