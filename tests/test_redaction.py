@@ -346,3 +346,64 @@ def test_decode_body_reads_as_a_parser_does(data, text):
 def test_decode_body_keeps_nothing_it_cannot_read():
     assert decode_body(" \n<a><password>x</password></a>".encode("utf-16-le")) is None  # no BOM, no "<"
     assert decode_body(b'<?xml version="1.0" encoding="base64"?><a/>') == '<?xml version="1.0" encoding="base64"?><a/>'
+
+
+# ---- Bodies the SOAP layer never understood -------------------------------------------------------
+
+MTOM_SECRETS = {"pw": "μυστικοπασ", "key": "ιδιωτικοκλειδι"}
+
+
+def _mtom(root_extra: str) -> tuple[bytes, str]:
+    """An MTOM package whose password and private key travel as XOP parts; ``root_extra`` breaks it."""
+    boundary = "MIMEBoundary_pacmock"
+    root = (
+        f'<s:Envelope xmlns:s="{SOAP11}" xmlns:sf="{SF_NS}" xmlns:xop="http://www.w3.org/2004/08/xop/include">'
+        "<s:Body><sf:cancelarAsincrono><sf:usuario>testing@solucionfactible.com</sf:usuario>"
+        '<sf:password><xop:Include href="cid:pw"/></sf:password>'
+        '<sf:csdKey><xop:Include href="cid:key"/></sf:csdKey>'
+        f"{root_extra}</sf:cancelarAsincrono></s:Body></s:Envelope>"
+    )
+    parts = [("root", 'application/xop+xml; charset=UTF-8; type="text/xml"', root.encode())]
+    parts += [(cid, "application/octet-stream", value.encode()) for cid, value in MTOM_SECRETS.items()]
+    body = b"".join(
+        f"--{boundary}\r\nContent-Type: {ctype}\r\nContent-Transfer-Encoding: binary\r\n"
+        f"Content-ID: <{cid}>\r\n\r\n".encode() + data + b"\r\n"
+        for cid, ctype, data in parts
+    ) + f"--{boundary}--\r\n".encode()
+    content_type = (f'multipart/related; type="application/xop+xml"; boundary="{boundary}"; '
+                    'start="<root>"; start-info="text/xml"')
+    return body, content_type
+
+
+@pytest.mark.parametrize(
+    "root_extra",
+    ['<sf:uuid><xop:Include href="cid:missing"/></sf:uuid>', "<other:thing xmlns:other='urn:x'/>"],
+    ids=["include-of-a-missing-part", "unknown-child"],
+)
+def test_an_mtom_request_refused_before_dispatch_keeps_no_part(served, root_extra):
+    session = _session()
+    body, content_type = _mtom(root_extra)
+    served.client.post(f"/__session/{session}/ws/services/Cancelacion", data=body,
+                       headers={"Content-Type": content_type, "SOAPAction": "urn:cancelarAsincrono"})
+    texts = kept_texts(served, session)
+    assert "cancelarAsincrono" in texts["journal table"]  # the envelope is kept, its parts are not
+    assert_no_greek(texts)
+    assert_not_in_files(served, list(MTOM_SECRETS.values()))
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/x-www-form-urlencoded", "usuario=u&password=φορμπασ&csdKey=κλειδι"),
+        ("application/json", '{"usuario": "u", "password": "τζεισονπασ"}'),
+        ("text/xml", "password=χωριςξμλ"),
+    ],
+    ids=["form", "json", "text-that-is-not-xml"],
+)
+def test_a_body_that_is_not_xml_is_not_kept(served, content_type, body):
+    session = _session()
+    served.client.post(f"/__session/{session}/ws/services/Cancelacion", data=body.encode(),
+                       headers={"Content-Type": content_type})
+    texts = kept_texts(served, session)
+    assert "not XML" in texts["journal table"]
+    assert_no_greek(texts)

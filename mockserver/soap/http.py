@@ -95,7 +95,7 @@ def handle(runtime: Runtime, service: SoapService, request: Request, session: st
         if fault is not None:
             injected = _injected(fault, version, call)
             if injected is not None:
-                return _finish(runtime, entry, call, body, injected, started)
+                return _finish(runtime, entry, call, body, request.content_type, injected, started)
         conformance.inspect(call, request)
         refused = conformance.refusal(call)
         payload = refused if refused is not None else operation.handler(call)
@@ -108,7 +108,7 @@ def handle(runtime: Runtime, service: SoapService, request: Request, session: st
         fault = SoapFault(f"Internal error in the sandbox ({type(exc).__name__})", code="Receiver")
         response = _fault_response(service, version, fault)
         entry.summary["fault"] = fault.message
-    return _finish(runtime, entry, call, body, response, started)
+    return _finish(runtime, entry, call, body, request.content_type, response, started)
 
 
 def _answer_version(service: SoapService, content_type: str | None, body: bytes) -> SoapVersion:
@@ -125,7 +125,10 @@ def _fault_response(service: SoapService, version: SoapVersion, fault: SoapFault
     return Response(fault_bytes(version, fault), status, content_type=version.content_type)
 
 
-def _finish(runtime: Runtime, entry: Entry, call: Call | None, body: bytes, response: Response, started) -> Response:
+def _finish(
+    runtime: Runtime, entry: Entry, call: Call | None, body: bytes, content_type: str | None, response: Response,
+    started: float,
+) -> Response:
     if call is not None:
         entry.summary = {**call.summary, **entry.summary}
         if call.ctx.rule_notes:
@@ -134,7 +137,7 @@ def _finish(runtime: Runtime, entry: Entry, call: Call | None, body: bytes, resp
             entry.summary["findings"] = [f.as_dict() for f in call.findings]
     entry.status = response.status_code
     entry.duration_ms = (time.perf_counter() - started) * 1000
-    entry.request = _journal_request(call, body, entry)
+    entry.request = _journal_request(call, body, entry, content_type)
     if not response.is_streamed:
         entry.response = clip(response.get_data())
     try:
@@ -144,14 +147,32 @@ def _finish(runtime: Runtime, entry: Entry, call: Call | None, body: bytes, resp
     return response
 
 
-def _journal_request(call: Call | None, body: bytes, entry: Entry) -> str | None:
+def _journal_request(call: Call | None, body: bytes, entry: Entry, content_type: str | None) -> str | None:
     """What the journal keeps of the request; Journal.record blanks the secrets in it."""
     if call is None:
-        return clip(body, entry.summary.get("request_bytes"))
+        return _unparsed_request(body, entry.summary.get("request_bytes"), content_type)
     # The parsed envelope, each field clipped (MTOM parts already put in): what the client sent,
     # in a bounded size even for a 40 MB Data1.
     clip_fields(call.request.envelope)
     return clip(etree.tostring(call.request.envelope, encoding="unicode"))
+
+
+def _unparsed_request(body: bytes, size: int | None, content_type: str | None) -> str | None:
+    """What the journal keeps of a request the SOAP layer could not read: XML text only.
+
+    Redaction finds secrets by their elements, so a body that is not XML (a form, JSON) is not kept;
+    of an MTOM package only the envelope is, its parts (passwords, keys) never.
+    """
+    size = len(body) if size is None else size
+    if mtom.is_multipart(content_type):
+        try:
+            body = mtom.unpack(body, content_type or "")[0]
+        except (SoapFault, ValueError, LookupError):
+            return f"[{size} bytes of multipart/related that could not be read: not kept]"
+    text = clip(body, size)
+    if text is not None and text and not text.lstrip().startswith("<"):
+        return f"[{size} bytes that are not XML: not kept, so that no secret in them is]"
+    return text
 
 
 _FAULT_CODES = {"client": "Sender", "server": "Receiver", "sender": "Sender", "receiver": "Receiver"}
