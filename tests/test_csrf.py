@@ -172,3 +172,30 @@ def test_admin_writes_refuse_what_only_a_foreign_page_would_send(target, headers
         assert response.status_code == status, (method, path, response.text)
         assert response.json()["error"]
     assert requests.get(base + "/__admin/clock", headers=headers, timeout=10).json()["mode"] == "frozen"
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_rebound_host_name_reaches_no_admin_route(method):
+    """DNS rebinding: a page whose own name now resolves to 127.0.0.1 is same-origin with the sandbox.
+    Bound to loopback without a token, the admin API answers loopback names only."""
+    with BackgroundServer(Settings(port=0, memory=True)) as server:
+        rebound = {"Host": f"attacker.example:{server.port}", "Origin": f"http://attacker.example:{server.port}",
+                   "Sec-Fetch-Site": "same-origin", "Content-Type": "application/json"}
+        path = "requests" if method == "GET" else "reset"
+        response = requests.request(method, f"{server.url}/__admin/{path}", headers=rebound, data="{}", timeout=5)
+        assert response.status_code == 403
+        assert "loopback" in response.json()["message"]
+        assert requests.get(f"{server.url}/__admin/health", headers={"Host": "attacker.example"},
+                            timeout=5).status_code == 200  # a health check may use any name
+        for name in ("localhost", f"localhost:{server.port}", f"127.0.0.1:{server.port}", f"[::1]:{server.port}"):
+            assert requests.get(f"{server.url}/__admin/requests", headers={"Host": name}, timeout=5).ok, name
+
+
+def test_a_token_or_a_public_bind_keeps_other_host_names():
+    other = {"Host": "pac-mock:8080"}  # a compose service name, a provider's host name mapped here
+    with BackgroundServer(Settings(port=0, memory=True, admin_token="t0k")) as server:
+        response = requests.get(f"{server.url}/__admin/requests", timeout=5,
+                                headers={**other, "Authorization": "Bearer t0k"})
+        assert response.ok
+    with BackgroundServer(Settings(host="0.0.0.0", port=0, memory=True)) as server:
+        assert requests.get(f"{server.url}/__admin/requests", headers=other, timeout=5).ok

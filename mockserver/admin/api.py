@@ -6,6 +6,7 @@ Under ``/__session/<id>/__admin/...`` every call acts on that session only.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import re
 from urllib.parse import urlsplit
@@ -68,7 +69,12 @@ def refuse_cross_site():
     A browser names the page's origin (``Origin``) and how it relates to ours (``Sec-Fetch-Site``);
     curl and test clients send neither. Runs before every ``/__admin`` route (registered by the app).
     """
-    if request.method in _READS or not request.path.startswith("/__admin"):
+    if not request.path.startswith("/__admin"):
+        return None
+    if not _reached_by_loopback_name() and request.endpoint != "admin.health":
+        return _forbidden(f"bound to loopback without a token, the admin API answers loopback names only "
+                          f"(Host: {request.host}); set PAC_MOCK_ADMIN_TOKEN to reach it by other names")
+    if request.method in _READS:
         return None
     fetch_site = request.headers.get("Sec-Fetch-Site")
     if fetch_site is not None and fetch_site.lower() not in ("same-origin", "none"):
@@ -81,6 +87,27 @@ def refuse_cross_site():
                         "message": "send JSON (Content-Type: application/json), YAML (application/yaml) "
                                    "or no body; form and text/plain bodies are refused"}), 415
     return None
+
+
+def _is_loopback(name: str | None) -> bool:
+    if not name:
+        return False
+    name = name.lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _reached_by_loopback_name() -> bool:
+    """DNS rebinding: a page whose host name an attacker points at 127.0.0.1 is same-origin with us, so
+    Origin checks cannot tell. A sandbox bound to loopback without a token answers loopback names only."""
+    settings = runtime().settings
+    if settings.admin_token or not _is_loopback(settings.host):
+        return True
+    return _is_loopback(urlsplit(f"//{request.host}").hostname)
 
 
 def _ours(origin: str) -> bool:
