@@ -32,6 +32,10 @@ Receive = Callable[[], Awaitable[dict]]
 Send = Callable[[dict], Awaitable[None]]
 
 
+# How many bodies of the largest size a worker holds at once before it answers 503.
+BODIES_AT_ONCE = 4
+
+
 class BodyRefused(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -45,16 +49,27 @@ class AsyncFront:
     def __init__(self, app, settings: Settings) -> None:
         self.settings = settings
         self.wsgi = WSGIMiddleware(app, workers=settings.threads)
+        # Bytes of bodies held by this worker (read or being read, until their call ends): many
+        # clients sending large bodies at once get 503 instead of taking the worker's memory.
+        self.buffered = 0
+        self.budget = BODIES_AT_ONCE * settings.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.wsgi(scope, receive, send)
             return
+        held = [0]  # what this request holds of the budget, released when its call ends
         try:
-            body = await self._read_body(scope, receive)
-        except BodyRefused as refused:
-            await _refuse(scope, send, refused)
-            return
+            try:
+                body = await self._read_body(scope, receive, held)
+            except BodyRefused as refused:
+                await _refuse(scope, send, refused)
+                return
+            await self._call(scope, receive, send, body)
+        finally:
+            self.buffered -= held[0]
+
+    async def _call(self, scope: Scope, receive: Receive, send: Send, body: bytes) -> None:
         delivered = False
 
         async def replay() -> dict:
@@ -69,7 +84,7 @@ class AsyncFront:
         headers.append((b"content-length", str(len(body)).encode()))
         await self.wsgi({**scope, "headers": headers}, replay, send)
 
-    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
+    async def _read_body(self, scope: Scope, receive: Receive, held: list[int]) -> bytes:
         limit = self.settings.max_body_bytes
         declared = _content_length(scope)
         if declared is not None and declared > limit:
@@ -93,6 +108,10 @@ class AsyncFront:
                     413, f"Request body too large: the sandbox accepts at most {self.settings.max_body_mb} MB"
                 )
             if chunk:
+                if self.buffered + len(chunk) > self.budget:
+                    raise BodyRefused(503, "The sandbox is reading too many large bodies at once: try again")
+                self.buffered += len(chunk)
+                held[0] += len(chunk)
                 chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
