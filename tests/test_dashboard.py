@@ -261,6 +261,17 @@ def _above_protocol_fds(fd: int) -> int:
     return moved
 
 
+class DevToolsError(AssertionError):
+    """An error answer from Chromium's DevTools protocol."""
+
+    def __init__(self, error: dict) -> None:
+        super().__init__(error)
+        message = str(error.get("message", ""))
+        # What an evaluation meets while the page is being replaced by another one.
+        self.navigating = any(words in message for words in (
+            "navigated or closed", "Execution context was destroyed", "Cannot find context"))
+
+
 class Page:
     """One page in a headless Chromium, driven over the DevTools protocol on a pipe (no extra package)."""
 
@@ -304,7 +315,8 @@ class Page:
             raw, self._buffer = self._buffer.split(b"\0", 1)
             answer = json.loads(raw)
             if answer.get("id") == self._next_id:
-                assert "error" not in answer, answer["error"]
+                if "error" in answer:
+                    raise DevToolsError(answer["error"])
                 return answer.get("result", {})
 
     def js(self, expression: str):
@@ -313,10 +325,19 @@ class Page:
         return result["result"].get("value")
 
     def wait_for(self, expression: str, timeout: float = 10):
+        """The expression's first truthy value within ``timeout``; asked again while the page navigates
+        (the evaluation then fails with "Inspected target navigated or closed" and the like)."""
         deadline = time.monotonic() + timeout
-        while not (value := self.js(expression)) and time.monotonic() < deadline:
+        while True:
+            try:
+                value = self.js(expression)
+            except DevToolsError as error:
+                if not error.navigating or time.monotonic() >= deadline:
+                    raise
+                value = None
+            if value or time.monotonic() >= deadline:
+                return value
             time.sleep(0.1)
-        return value
 
     def close(self) -> None:
         self.process.terminate()
