@@ -10,7 +10,6 @@ import base64
 import json
 import re
 import sqlite3
-import uuid as uuid_module
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,9 +23,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 from lxml import etree
+from test_expidetufactura import new_uuid, signed
 
 from mockserver.providers.expidetufactura import codes
-from mockserver.sat import sign_cancelacion, verify_acuse
+from mockserver.sat import verify_acuse
 from mockserver.sat.cancelacion import Folio, build_cancelacion
 from mockserver.sat.certificates import load_certificate, parse_name, same_name
 from mockserver.sat.pki import fixture
@@ -67,18 +67,6 @@ DOC_ISSUER = (
     "E=asisnet@pruebas.sat.gob.mx, OU=Administración de Seguridad de la Información, "
     "O=Servicio de Administración Tributaria, CN=pruebas"
 )
-
-
-def new_uuid() -> str:
-    return str(uuid_module.uuid4()).upper()
-
-
-def signed(name: str = "csd_moral", folios=None, fecha: datetime = FECHA, fmt: str = "2022", **kw) -> bytes:  # type: ignore[no-untyped-def]
-    info = fixture(name)
-    cert = info.certificate()
-    rfc = kw.pop("rfc", cert.rfc)
-    folios = [new_uuid()] if folios is None else folios
-    return sign_cancelacion(cert, info.private_key(), rfc, folios, fecha, fmt, **kw)  # type: ignore[arg-type]
 
 
 def with_issuer_name(xml: bytes, issuer: str) -> bytes:
