@@ -235,8 +235,9 @@ def _check_document(
         raise codes.refuse_sat(error) from None
     cancelacion, cert = verified.cancelacion, verified.certificate
     # The guide's UUID pattern (003:179): upper-case hexadecimal only.
-    if not all(is_uuid(u, upper_case=True) for u in cancelacion.written_uuids):
-        raise codes.refuse_sat(BadUuid(", ".join(u for u in cancelacion.written_uuids if not is_uuid(u, upper_case=True))))
+    bad = [u for u in cancelacion.written_uuids if not is_uuid(u, upper_case=True)]
+    if bad:
+        raise codes.refuse_sat(BadUuid(", ".join(bad[:5])))
     summary.update(
         rfc=cancelacion.rfc_emisor,
         fecha=cancelacion.fecha_text,
@@ -294,7 +295,8 @@ def _check_forced_answer(outcomes: list[Outcome | None]) -> None:
     for outcome in outcomes:
         if outcome is None:
             continue
-        request_code = outcome.code is not None and outcome.code != int(codes.OK) and not codes.is_folio_code(outcome.code)
+        code_given = outcome.code is not None and outcome.code != int(codes.OK)
+        request_code = code_given and not codes.is_folio_code(outcome.code)
         failure = outcome.extra.get("failure")
         if failure in codes.FAILURES:
             code = str(outcome.code) if request_code else codes.ERROR_DEL_SERVICIO
