@@ -15,10 +15,10 @@ from mockserver.providers.expidetufactura import codes
 from mockserver.providers.expidetufactura.models import Known
 from mockserver.providers.expidetufactura.service import (
     CancelarRequest,
-    cancelar,
     estatus_folio,
     rule_fields,
 )
+from mockserver.providers.expidetufactura.wire import answer as cancelar
 from mockserver.providers.expidetufactura.wire import read_cancelar, write_respuesta
 from mockserver.runtime import Runtime
 from mockserver.sat import SatError, sign_cancelacion, verify_acuse
@@ -121,7 +121,7 @@ def test_check_validity_off_accepts_an_expired_csd(ctx, runtime):
     ],
 )
 def test_estatus_folio(known, seed, expected):
-    assert estatus_folio("MOC900101AB1", known, seed) == expected
+    assert estatus_folio(registry.verdict("MOC900101AB1", known, seed)) == expected
 
 
 # --- the catalogue and the mapping ------------------------------------------------------------------

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
-import re
 from urllib.parse import urlsplit
 
 import yaml
@@ -18,6 +17,7 @@ from .. import __version__, conformance, registry
 from .. import scenarios as scenario_module
 from ..clock import parse_instant
 from ..runtime import DEFAULT_SESSION, SESSION_ID_RULE, Runtime, session_name, valid_session_id
+from ..sat.cancelacion import is_uuid
 from ..scenarios import parse_duration
 
 blueprint = Blueprint("admin", __name__, url_prefix="/__admin")
@@ -237,12 +237,11 @@ def requests_count():
     return jsonify({"count": n})
 
 
-_UUID = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
 
 
 def _uuid_filter() -> str | None:
     uuid = (request.args.get("uuid") or "").strip()
-    if uuid and not _UUID.match(uuid):
+    if uuid and not is_uuid(uuid):
         raise ValueError(f"uuid must be a UUID (8-4-4-4-12 hexadecimal digits), not {uuid[:60]!r}")
     return uuid or None
 

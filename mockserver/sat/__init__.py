@@ -21,6 +21,7 @@ from .errors import (
     CertificateExpired,
     CertificateFormatError,
     CertificateNotYetValid,
+    CertificateRevoked,
     CertificateWithoutRfc,
     FechaOutsideValidity,
     FolioSustitucionForbidden,
@@ -48,9 +49,9 @@ from .errors import (
     WrongRoot,
 )
 from .keys import ensure_key_matches, load_private_key
+from .policy import check_certificate_policy
 from .signature import (
     VerifiedCancelacion,
-    check_certificate_policy,
     sign_cancelacion,
     verify_cancelacion,
     verify_seal,
@@ -73,6 +74,7 @@ __all__ = [
     "CertificateExpired",
     "CertificateFormatError",
     "CertificateNotYetValid",
+    "CertificateRevoked",
     "CertificateWithoutRfc",
     "FechaOutsideValidity",
     "Folio",

@@ -52,7 +52,9 @@ MEXICO_TZ = ZoneInfo("America/Mexico_City")
 
 Format = Literal["legacy", "2022"]
 
-UUID_RE = re.compile(r"^[A-Fa-f0-9]{8}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{12}$")
+# The one spelling of a UUID (8-4-4-4-12 hexadecimal digits, either case); anchor or bound it as needed.
+UUID_TEXT = r"[A-Fa-f0-9]{8}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{12}"
+UUID_RE = re.compile(rf"^{UUID_TEXT}$")
 FECHA_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
 RFC_RE = re.compile(r"^[A-ZÑ&]{3,4}[0-9]{2}(0[1-9]|1[012])(0[1-9]|[12][0-9]|3[01])[A-Z0-9]{2}[0-9A]$")
 
@@ -81,6 +83,11 @@ class Cancelacion:
     def fecha_aware(self, tz: ZoneInfo = MEXICO_TZ) -> datetime:
         """Fecha read as wall-clock time in ``tz`` (Mexico City by default)."""
         return self.fecha.replace(tzinfo=tz)
+
+
+def is_uuid(text: str, *, upper_case: bool = False) -> bool:
+    """``text`` is a UUID (nothing around it); with ``upper_case`` its letters must be upper case."""
+    return UUID_RE.fullmatch(text) is not None and not (upper_case and text != text.upper())
 
 
 def parse_cancelacion(xml: bytes) -> Cancelacion:

@@ -53,6 +53,12 @@ class NotACsd(CertificateError):
     reason = "not-csd"
 
 
+class CertificateRevoked(CertificateError):
+    """SAT revoked the certificate (its number is on the revocation list)."""
+
+    reason = "certificate-revoked"
+
+
 class FechaOutsideValidity(CertificateError):
     """The Cancelacion's Fecha lies outside the certificate's validity period."""
 

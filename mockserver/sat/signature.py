@@ -16,8 +16,8 @@ the client sent. ``KeyInfo`` is not covered by the signature, so ``X509IssuerSer
 the embedded certificate here.
 
 Checks are split so that providers can order them to match their own catalogues:
-:func:`verify_seal` (document, signature, KeyInfo, RFC) and :func:`check_certificate_policy`
-(issuer, CSD, validity now, Fecha within validity); :func:`verify_cancelacion` runs both.
+:func:`verify_seal` (document, signature, KeyInfo, RFC) and :func:`.policy.check_certificate_policy`
+(issuer, CSD, revocation, validity now, Fecha within validity); :func:`verify_cancelacion` runs both.
 """
 
 from __future__ import annotations
@@ -56,7 +56,6 @@ from .cancelacion import (
 from .certificates import (
     Certificate,
     TrustStore,
-    check_validity,
     load_certificate,
     parse_name,
     same_name,
@@ -66,10 +65,8 @@ from .errors import (
     BadDigest,
     BadSeal,
     CertificateWithoutRfc,
-    FechaOutsideValidity,
     IssuerNameMismatch,
     MalformedSignature,
-    NotACsd,
     RfcMismatch,
     SerialNumberMismatch,
     UnreadableCertificate,
@@ -79,6 +76,7 @@ from .errors import (
     WrongRoot,
 )
 from .keys import ensure_key_matches
+from .policy import check_certificate_policy
 
 C14N_10 = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
 ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
@@ -145,7 +143,9 @@ def verify_cancelacion(
     :class:`CertificateExpired`/:class:`CertificateNotYetValid` (at ``at``), :class:`FechaOutsideValidity`.
     """
     verified = verify_seal(xml)
-    check_certificate_policy(verified, trust, at, require_csd=require_csd)
+    check_certificate_policy(
+        verified.certificate, trust, at, fecha=verified.cancelacion.fecha_aware(), require_csd=require_csd
+    )
     return verified
 
 
@@ -163,21 +163,6 @@ def verify_seal(xml: bytes, *, sha1_only: bool = False) -> VerifiedCancelacion:
     if cert.rfc.upper() != cancelacion.rfc_emisor.upper():
         raise RfcMismatch()
     return VerifiedCancelacion(cancelacion, cert, sealed.signature_method, sealed.digest_method)
-
-
-def check_certificate_policy(
-    verified: VerifiedCancelacion, trust: TrustStore, at: datetime, *, require_csd: bool = True
-) -> None:
-    """Issued by a trusted CA, a CSD, valid at ``at``, and valid at the document's Fecha."""
-    cert = verified.certificate
-    trust.check_issuer(cert)
-    if require_csd and cert.kind != "CSD":
-        raise NotACsd(f"el certificado {cert.certificate_number} no es un CSD ({cert.kind})")
-    check_validity(cert, at)
-    if not verified.fecha_within_validity():
-        raise FechaOutsideValidity(
-            f"Fecha {verified.cancelacion.fecha_text} fuera de la vigencia del certificado {cert.certificate_number}"
-        )
 
 
 def verify_enveloped(

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import re2
 
+from .. import registry
 from . import declared
 from .loader import LineMap
 from .model import (
@@ -196,8 +197,9 @@ class Builder:
             seen[key] = line or 0
             after = c.get("recipient_after")
             cfdis.append(SatCfdi(
-                uuid=key, status=c.get("status", "vigente"), cancelable=c.get("cancelable", "sin_aceptacion"),
-                issuer=c.get("issuer"), receiver=c.get("receiver"), recipient=c.get("recipient", "acepta"),
+                uuid=key, status=c.get("status", registry.VIGENTE),
+                cancelable=c.get("cancelable", registry.SIN_ACEPTACION),
+                issuer=c.get("issuer"), receiver=c.get("receiver"), recipient=c.get("recipient", registry.ACEPTA),
                 recipient_after=self.duration((*path, "recipient_after"), after) if after is not None else None,
                 description=c.get("description"), line=line,
             ))

@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
+from .. import registry
+
 AccountState = Literal["active", "blocked", "password_expired", "inactive"]
 Environment = Literal["pruebas", "productivo"]
 FaultKind = Literal["delay", "http_status", "soap_fault", "drop", "truncate", "malformed"]
@@ -93,7 +95,7 @@ class SatCfdi:
 
     @property
     def exists(self) -> bool:
-        return self.status != "no_encontrado"
+        return self.status != registry.NO_ENCONTRADO
 
 
 @dataclass(frozen=True)

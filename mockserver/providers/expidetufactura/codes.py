@@ -2,37 +2,58 @@
 SAT-core error reason gets — as data, in one place.
 
 ``codEstatus`` and ``estatusUUIDs`` travel as text on the wire; they are kept as text here too.
+Every check answers by raising :func:`refuse` (a :class:`ProviderError`); the wire turns it into
+the ``respuestaCancelacion``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
+from ...registry import Verdict
 from ...sat import SatError
+from ..errors import ProviderError, code_for
 
+# codEstatus, by the guide's meaning (003:144-160).
 OK = "200"
+XML_MAL_FORMADO = "301"
+SELLO_INVALIDO = "302"
+SELLO_NO_CORRESPONDE = "303"
+CERTIFICADO_REVOCADO_O_CADUCO = "304"
+FUERA_DE_VIGENCIA = "305"
+NO_ES_CSD = "306"
+TIMBRE_PREVIO = "307"
+NO_EXPEDIDO_POR_SAT = "308"
+FECHA_FUERA_DE_RANGO = "401"
+NO_CONTRIBUYENTE = "402"
+ANTERIOR_A_2012 = "403"
+ERROR_DEL_SERVICIO = "500"
+CREDENCIALES_INVALIDAS = "501"
+NO_AUTORIZADO = "502"
+SIN_TIMBRES = "503"
+TIMBRADO_PREVIAMENTE = "504"
 
 # codEstatus → codMensaje: the guide's table (003:144-160), word for word. 200's text is the sandbox's own.
 CODES: dict[str, str] = {
-    "200": "Solicitud de cancelación procesada",
-    "301": "XML mal formado",
-    "302": "Sello mal formado o inválido",
-    "303": "Sello no corresponde a emisor",
-    "304": "Certificado revocado o caduco",
-    "305": "La fecha de emisión no está dentro de la vigencia del CSD del emisor",
-    "306": "El certificado no es de tipo CSD",
+    OK: "Solicitud de cancelación procesada",
+    XML_MAL_FORMADO: "XML mal formado",
+    SELLO_INVALIDO: "Sello mal formado o inválido",
+    SELLO_NO_CORRESPONDE: "Sello no corresponde a emisor",
+    CERTIFICADO_REVOCADO_O_CADUCO: "Certificado revocado o caduco",
+    FUERA_DE_VIGENCIA: "La fecha de emisión no está dentro de la vigencia del CSD del emisor",
+    NO_ES_CSD: "El certificado no es de tipo CSD",
     # 307 and 504 belong to stamping; cancelar only answers them when a scenario rule asks for them.
-    "307": "El cfdi contiene un timbre previo",
-    "308": "Certificado no expedido por el SAT",
-    "401": "Fecha y hora de generación fuera de rango",
-    "402": "RFC del emisor no se encuentra en el régimen de contribuyentes",
-    "403": "La fecha de emisión no es posterior al 01 de Enero 2012",
-    "500": "Intento de nuevo más tarde",
-    "501": "Usuario y/o contraseña inválidos",
-    "502": "Usuario no autorizado",
-    "503": "No hay timbres disponibles",
-    "504": "Timbrado Previamente",
+    TIMBRE_PREVIO: "El cfdi contiene un timbre previo",
+    NO_EXPEDIDO_POR_SAT: "Certificado no expedido por el SAT",
+    FECHA_FUERA_DE_RANGO: "Fecha y hora de generación fuera de rango",
+    NO_CONTRIBUYENTE: "RFC del emisor no se encuentra en el régimen de contribuyentes",
+    ANTERIOR_A_2012: "La fecha de emisión no es posterior al 01 de Enero 2012",
+    ERROR_DEL_SERVICIO: "Intento de nuevo más tarde",
+    CREDENCIALES_INVALIDAS: "Usuario y/o contraseña inválidos",
+    NO_AUTORIZADO: "Usuario no autorizado",
+    SIN_TIMBRES: "No hay timbres disponibles",
+    TIMBRADO_PREVIAMENTE: "Timbrado Previamente",
 }
 
 # The guide's plain-language messages (003:175-186) and its example for a bad UUID (003:139).
@@ -69,9 +90,6 @@ def mensaje(code: str, plain: str | None = None, detail: str | None = None) -> s
     return text
 
 
-UUID_ANSWER = ("500", f"{UUID_INVALIDO}: {SIN_UUID_VALIDO}")
-"""A UUID that is not upper-case hexadecimal: the guide's own example pair (003:139, 003:179)."""
-
 # estatusUUIDs: one per folio, in request order (SAT's EstatusUUID); texts from 003:164-169.
 CANCELADO = "201"
 PREVIAMENTE_CANCELADO = "202"
@@ -86,47 +104,61 @@ ESTATUS_UUID: dict[str, str] = {
     NO_EXISTE: "UUID No existe",
 }
 
-# SAT-core error reason → (codEstatus, the guide's plain message or None). With None the detail is
-# the SAT core's own explanation.
-SAT_REASONS: dict[str, tuple[str, str | None]] = {
+
+class SatAnswer(NamedTuple):
+    """What a SAT-core reason answers: the code, the guide's plain message, whether the SAT core's
+    explanation follows as the detail, and whether the plain message is the whole ``codMensaje``."""
+
+    code: str
+    plain: str | None = None
+    explain: bool = True
+    whole: bool = False
+
+
+_CERTIFICADO_ILEGIBLE = SatAnswer(SELLO_INVALIDO, CERTIFICADO_ILEGIBLE)
+
+# SAT-core error reason → answer, most specific reason first (``errors.code_for`` walks the class tree).
+SAT_REASONS: dict[str, SatAnswer] = {
     # the document
-    "malformed-xml": ("301", VERIFICAR_ESTRUCTURA),
-    "wrong-root": ("301", None),
-    "wrong-namespace": ("301", None),
-    "bad-structure": ("301", None),
-    "bad-rfc-emisor": ("301", None),
-    "no-folios": ("301", None),
-    "too-many-folios": ("301", None),
-    "bad-motivo": ("301", None),
-    "folio-sustitucion-required": ("301", None),
-    "folio-sustitucion-forbidden": ("301", None),
-    "bad-fecha": ("401", FECHA_INVALIDA),
-    "cancelacion-error": ("301", None),
+    "malformed-xml": SatAnswer(XML_MAL_FORMADO, VERIFICAR_ESTRUCTURA),
+    "wrong-root": SatAnswer(XML_MAL_FORMADO),
+    "wrong-namespace": SatAnswer(XML_MAL_FORMADO),
+    "bad-structure": SatAnswer(XML_MAL_FORMADO),
+    "bad-rfc-emisor": SatAnswer(XML_MAL_FORMADO),
+    "no-folios": SatAnswer(XML_MAL_FORMADO),
+    "too-many-folios": SatAnswer(XML_MAL_FORMADO),
+    "bad-motivo": SatAnswer(XML_MAL_FORMADO),
+    "folio-sustitucion-required": SatAnswer(XML_MAL_FORMADO),
+    "folio-sustitucion-forbidden": SatAnswer(XML_MAL_FORMADO),
+    "bad-fecha": SatAnswer(FECHA_FUERA_DE_RANGO, FECHA_INVALIDA),
+    # a UUID that is not upper-case hexadecimal: the guide's own example pair (003:139, 003:179)
+    "bad-uuid": SatAnswer(ERROR_DEL_SERVICIO, f"{UUID_INVALIDO}: {SIN_UUID_VALIDO}", whole=True),
+    "cancelacion-error": SatAnswer(XML_MAL_FORMADO),
     # the seal
-    "malformed-signature": ("302", None),
-    "unsupported-algorithm": ("302", None),
-    "unsigned-content": ("302", None),
-    "invalid-seal": ("302", None),
-    "bad-digest": ("302", None),
-    "bad-seal": ("302", None),
-    "signature-error": ("302", None),
-    # who sealed it: KeyInfo and the RFC must name the embedded certificate
-    "rfc-mismatch": ("303", RFC_NO_CORRESPONDE),
-    "serial-number-mismatch": ("303", SERIAL_NO_CORRESPONDE),
-    "issuer-name-mismatch": ("303", ISSUER_INCORRECTO),
-    # the certificate
-    "certificate-unreadable": ("302", CERTIFICADO_ILEGIBLE),
-    "certificate-without-rfc": ("302", CERTIFICADO_ILEGIBLE),
-    "certificate-format": ("302", CERTIFICADO_ILEGIBLE),
-    "untrusted-issuer": ("308", None),
-    "not-csd": ("306", None),
-    "certificate-expired": ("304", None),
-    "certificate-not-yet-valid": ("305", None),
-    "fecha-outside-validity": ("305", None),
-    "certificate-error": ("304", None),
+    "malformed-signature": SatAnswer(SELLO_INVALIDO),
+    "unsupported-algorithm": SatAnswer(SELLO_INVALIDO),
+    "unsigned-content": SatAnswer(SELLO_INVALIDO),
+    "invalid-seal": SatAnswer(SELLO_INVALIDO),
+    "bad-digest": SatAnswer(SELLO_INVALIDO),
+    "bad-seal": SatAnswer(SELLO_INVALIDO),
+    "signature-error": SatAnswer(SELLO_INVALIDO),
+    # who sealed it: KeyInfo and the RFC must name the embedded certificate (the guide's message alone)
+    "rfc-mismatch": SatAnswer(SELLO_NO_CORRESPONDE, RFC_NO_CORRESPONDE, explain=False),
+    "serial-number-mismatch": SatAnswer(SELLO_NO_CORRESPONDE, SERIAL_NO_CORRESPONDE, explain=False),
+    "issuer-name-mismatch": SatAnswer(SELLO_NO_CORRESPONDE, ISSUER_INCORRECTO, explain=False),
+    # the certificate, then SAT's certificate policy (``sat.check_certificate_policy``)
+    "certificate-unreadable": _CERTIFICADO_ILEGIBLE,
+    "certificate-without-rfc": SatAnswer(SELLO_INVALIDO, CERTIFICADO_ILEGIBLE, explain=False),
+    "certificate-format": _CERTIFICADO_ILEGIBLE,
+    "untrusted-issuer": SatAnswer(NO_EXPEDIDO_POR_SAT),
+    "not-csd": SatAnswer(NO_ES_CSD),
+    "certificate-revoked": SatAnswer(CERTIFICADO_REVOCADO_O_CADUCO),
+    "certificate-expired": SatAnswer(CERTIFICADO_REVOCADO_O_CADUCO),
+    "certificate-not-yet-valid": SatAnswer(FUERA_DE_VIGENCIA),
+    "fecha-outside-validity": SatAnswer(FUERA_DE_VIGENCIA),
+    "certificate-error": SatAnswer(CERTIFICADO_REVOCADO_O_CADUCO),
+    "sat-error": SatAnswer(XML_MAL_FORMADO),
 }
-# Reasons whose SAT-core explanation adds nothing to the guide's plain message.
-_PLAIN_ONLY = {"rfc-mismatch", "serial-number-mismatch", "issuer-name-mismatch", "certificate-without-rfc"}
 
 # Messages of the checks the service makes itself (beyond the SAT core).
 BAD_BASE64 = "xmlBytes no es base64 válido"
@@ -142,17 +174,42 @@ def message(code: str) -> str:
     return mensaje(code)
 
 
+def refuse(code: str, detail: str | None = None, *, plain: str | None = None, text: str | None = None) -> ProviderError:
+    """The error that answers ``code``: the table's text, the guide's ``plain`` message, the ``detail``
+    (or exactly ``text``, e.g. a scenario rule's message)."""
+    return ProviderError(code, text if text is not None else mensaje(code, plain, detail), detail)
+
+
+def refuse_sat(error: SatError) -> ProviderError:
+    """The answer to a SAT-core error, by :data:`SAT_REASONS` (its most specific mapped reason)."""
+    answer = code_for(error, SAT_REASONS)
+    assert isinstance(answer, SatAnswer)  # "sat-error" maps every SatError
+    if answer.whole:
+        return refuse(answer.code, error.message, text=answer.plain)
+    return refuse(answer.code, error.message if answer.explain else None, plain=answer.plain)
+
+
 def for_sat_error(error: SatError) -> tuple[str, str]:
-    """(codEstatus, codMensaje) for a SAT-core error; the nearest mapped reason up its class tree."""
-    if error.reason == "bad-uuid":
-        return UUID_ANSWER
-    for cls in type(error).__mro__:
-        reason = getattr(cls, "reason", None)
-        if reason in SAT_REASONS:
-            code, plain = SAT_REASONS[reason]
-            detail = None if reason in _PLAIN_ONLY else error.message
-            return code, mensaje(code, plain, detail)
-    return "301", mensaje("301", None, error.message)
+    """(codEstatus, codMensaje) for a SAT-core error."""
+    refusal = refuse_sat(error)
+    return str(refusal.code), refusal.message
+
+
+def is_folio_code(code: int | str | None) -> bool:
+    """A per-UUID code (201–205): a rule answering it sets a folio's status, not the request's."""
+    return code is not None and str(code) in ESTATUS_UUID
+
+
+# SAT's neutral verdict on a UUID → estatusUUID (what SAT answers in its acuse).
+VERDICTS: dict[Verdict, str] = {
+    Verdict.NOT_FOUND: NO_EXISTE,
+    Verdict.NOT_OF_ISSUER: NO_DEL_EMISOR,
+    Verdict.CANCELLED: PREVIAMENTE_CANCELADO,
+    Verdict.IN_PROCESS: CANCELADO,  # already waiting for the recipient: received, nothing new
+    Verdict.NOT_CANCELABLE: NO_APLICABLE,
+    Verdict.NEEDS_ACCEPTANCE: CANCELADO,  # received; SAT settles it when the recipient answers
+    Verdict.CANCELABLE: CANCELADO,
+}
 
 
 def meaning(summary: Mapping[str, Any]) -> tuple[str, str]:

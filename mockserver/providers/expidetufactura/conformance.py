@@ -20,6 +20,7 @@ from ...clock import MEXICO_CITY
 from ...conformance import Check, Exchange, Finding, element_order
 from ...sat import SatError, load_certificate
 from ...sat._xml import safe_fromstring
+from . import codes
 
 PROVIDER = "expidetufactura"
 DOC = "003_b399c2fb398e203e.txt"
@@ -43,42 +44,42 @@ SOAPACTION = Check(
 QUALIFIED = Check(
     "xpd.qualified-children", PROVIDER, "error", f"{WSDL} elementFormDefault=\"unqualified\"",
     "usuario, token or xmlBytes in a namespace: JAXB reads unqualified children only, so the value "
-    "arrives empty", refusal="501", fidelity="XPD-28")
+    "arrives empty", refusal=codes.CREDENCIALES_INVALIDAS, fidelity="XPD-28")
 ORDER = Check(
     "xpd.children-order", PROVIDER, "warning", f"{WSDL} xs:sequence usuario, token, xmlBytes",
-    "the parameters out of the WSDL's order", refusal="301")
+    "the parameters out of the WSDL's order", refusal=codes.XML_MAL_FORMADO)
 UUID_CASE = Check(
     "xpd.uuid-lower-case", PROVIDER, "error", f"{DOC}:179",
     "a UUID (or FolioSustitucion) with lower-case hexadecimal: the guide's expression takes A-F only",
-    refusal="500", fidelity="XPD-68")
+    refusal=codes.ERROR_DEL_SERVICIO, fidelity="XPD-68")
 LINE_BREAKS = Check(
     "xpd.line-breaks", PROVIDER, "error", f"{DOC}:60",
-    "the Cancelacion contains line breaks; the guide asks for the xml without them", refusal="301",
+    "the Cancelacion contains line breaks; the guide asks for the xml without them", refusal=codes.XML_MAL_FORMADO,
     fidelity="XPD-18")
 SIGNATURE_METHOD = Check(
     "xpd.signature-method", PROVIDER, "error", f"{DOC}:28, {DOC}:35, {DOC}:89",
-    "a SignatureMethod other than rsa-sha1 or a DigestMethod other than sha1", refusal="302",
+    "a SignatureMethod other than rsa-sha1 or a DigestMethod other than sha1", refusal=codes.SELLO_INVALIDO,
     fidelity="XPD-09")
 CANONICALIZATION = Check(
     "xpd.c14n", PROVIDER, "error", f"{DOC}:27, {DOC}:72, {DOC}:94",
     "a canonicalization (method or transform) other than the guide's REC-xml-c14n-20010315",
-    refusal="302", fidelity="XPD-08")
+    refusal=codes.SELLO_INVALIDO, fidelity="XPD-08")
 FECHA_ZONE = Check(
     "xpd.fecha-zone", PROVIDER, "error", f"{DOC}:68",
     "Fecha in UTC, with an offset or fractions: the guide's format is aaaa-MM-ddThh:mm:ss (local time)",
-    refusal="401", fidelity="XPD-22")
+    refusal=codes.FECHA_FUERA_DE_RANGO, fidelity="XPD-22")
 FECHA_EDGE = Check(
     "xpd.fecha-window-edge", PROVIDER, "warning", f"{DOC}:68",
     "Fecha within an hour of either end of the 72-hour window (or ahead of the server's clock): a "
-    "queue or a clock skew puts it out of range (401)", refusal="401", fidelity="XPD-24")
+    "queue or a clock skew puts it out of range (401)", refusal=codes.FECHA_FUERA_DE_RANGO, fidelity="XPD-24")
 ISSUER_FORM = Check(
     "xpd.issuer-name-form", PROVIDER, "warning", f"{DOC}:108, {DOC}:110",
     "an X509IssuerName written in a form other than the guide's example (.NET order and labels: "
     "OID.x=…, S=, E=, PostalCode=, STREET=, …, CN= last); the sandbox parses it, the guide does not "
-    "promise to", refusal="303", fidelity="XPD-26")
+    "promise to", refusal=codes.SELLO_NO_CORRESPONDE, fidelity="XPD-26")
 TEST_CREDENTIALS = Check(
     "xpd.test-credentials-production", PROVIDER, "error", f"{DOC}:9, CancelacionProductivo.wsdl",
-    "the test environment's credentials sent to the production endpoint", refusal="501",
+    "the test environment's credentials sent to the production endpoint", refusal=codes.CREDENCIALES_INVALIDAS,
     fidelity="XPD-X01")
 
 CHECKS = (SOAPACTION, QUALIFIED, ORDER, UUID_CASE, LINE_BREAKS, SIGNATURE_METHOD, CANONICALIZATION,

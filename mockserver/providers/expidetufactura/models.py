@@ -1,7 +1,7 @@
 """Expide Tu Factura state: stamps used per account, and what SAT knows about each UUID.
 
-Stamps live in the shared ``counters`` table and UUID states in the shared SAT registry, so the
-provider needs no table of its own. Every function taking ``conn`` runs inside the caller's write
+Stamps are the store's counters (``Store.counter``/``increment``) and UUID states live in the shared
+SAT registry, so the provider needs no table of its own and writes no SQL. Every function taking ``conn`` runs inside the caller's write
 transaction, which is what makes a stamp count-down and a 201-vs-202 decision atomic across workers.
 """
 
@@ -15,6 +15,7 @@ from ... import registry
 
 if TYPE_CHECKING:
     from ...runtime import Context, Runtime
+    from ...store import Store
     from ...timers import Firing
 
 PROVIDER_ID = "expidetufactura"
@@ -29,24 +30,21 @@ Known = registry.Entry
 # ---------------------------------------------------------------- stamps
 
 
-def stamps_used(conn: sqlite3.Connection, session: str, user: str) -> int:
-    row = conn.execute(
-        "SELECT n FROM counters WHERE session=? AND key=?", (session, _STAMPS + user)
-    ).fetchone()
-    return int(row["n"]) if row else 0
+def stamps_used(store: Store, session: str, user: str) -> int:
+    return store.counter(session, _STAMPS + user)
 
 
-def take_stamp(conn: sqlite3.Connection, session: str, user: str, limit: int | None) -> bool:
-    """Use one stamp of ``user``; False when ``limit`` is already used up (None = unlimited)."""
+def take_stamp(store: Store, session: str, user: str, limit: int | None) -> bool:
+    """Use one stamp of ``user``; False when ``limit`` is already used up (None = unlimited).
+
+    Inside the caller's transaction (``store.tx`` joins it), so the count-down is atomic with the rest.
+    """
     if limit is None:
         return True
-    if stamps_used(conn, session, user) >= limit:
-        return False
-    conn.execute(
-        "INSERT INTO counters(session, key, n) VALUES (?, ?, 1) "
-        "ON CONFLICT(session, key) DO UPDATE SET n = n + 1",
-        (session, _STAMPS + user),
-    )
+    with store.tx():
+        if stamps_used(store, session, user) >= limit:
+            return False
+        store.increment(session, _STAMPS + user)
     return True
 
 
@@ -92,10 +90,7 @@ def install(runtime: Runtime) -> None:
 def state(ctx: Context) -> dict:
     """Stamps left per limited account, and cancellations waiting for the recipient."""
     accounts = [a for a in ctx.scenarios.accounts(PROVIDER_ID) if a.stamps is not None]
-    with ctx.store.read() as conn:
-        stamps = {
-            a.user: {"limit": a.stamps, "used": stamps_used(conn, ctx.session, a.user)} for a in accounts
-        }
+    stamps = {a.user: {"limit": a.stamps, "used": stamps_used(ctx.store, ctx.session, a.user)} for a in accounts}
     pending = [t for t in ctx.timers.pending(ctx.session) if t["kind"] == RECIPIENT_TIMER]
     return {
         "stamps": stamps,

@@ -45,23 +45,25 @@ from typing import TYPE_CHECKING, Any
 
 from ... import registry
 from ...sat import (
+    BadUuid,
     Cancelacion,
-    FechaOutsideValidity,
-    NotACsd,
     SatError,
     VerifiedCancelacion,
     build_acuse,
+    check_certificate_policy,
     parse_cancelacion,
     verify_seal,
 )
-from ...sat.cancelacion import has_line_breaks
-from ...sat.certificates import certificate_number_of, check_validity
+from ...sat.cancelacion import has_line_breaks, is_uuid
+from ...sat.certificates import certificate_number_of
+from ..errors import ProviderError
 from . import codes, models
+from .codes import refuse
 from .models import PROVIDER_ID, Known
 
 if TYPE_CHECKING:
     from ...runtime import Context
-    from ...scenarios.model import Account, Outcome, SatCfdi
+    from ...scenarios.model import Account, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +75,6 @@ TOLERANCIA_RELOJ = timedelta(minutes=5)
 # A cancellation needing the recipient's acceptance is settled by SAT after 72 h without an answer.
 PLAZO_RECEPTOR = timedelta(hours=72)
 SUMMARY_UUIDS = 20
-# The guide's UUID pattern (003:179): upper-case hexadecimal only.
-UUID_PATTERN = re.compile(r"^[A-F0-9]{8}-[A-F0-9]{4}-[A-F0-9]{4}-[A-F0-9]{4}-[A-F0-9]{12}$")
-# A CFDI stamped in this sandbox less than this long ago (mock time) is not yet known to SAT: 205.
-RECIEN_EMITIDO = timedelta(minutes=5)
 _ENCODING_DECL = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([^"']+)["']""")
 
 
@@ -113,15 +111,6 @@ class RespuestaCancelacion:
     acuse: str | None = None
     folios: list[tuple[str, str]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
-
-
-class _Answer(Exception):
-    """A check failed: answer this code and message."""
-
-    def __init__(self, code: str, message: str | None = None, plain: str | None = None) -> None:
-        super().__init__(code)
-        self.code = code
-        self.message = message or codes.mensaje(code, plain)
 
 
 # ---------------------------------------------------------------- rule fields
@@ -174,34 +163,37 @@ def _claimed_certificate_number(xml: bytes) -> str | None:
 
 
 def cancelar(
-    ctx: Context, environment: str, request: CancelarRequest, outcome: Outcome | None = None
+    ctx: Context,
+    environment: str,
+    request: CancelarRequest,
+    outcome: Outcome | None = None,
+    summary: dict[str, Any] | None = None,
 ) -> RespuestaCancelacion:
-    """Answer one ``cancelar`` call. ``outcome`` is the scenario outcome for the first UUID."""
-    summary: dict[str, Any] = {"user": request.usuario, "environment": environment}
+    """Answer one ``cancelar`` call, or raise :class:`ProviderError` with the code that answers it.
+
+    ``outcome`` is the scenario outcome for the first UUID; ``summary`` (the journal's) receives what
+    was learnt of the request, also when it is refused.
+    """
+    summary = {} if summary is None else summary
+    summary.update(user=request.usuario, environment=environment)
     strict = ctx.scenarios.provider(PROVIDER_ID).strict
     try:
-        try:
-            account = _check_account(ctx, environment, request)
-            verified = _check_document(ctx, request, summary, strict)
-            cancelacion = verified.cancelacion
-            outcomes = [outcome, *_outcomes_for_other_folios(ctx, environment, request, cancelacion)]
-            forced = _forced_answer(outcomes)
-            if forced is not None:
-                raise _Answer(*forced)
-            pruebas_only = environment == "pruebas" and strict.pruebas_201_202
-            folios = _cancel_folios(ctx, account, cancelacion, outcomes, pruebas_only)
-            acuse = build_acuse(cancelacion.rfc_emisor, ctx.now(), folios).decode("utf-8")
-        except sqlite3.Error:
-            log.exception("Expide Tu Factura: database error")
-            raise _Answer("500", plain=codes.INTENTE_MAS_TARDE) from None
-        except _Answer:
-            raise
-        except Exception:  # the guide's answer to an unforeseen error, never a stack trace
-            log.exception("Expide Tu Factura: unforeseen error")
-            raise _Answer("500", plain=codes.NO_ATENDIDA) from None
-    except _Answer as answer:
-        summary.update(code=answer.code, message=answer.message)
-        return RespuestaCancelacion(answer.code, answer.message, summary=summary)
+        account = _check_account(ctx, environment, request)
+        verified = _check_document(ctx, request, summary, strict)
+        cancelacion = verified.cancelacion
+        outcomes = [outcome, *_outcomes_for_other_folios(ctx, environment, request, cancelacion)]
+        _check_forced_answer(outcomes)
+        pruebas_only = environment == "pruebas" and strict.pruebas_201_202
+        folios = _cancel_folios(ctx, account, cancelacion, outcomes, pruebas_only)
+        acuse = build_acuse(cancelacion.rfc_emisor, ctx.now(), folios).decode("utf-8")
+    except ProviderError:
+        raise
+    except sqlite3.Error:
+        log.exception("Expide Tu Factura: database error")
+        raise refuse(codes.ERROR_DEL_SERVICIO, plain=codes.INTENTE_MAS_TARDE) from None
+    except Exception:  # the guide's answer to an unforeseen error, never a stack trace
+        log.exception("Expide Tu Factura: unforeseen error")
+        raise refuse(codes.ERROR_DEL_SERVICIO, plain=codes.NO_ATENDIDA) from None
     counts: dict[str, int] = {}
     for _, estatus in folios:
         counts[estatus] = counts.get(estatus, 0) + 1
@@ -217,15 +209,13 @@ def _check_account(ctx: Context, environment: str, request: CancelarRequest) -> 
     account = ctx.scenarios.account(PROVIDER_ID, request.usuario or "")
     # An account of the other environment is refused as if unknown, as the real service does.
     if account is None or not account.check_password(request.token) or account.environment != environment:
-        raise _Answer("501")
+        raise refuse(codes.CREDENCIALES_INVALIDAS)
     if not account.active:  # not (or no longer) registered with the provider
-        raise _Answer("502", plain=codes.ACCESO_DENEGADO)
+        raise refuse(codes.NO_AUTORIZADO, plain=codes.ACCESO_DENEGADO)
     if not account.allows("cancel"):
-        raise _Answer("502")
-    if account.stamps is not None:
-        with ctx.store.read() as conn:
-            if models.stamps_used(conn, ctx.session, account.user) >= account.stamps:
-                raise _Answer("503", plain=codes.RECONTRATAR)
+        raise refuse(codes.NO_AUTORIZADO)
+    if account.stamps is not None and models.stamps_used(ctx.store, ctx.session, account.user) >= account.stamps:
+        raise refuse(codes.SIN_TIMBRES, plain=codes.RECONTRATAR)
     return account
 
 
@@ -234,18 +224,20 @@ def _check_document(
 ) -> VerifiedCancelacion:
     xml = request.xml
     if xml is None:
-        raise _Answer("301", codes.mensaje("301", None, request.problem or codes.NO_XML))
+        raise refuse(codes.XML_MAL_FORMADO, request.problem or codes.NO_XML)
     if not _is_utf8(xml):
-        raise _Answer("301", codes.mensaje("301", None, codes.NOT_UTF8))
+        raise refuse(codes.XML_MAL_FORMADO, codes.NOT_UTF8)
     if strict.no_line_breaks and has_line_breaks(xml):
-        raise _Answer("301", codes.mensaje("301", None, codes.LINE_BREAKS))
+        raise refuse(codes.XML_MAL_FORMADO, codes.LINE_BREAKS)
     try:
         verified = verify_seal(xml, sha1_only=strict.sha1_only)
     except SatError as error:
-        raise _Answer(*codes.for_sat_error(error)) from None
+        raise codes.refuse_sat(error) from None
     cancelacion, cert = verified.cancelacion, verified.certificate
-    if not all(UUID_PATTERN.match(u) for u in cancelacion.written_uuids):
-        raise _Answer(*codes.UUID_ANSWER)
+    # The guide's UUID pattern (003:179): upper-case hexadecimal only.
+    bad = [u for u in cancelacion.written_uuids if not is_uuid(u, upper_case=True)]
+    if bad:
+        raise codes.refuse_sat(BadUuid(", ".join(bad[:5])))
     summary.update(
         rfc=cancelacion.rfc_emisor,
         fecha=cancelacion.fecha_text,
@@ -255,39 +247,30 @@ def _check_document(
     )
     _check_fecha(ctx, cancelacion)
     try:
-        _check_certificate(ctx, verified)
+        check_certificate_policy(
+            cert,
+            ctx.scenarios.trust.store(),
+            ctx.now(),
+            fecha=cancelacion.fecha_aware(),
+            revoked=ctx.scenarios.sat.revoked_certificates,
+            check_validity_dates=ctx.scenarios.trust.check_validity,
+        )
     except SatError as error:
-        raise _Answer(*codes.for_sat_error(error)) from None
+        raise codes.refuse_sat(error) from None
     if not ctx.scenarios.sat.is_taxpayer(cancelacion.rfc_emisor):
-        raise _Answer("402")
+        raise refuse(codes.NO_CONTRIBUYENTE)
     return verified
 
 
 def _check_fecha(ctx: Context, cancelacion: Cancelacion) -> None:
     if cancelacion.fecha < FECHA_MINIMA:
-        raise _Answer("403")
+        raise refuse(codes.ANTERIOR_A_2012)
     fecha = cancelacion.fecha_aware()
     now = ctx.now()
     if fecha > now + TOLERANCIA_RELOJ:
-        raise _Answer("401", codes.mensaje("401", codes.FECHA_INVALIDA, codes.FECHA_FUTURA))
+        raise refuse(codes.FECHA_FUERA_DE_RANGO, codes.FECHA_FUTURA, plain=codes.FECHA_INVALIDA)
     if fecha < now - VENTANA:
-        raise _Answer("401", codes.mensaje("401", codes.FECHA_INVALIDA, codes.FECHA_VENCIDA))
-
-
-def _check_certificate(ctx: Context, verified: VerifiedCancelacion) -> None:
-    cert = verified.certificate
-    ctx.scenarios.trust.store().check_issuer(cert)
-    if cert.kind != "CSD":
-        raise NotACsd(f"el certificado {cert.certificate_number} no es un CSD ({cert.kind})")
-    if ctx.scenarios.sat.is_revoked(cert.certificate_number):
-        raise _Answer("304", codes.mensaje("304", None, codes.REVOKED.format(number=cert.certificate_number)))
-    if ctx.scenarios.trust.check_validity:
-        check_validity(cert, ctx.now())
-        if not verified.fecha_within_validity():
-            raise FechaOutsideValidity(
-                f"Fecha {verified.cancelacion.fecha_text} fuera de la vigencia del certificado "
-                f"{cert.certificate_number}"
-            )
+        raise refuse(codes.FECHA_FUERA_DE_RANGO, codes.FECHA_VENCIDA, plain=codes.FECHA_INVALIDA)
 
 
 # ---------------------------------------------------------------- rules and folios
@@ -307,24 +290,20 @@ def _outcomes_for_other_folios(
     ]
 
 
-def _is_folio_code(code: int) -> bool:
-    return 201 <= code <= 205
-
-
-def _forced_answer(outcomes: list[Outcome | None]) -> tuple[str, str] | None:
+def _check_forced_answer(outcomes: list[Outcome | None]) -> None:
+    """A rule's request-level code (or ``extra.failure``) answers the whole request."""
     for outcome in outcomes:
         if outcome is None:
             continue
+        code_given = outcome.code is not None and outcome.code != int(codes.OK)
+        request_code = code_given and not codes.is_folio_code(outcome.code)
         failure = outcome.extra.get("failure")
         if failure in codes.FAILURES:
-            plain_code = outcome.code is None or outcome.code == 200 or _is_folio_code(outcome.code)
-            code = "500" if plain_code else str(outcome.code)
-            return code, outcome.message or codes.mensaje(code, codes.FAILURES[failure])
-        if outcome.code is None or outcome.code == 200 or _is_folio_code(outcome.code):
-            continue
-        code = str(outcome.code)
-        return code, outcome.message or codes.message(code)
-    return None
+            code = str(outcome.code) if request_code else codes.ERROR_DEL_SERVICIO
+            raise refuse(code, text=outcome.message or codes.mensaje(code, codes.FAILURES[failure]))
+        if request_code:
+            code = str(outcome.code)
+            raise refuse(code, text=outcome.message or codes.message(code))
 
 
 def _is_utf8(xml: bytes) -> bool:
@@ -338,7 +317,7 @@ def _is_utf8(xml: bytes) -> bool:
 
 
 def _forced_estatus(uuid: str, own: Outcome | None, with_uuid_codes: list[Outcome]) -> str | None:
-    if own is not None and own.code is not None and _is_folio_code(own.code):
+    if own is not None and codes.is_folio_code(own.code):
         return str(own.code)
     for outcome in with_uuid_codes:
         code = outcome.code_for_uuid(uuid)
@@ -357,68 +336,54 @@ def _cancel_folios(
     with_uuid_codes = [o for o in outcomes if o is not None and o.uuid_codes]
     folios: list[tuple[str, str]] = []
     with ctx.store.tx() as conn:
-        if not models.take_stamp(conn, ctx.session, account.user, account.stamps):
-            raise _Answer("503", plain=codes.RECONTRATAR)  # another request used the last stamp meanwhile
+        if not models.take_stamp(ctx.store, ctx.session, account.user, account.stamps):
+            # another request used the last stamp meanwhile
+            raise refuse(codes.SIN_TIMBRES, plain=codes.RECONTRATAR)
         known = models.known(conn, ctx.session, cancelacion.uuids)
-        recent = registry.stamped_since(conn, ctx.session, cancelacion.uuids, now - RECIEN_EMITIDO)
+        recent = registry.stamped_since(conn, ctx.session, cancelacion.uuids, now - registry.NOT_YET_KNOWN)
         cancelled: list[str] = []
         for folio, own in zip(cancelacion.folios, outcomes, strict=True):
             uuid = folio.uuid
             seed = sat.cfdi(uuid)
-            estatus, action = estatus_folio(rfc, known.get(uuid.upper()), seed, uuid.upper() in recent)
-            if pruebas_only and estatus != codes.PREVIAMENTE_CANCELADO:
-                # The test environment answers 201 or 202 only (003:162): cancelled is 202, anything
-                # else is cancelled now.
-                if _sat_status(known.get(uuid.upper()), seed) == registry.CANCELADO:
-                    estatus, action = codes.PREVIAMENTE_CANCELADO, None
-                else:
-                    estatus, action = codes.CANCELADO, (action if action == "esperar" else "cancelar")
+            verdict = registry.verdict(rfc, known.get(uuid.upper()), seed, recently_stamped=uuid.upper() in recent)
+            estatus, action = estatus_folio(verdict, pruebas_only)
             forced = _forced_estatus(uuid, own, with_uuid_codes)
             if forced is not None:
-                estatus, action = forced, ("cancelar" if forced == codes.CANCELADO else None)
-            if action == "cancelar":
+                estatus, action = forced, (CANCELAR if forced == codes.CANCELADO else None)
+            if action == CANCELAR:
                 cancelled.append(uuid)
                 # a UUID repeated later in the same request is then "previously cancelled"
                 known[uuid.upper()] = Known(registry.CANCELADO, rfc)
-            elif action == "esperar" and seed is not None:
-                accepted = seed.recipient != "rechaza"
+            elif action == ESPERAR and seed is not None:
+                accepted = seed.recipient != registry.RECHAZA
                 wait = seed.recipient_after
                 if wait is None:
-                    wait = PLAZO_RECEPTOR if seed.recipient == "sin_respuesta" else timedelta(0)
+                    wait = PLAZO_RECEPTOR if seed.recipient == registry.SIN_RESPUESTA else timedelta(0)
                 models.mark_pending(ctx, conn, uuid, rfc, now, wait, accepted)
             folios.append((uuid, estatus))
         models.mark_cancelled(conn, ctx.session, cancelled, rfc, now)
     return folios
 
 
-def estatus_folio(
-    rfc: str, known: Known | None, seed: SatCfdi | None, recien_emitido: bool = False
-) -> tuple[str, str | None]:
-    """SAT's EstatusUUID for one folio, and what to do: "cancelar", "esperar" (recipient) or None.
+# What to do with a folio once SAT's estatusUUID is known.
+CANCELAR = "cancelar"  # cancel it now
+ESPERAR = "esperar"  # ask the recipient; a timer settles it
 
-    ``known`` is the shared registry's entry (any provider may have written it); ``seed`` the
-    scenarios' ``sat.cfdis`` entry. The registry wins over the seed for existence and status.
-    ``recien_emitido``: stamped in this sandbox moments ago, so SAT does not know it yet (003:171).
+
+def estatus_folio(verdict: registry.UuidVerdict, pruebas_only: bool = False) -> tuple[str, str | None]:
+    """SAT's EstatusUUID for one folio (the registry's neutral verdict in the guide's codes), and what
+    to do: :data:`CANCELAR`, :data:`ESPERAR` (the recipient) or None.
+
+    ``pruebas_only``: the test environment answers 201 or 202 only (003:162): cancelled before is
+    202, anything else is cancelled now.
     """
-    if recien_emitido:
-        return codes.NO_EXISTE, None
-    if known is None and seed is not None and not seed.exists:
-        return codes.NO_EXISTE, None
-    issuer = (seed.issuer if seed is not None else None) or (known.rfc_emisor if known else None)
-    if issuer and issuer.upper() != rfc.upper():
-        return codes.NO_DEL_EMISOR, None
-    status = _sat_status(known, seed)
-    if status == registry.CANCELADO:
-        return codes.PREVIAMENTE_CANCELADO, None
-    if status == registry.EN_PROCESO:
-        return codes.CANCELADO, None  # already waiting for the recipient: received, nothing new
-    if seed is not None and seed.cancelable == "no_cancelable":
-        return codes.NO_APLICABLE, None
-    if seed is not None and seed.cancelable == "con_aceptacion":
-        return codes.CANCELADO, "esperar"
-    return codes.CANCELADO, "cancelar"
-
-
-
-def _sat_status(known: Known | None, seed: SatCfdi | None) -> str:
-    return known.status if known is not None else (seed.status if seed is not None else registry.VIGENTE)
+    if pruebas_only:
+        if verdict.status == registry.CANCELADO:
+            return codes.PREVIAMENTE_CANCELADO, None
+        return codes.CANCELADO, (ESPERAR if verdict.verdict == registry.Verdict.NEEDS_ACCEPTANCE else CANCELAR)
+    estatus = codes.VERDICTS[verdict.verdict]
+    if verdict.verdict == registry.Verdict.CANCELABLE:
+        return estatus, CANCELAR
+    if verdict.verdict == registry.Verdict.NEEDS_ACCEPTANCE:
+        return estatus, ESPERAR
+    return estatus, None

@@ -12,6 +12,7 @@ import base64
 import binascii
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
@@ -20,9 +21,14 @@ from ...soap.envelope import SOAP11
 from ...soap.faults import SoapFault
 from ...soap.service import Call, Operation, SoapService
 from ...soap.xml import text_of
+from ..errors import ProviderError
 from . import codes
 from . import conformance as checks
 from .service import CancelarRequest, RespuestaCancelacion, cancelar, rule_fields
+
+if TYPE_CHECKING:
+    from ...runtime import Context
+    from ...scenarios.model import Outcome
 
 NS = "http://service.xpd.mx/"
 WSDL_DIR = Path(__file__).parent / "wsdl"
@@ -59,11 +65,32 @@ def write_respuesta(respuesta: RespuestaCancelacion) -> etree._Element:
     return response
 
 
+def answer(
+    ctx: Context,
+    environment: str,
+    request: CancelarRequest,
+    outcome: Outcome | None = None,
+    summary: dict[str, Any] | None = None,
+) -> RespuestaCancelacion:
+    """The ``respuestaCancelacion`` for a call: the service's, or the refusal it raised."""
+    summary = {} if summary is None else summary
+    try:
+        respuesta = cancelar(ctx, environment, request, outcome, summary)
+    except ProviderError as error:
+        respuesta = refusal(error)
+        summary.update(code=respuesta.cod_estatus, message=respuesta.cod_mensaje)
+    respuesta.summary = summary
+    return respuesta
+
+
+def refusal(error: ProviderError) -> RespuestaCancelacion:
+    """The one place a refusal becomes Expide Tu Factura's answer: its code and message, nothing else."""
+    return RespuestaCancelacion(str(error.code), error.message)
+
+
 def _handler(environment: str) -> Callable[[Call], etree._Element]:
     def handle(call: Call) -> etree._Element:
-        respuesta = cancelar(call.ctx, environment, call.data, call.outcome)
-        call.summary.update(respuesta.summary)
-        return write_respuesta(respuesta)
+        return write_respuesta(answer(call.ctx, environment, call.data, call.outcome, call.summary))
 
     return handle
 
@@ -80,9 +107,9 @@ def refuse(call: Call, finding: Finding) -> etree._Element:
     code = CONFORMANCE.check(finding.check).refusal
     if not code.isdigit():
         raise SoapFault(f"{finding.message} ({finding.check}, {finding.source})", code="Sender")
-    message = f"{codes.message(code)}: {finding.message} ({finding.check})"
-    call.summary.update(code=code, message=message)
-    return write_respuesta(RespuestaCancelacion(code, message))
+    respuesta = refusal(codes.refuse(code, f"{finding.message} ({finding.check})"))
+    call.summary.update(code=respuesta.cod_estatus, message=respuesta.cod_mensaje)
+    return write_respuesta(respuesta)
 
 
 CONFORMANCE = Conformance(checks.CHECKS, checks.inspect, refuse)

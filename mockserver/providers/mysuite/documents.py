@@ -39,6 +39,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
 
+from ...sat.cancelacion import is_uuid
+from ...sat.certificates import certificate_number_of
+
 FX_NS = "http://www.fact.com.mx/schema/fx"
 CFDI_NS = "http://www.sat.gob.mx/cfd/4"
 TFD_NS = "http://www.sat.gob.mx/TimbreFiscalDigital"
@@ -109,13 +112,6 @@ class RsaSigner:
 
     def __repr__(self) -> str:  # never print key material
         return f"RsaSigner(certificate_number={self.certificate_number!r})"
-
-
-def certificate_number_of(serial: int) -> str:
-    """SAT certificate number: the serial's bytes read as ASCII digits (decimal serial otherwise)."""
-    raw = serial.to_bytes((serial.bit_length() + 7) // 8 or 1, "big")
-    text = raw.decode("ascii", errors="replace")
-    return text if text.isdigit() else str(serial)
 
 
 # --- native document -----------------------------------------------------------------------------
@@ -598,7 +594,7 @@ def build_cfdi(
     ``SelloSAT``/``NoCertificadoSAT`` by ``sat_signer`` (defaults to ``signer``).
     """
     _check_entity(native.rfc_emisor, entity)
-    if not _UUID_RE.match(uuid):
+    if not is_uuid(uuid):
         raise ValueError(f"not a UUID: {uuid!r}")
     sat_signer = sat_signer or signer
     fecha = _sat_datetime(native.fecha_emision or fecha_timbrado)
@@ -943,7 +939,6 @@ def zip_single(name: str, data: bytes, *, when: datetime | None = None) -> bytes
     return out.getvalue()
 
 
-_UUID_RE = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
 
 
 def cfdi_header(cfdi: bytes) -> dict:

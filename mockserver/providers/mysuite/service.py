@@ -39,6 +39,7 @@ from faker import Faker
 from ... import registry
 from ...clock import MEXICO_CITY
 from ...mail import Attachment, Mail, outbox_for
+from ...sat.cancelacion import is_uuid
 from ...timers import Firing
 from . import codes, documents
 from .links import LINK_LIFETIME, Link, link_secret, make_token
@@ -93,12 +94,11 @@ STALE_CONVERSION_S = 120.0
 # How long a status query waits for a conversion another thread or process is doing.
 WAIT_FOR_CONVERSION_S = 30.0
 
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _USER_NAME = re.compile(r"^(?P<country>[^.]+)\.(?P<entity>[^.]+)\.(?P<user>.+)$")
 
 
 def is_guid(text: str | None) -> bool:
-    return bool(text) and bool(_GUID.match(text))
+    return bool(text) and is_uuid(text)
 
 
 # --- values exchanged with the wire layer ----------------------------------------------------------

@@ -11,6 +11,7 @@ from pathlib import Path
 from lxml import etree
 
 from ...conformance import Check, Exchange, Finding, element_order, wsdl_sequences
+from ...sat.cancelacion import UUID_TEXT
 
 PROVIDER = "solucionfactible"
 DOC = "000_dc309966f5a8eca7.txt"
@@ -53,7 +54,7 @@ TEST_CREDENTIALS = Check(
 
 CHECKS = (SOAPACTION_WRONG, SOAPACTION_MISSING, UNQUALIFIED, ORDER, UUID_CASE, EMAIL_MISSING, TEST_CREDENTIALS)
 
-_LOWER_UUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
+_LOWER_UUID = re.compile(rf"\b{UUID_TEXT}\b")
 
 
 def inspect(ex: Exchange) -> list[Finding]:

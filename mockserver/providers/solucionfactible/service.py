@@ -538,22 +538,24 @@ class Verdict:
     recipient_after: timedelta | None = None
 
 
+# SAT's neutral verdict on a UUID (``registry.verdict``) → this provider's code.
+VERDICT_CODES: dict[registry.Verdict, int] = {
+    registry.Verdict.NOT_FOUND: codes.NOT_FOUND,
+    registry.Verdict.NOT_OF_ISSUER: codes.NOT_OF_ISSUER,
+    registry.Verdict.CANCELLED: codes.PREVIOUSLY_CANCELLED,
+    registry.Verdict.IN_PROCESS: codes.IN_PROCESS,
+    registry.Verdict.NOT_CANCELABLE: codes.NOT_CANCELABLE,
+    registry.Verdict.NEEDS_ACCEPTANCE: codes.IN_PROCESS,
+    registry.Verdict.CANCELABLE: codes.OK,
+}
+
+
 def sat_verdict(ctx: Context, conn, uuid: str, rfc: str | None) -> Verdict:
-    seed = ctx.scenarios.sat.cfdi(uuid)
-    known = registry.status_of(conn, ctx.session, uuid)
-    if known == registry.CANCELADO or (known is None and seed is not None and seed.status == "cancelado"):
-        return Verdict(codes.PREVIOUSLY_CANCELLED)
-    if seed is not None and not seed.exists:
-        return Verdict(codes.NOT_FOUND)
-    if seed is not None and seed.issuer and rfc and seed.issuer.upper() != rfc.upper():
-        return Verdict(codes.NOT_OF_ISSUER)
-    if seed is not None and seed.cancelable == "no_cancelable":
-        return Verdict(codes.NOT_CANCELABLE)
-    if seed is not None and seed.cancelable == "con_aceptacion":
-        return Verdict(codes.IN_PROCESS, seed.recipient, seed.recipient_after)
-    if known == registry.EN_PROCESO or (seed is not None and seed.status == "en_proceso"):
-        return Verdict(codes.IN_PROCESS, "acepta")
-    return Verdict(codes.OK)
+    found = registry.verdict_of(conn, ctx.session, uuid, rfc, ctx.scenarios.sat.cfdi(uuid), ctx.now())
+    code = VERDICT_CODES[found.verdict]
+    if code == codes.IN_PROCESS:  # the recipient decides; one already asked accepts unless the seed says otherwise
+        return Verdict(code, found.recipient or registry.ACEPTA, found.recipient_after)
+    return Verdict(code)
 
 
 def _rule_code(outcome: Outcome | None, uuid: str) -> int | None:
@@ -788,8 +790,8 @@ def cancel_now(
 
 
 def _registry_rfc(conn, session: str, uuid: str) -> str | None:
-    row = conn.execute("SELECT rfc_emisor FROM sat_registry WHERE session=? AND uuid=?", (session, uuid)).fetchone()
-    return row["rfc_emisor"] if row else None
+    entry = registry.entry_of(conn, session, uuid)
+    return entry.rfc_emisor if entry else None
 
 
 def _acuse(ctx: Context, uuid: str, row: models.Cancellation | None, at: datetime) -> bytes:

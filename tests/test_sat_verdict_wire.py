@@ -1,0 +1,123 @@
+"""SAT's one verdict on a UUID, seen on the wire of both cancelling providers.
+
+Solución Factible and Expide Tu Factura used to decide "what SAT knows about a UUID" each their own
+way; now both map ``registry.verdict``. Where the two old precedences differed, these tests pin the
+one kept (the provider documents do not order the per-UUID checks; see ``registry.verdict``).
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid as uuid_module
+from datetime import datetime, timedelta
+
+import pytest
+from lxml import etree
+
+from mockserver import registry
+from mockserver.sat import sign_cancelacion
+from mockserver.sat.cancelacion import MEXICO_TZ
+from mockserver.sat.pki import fixture
+
+NOW = datetime(2026, 6, 1, 12, 0, 0)  # Mexico City wall time
+FECHA = NOW - timedelta(minutes=5)
+MORAL, FISICA = "MOC900101AB1", "PEFM800101AB2"
+SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
+XPD = "http://service.xpd.mx/"
+SF = "http://ws.cfdi.solucionfactible.com"
+PRODUCTIVO = "providers:\n  expidetufactura:\n    accounts:\n      - {user: prod, password: s3creto, environment: productivo}\n"
+
+
+def new_uuid() -> str:
+    return str(uuid_module.uuid4()).upper()
+
+
+def xpd(sandbox, uuid: str, csd: str = "csd_moral") -> str:  # type: ignore[no-untyped-def]
+    """Cancel ``uuid`` at Expide Tu Factura's production endpoint; its estatusUUID."""
+    info = fixture(csd)
+    cert = info.certificate()
+    xml = sign_cancelacion(cert, info.private_key(), cert.rfc, [uuid], FECHA)
+    body = (f'<soapenv:Envelope xmlns:soapenv="{SOAP}" xmlns:ser="{XPD}"><soapenv:Body><ser:cancelar>'
+            f"<usuario>prod</usuario><token>s3creto</token><xmlBytes>{base64.b64encode(xml).decode()}</xmlBytes>"
+            "</ser:cancelar></soapenv:Body></soapenv:Envelope>")
+    response = sandbox.post_soap("/cancelacion/CancelacionProductivo", body, action='""')
+    ret = etree.fromstring(response.content).find(f"{{{SOAP}}}Body/{{{XPD}}}cancelarResponse/return")
+    assert ret.findtext("codEstatus") == "200", etree.tostring(ret)
+    return ret.findtext("estatusUUIDs")
+
+
+def sf(sandbox, uuid: str, rfc: str = MORAL) -> int:  # type: ignore[no-untyped-def]
+    """``cancelarAsincrono`` at Solución Factible with the issuer's stored CSD; its status."""
+    body = (f'<soapenv:Envelope xmlns:soapenv="{SOAP}" xmlns:ws="{SF}"><soapenv:Body><ws:cancelarAsincrono>'
+            "<ws:usuario>testing@solucionfactible.com</ws:usuario><ws:password>timbrado.SF.16672</ws:password>"
+            f"<ws:uuid>{uuid}</ws:uuid><ws:rfcEmisor>{rfc}</ws:rfcEmisor>"
+            "</ws:cancelarAsincrono></soapenv:Body></soapenv:Envelope>")
+    response = sandbox.post_soap("/ws/services/Cancelacion.CancelacionHttpsSoap11Endpoint/", body, action="urn:cancelarAsincrono")
+    assert response.status_code == 200, response.text[:300]
+    return int(etree.fromstring(response.content).findtext(".//{*}return/{*}status"))
+
+
+@pytest.fixture
+def both(sandbox):  # type: ignore[no-untyped-def]
+    assert sandbox.admin("POST", "clock", json={"freeze": NOW.isoformat()}).ok
+    r = sandbox.admin("PUT", "scenarios", data=PRODUCTIVO, headers={"Content-Type": "application/yaml"})
+    assert r.status_code == 200, r.text
+    return sandbox
+
+
+def overlay(sandbox, text: str) -> None:  # type: ignore[no-untyped-def]
+    r = sandbox.admin("PUT", "scenarios", data=PRODUCTIVO + text, headers={"Content-Type": "application/yaml"})
+    assert r.status_code == 200, r.text
+
+
+def stamped(server, sandbox, uuid: str, ago: timedelta) -> None:  # type: ignore[no-untyped-def]
+    """What MYSuite registers when it stamps a CFDI."""
+    with server.runtime.store.tx() as conn:
+        registry.set_status(conn, sandbox.session, uuid, registry.VIGENTE, at=NOW.replace(tzinfo=MEXICO_TZ) - ago,
+                            rfc_emisor=MORAL, provider="mysuite")
+
+
+def test_another_issuers_cancelled_uuid_is_not_of_the_issuer_for_both(both):
+    # Solución Factible answered 202 here (status before issuer); SAT tells nobody the state of
+    # another issuer's CFDI, so the issuer comes first for both providers: 203.
+    u = new_uuid()
+    assert xpd(both, u) == "201"  # cancelled by MOC900101AB1
+    assert xpd(both, u, csd="csd_fisica") == "203"
+    assert sf(both, u, rfc=FISICA) == 203
+    assert sf(both, u) == 202  # for its own issuer it is previously cancelled
+
+
+def test_a_cfdi_the_sandbox_stamped_exists_whatever_the_seed_says(both, server):
+    # Solución Factible answered 205 here (seed before registry): what happened in the sandbox wins.
+    a, b = new_uuid(), new_uuid()
+    overlay(both, f"sat:\n  cfdis:\n    - {{uuid: {a}, status: no_encontrado}}\n    - {{uuid: {b}, status: no_encontrado}}\n")
+    stamped(server, both, a, timedelta(hours=1))
+    stamped(server, both, b, timedelta(hours=1))
+    assert xpd(both, a) == "201"
+    assert sf(both, b) == 200
+    c = new_uuid()  # not stamped here: the seed's word stands
+    overlay(both, f"sat:\n  cfdis:\n    - {{uuid: {c}, status: no_encontrado}}\n")
+    assert xpd(both, c) == "205"
+    assert sf(both, c) == 205
+
+
+def test_the_registrys_status_wins_over_the_seeds(both, server):
+    # Solución Factible answered 211 here (the seed's en_proceso although the registry said vigente).
+    a, b = new_uuid(), new_uuid()
+    overlay(both, f"sat:\n  cfdis:\n    - {{uuid: {a}, status: en_proceso}}\n    - {{uuid: {b}, status: en_proceso}}\n")
+    stamped(server, both, a, timedelta(hours=1))
+    stamped(server, both, b, timedelta(hours=1))
+    assert xpd(both, a) == "201"
+    assert sf(both, b) == 200
+
+
+def test_a_cfdi_stamped_moments_ago_is_unknown_to_sat_for_both(both, server):
+    # Only Expide Tu Factura knew this (003:171); it is SAT's delay, so Solución Factible says 205 too.
+    a, b = new_uuid(), new_uuid()
+    stamped(server, both, a, timedelta(minutes=2))
+    stamped(server, both, b, timedelta(minutes=2))
+    assert xpd(both, a) == "205"
+    assert sf(both, b) == 205
+    assert both.admin("POST", "clock", json={"advance": "4m"}).ok
+    assert xpd(both, a) == "201"
+    assert sf(both, b) == 200
