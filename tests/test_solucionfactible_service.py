@@ -11,7 +11,7 @@ import pytest
 from mockserver import registry
 from mockserver.clock import Clock
 from mockserver.mail import outbox_for
-from mockserver.providers.errors import ProviderError
+from mockserver.providers.errors import ProviderError, code_for
 from mockserver.providers.solucionfactible import (
     auth,
     codes,
@@ -30,7 +30,9 @@ from mockserver.providers.solucionfactible.messages import (
     StatusRequest,
 )
 from mockserver.runtime import Runtime
+from mockserver.sat.errors import SatError
 from mockserver.sat.pki import fixture
+from mockserver.sat.policy import REASONS as POLICY_REASONS
 from mockserver.scenarios.model import Outcome, Transition
 from mockserver.settings import Settings
 
@@ -227,3 +229,29 @@ def test_notification_mail_shape():
     assert mail.to == "x@example.mx" and mail.uuid == "U-1"
     assert mail.headers == {"X-SFService": "Cancelar", "X-UUIDCancelacion": "U-1", "X-StatusCancelacion": "ERROR"}
     assert "rechazada" in mail.body and "U-2" in mail.body
+
+
+def _sat_error_classes(cls=SatError):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _sat_error_classes(sub)
+
+
+@pytest.mark.parametrize("error", sorted(set(_sat_error_classes()), key=lambda c: c.reason), ids=lambda c: c.reason)
+def test_every_sat_reason_maps_to_a_catalogue_code(error):
+    assert code_for(error(), codes.SAT_CODES) in codes.CODES
+
+
+POLICY_CODES = {"untrusted-issuer": 308, "not-csd": 306, "certificate-revoked": 304, "certificate-expired": 305,
+                "certificate-not-yet-valid": 305, "fecha-outside-validity": 305}
+
+
+@pytest.mark.parametrize(("reason", "expected"), POLICY_CODES.items())
+def test_certificate_policy_reasons_have_their_codes(reason, expected):
+    [error] = [c for c in _sat_error_classes() if c.reason == reason]
+    assert code_for(error(), codes.SAT_CODES) == expected
+    assert codes.refuse_sat(error("detalle")).message == codes.message(expected, "detalle")
+
+
+def test_every_reason_of_the_certificate_policy_is_covered():
+    assert set(POLICY_CODES) == set(POLICY_REASONS)

@@ -110,6 +110,7 @@ SAT_CODES: dict[str, int] = {
     "certificate-error": NOT_A_CSD,
     "key-error": NOT_A_CSD,
     "untrusted-issuer": NOT_FROM_SAT,
+    "certificate-revoked": REVOKED,
     "certificate-expired": OUTSIDE_VALIDITY,
     "certificate-not-yet-valid": OUTSIDE_VALIDITY,
     "fecha-outside-validity": OUTSIDE_VALIDITY,

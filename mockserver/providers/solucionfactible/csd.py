@@ -1,7 +1,8 @@
 """The CSD a cancellation is made with: sent or stored, opened once per process, and checked.
 
-Sent (csdCer + csdKey + csdPassword) → 306 unreadable, wrong password or key not matching (or not a
-CSD), 308 not issued by a trusted CA, 305 outside its validity, 304 revoked, 303 its RFC is not
+Sent (csdCer + csdKey + csdPassword) → 306 unreadable, wrong password or key not matching; then SAT's
+certificate policy (``sat.check_certificate_policy``): 308 not issued by a trusted CA, 306 not a CSD,
+304 revoked, 305 outside its validity (now, or at a signed request's Fecha); then 303 its RFC is not
 rfcEmisor; omitted → the issuer's stored CSD (``stored_csds``; 620 without ``use_stored_csd``, 611 when
 none is stored). Signed requests (``enviarSolicitud*``) are verified instead: 301 malformed, 302 bad
 seal, 303, 304, 305, 306, 308, 621. SAT core errors become codes through :data:`.codes.SAT_CODES`.
@@ -15,12 +16,10 @@ import hmac
 import secrets
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from ...sat import Certificate, SatError, load_certificate, load_private_key
-from ...sat.certificates import check_validity
-from ...sat.errors import FechaOutsideValidity, NotACsd
+from ...sat import Certificate, SatError, check_certificate_policy, load_certificate, load_private_key
 from ...sat.keys import ensure_key_matches
 from ...sat.signature import VerifiedCancelacion, verify_seal
 from . import codes
@@ -54,21 +53,16 @@ def resolve_csd(ctx: Context, account: Account, rfc: str, csd: Csd) -> Certifica
     return cert
 
 
-def check_policy(ctx: Context, cert: Certificate, fecha_ok: Callable[[], bool] | None = None) -> None:
-    """Trusted issuer (308), a CSD (306), valid now and at the document's date (305), not revoked (304)."""
-    settings = ctx.scenarios.trust
+def check_policy(ctx: Context, cert: Certificate, fecha: datetime | None = None) -> None:
+    """SAT's certificate policy (issuer 308, a CSD 306, revoked 304, validity now and at ``fecha`` 305)."""
+    trust = ctx.scenarios.trust
     try:
-        settings.store().check_issuer(cert)
-        if cert.kind != "CSD":
-            raise NotACsd(f"el certificado {cert.certificate_number} es {cert.kind}")
-        if settings.check_validity:
-            check_validity(cert, ctx.now())
-            if fecha_ok is not None and not fecha_ok():
-                raise FechaOutsideValidity("Fecha fuera de la vigencia del certificado")
+        check_certificate_policy(
+            cert, trust.store(), ctx.now(), fecha=fecha, revoked=ctx.scenarios.sat.revoked_certificates,
+            check_validity_dates=trust.check_validity,
+        )
     except SatError as exc:
         raise codes.refuse_sat(exc) from None
-    if ctx.scenarios.sat.is_revoked(cert.certificate_number):
-        raise refuse(codes.REVOKED, f"certificado {cert.certificate_number} revocado")
 
 
 @functools.lru_cache(maxsize=64)
@@ -113,5 +107,5 @@ def verify_solicitud(ctx: Context, solicitud: str | None) -> VerifiedCancelacion
         verified = verify_seal(xml)
     except SatError as exc:
         raise codes.refuse_sat(exc) from None
-    check_policy(ctx, verified.certificate, verified.fecha_within_validity)
+    check_policy(ctx, verified.certificate, verified.cancelacion.fecha_aware())
     return verified
