@@ -255,3 +255,9 @@ def test_certificate_policy_reasons_have_their_codes(reason, expected):
 
 def test_every_reason_of_the_certificate_policy_is_covered():
     assert set(POLICY_CODES) == set(POLICY_REASONS)
+
+
+def test_every_verdict_of_the_registry_has_a_code():
+    assert set(codes.VERDICT_CODES) == set(registry.Verdict)
+    assert set(codes.VERDICT_CODES.values()) <= set(codes.CODES)
+
