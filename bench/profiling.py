@@ -180,15 +180,15 @@ TIMED = (
     ("journal: redact + re-serialize request", "mockserver.soap.http", "_journal_request"),
     ("journal: write (own transaction)", "mockserver.journal", "Journal.record"),
     ("response serialize", "mockserver.soap.http", "response_bytes"),
-    ("sf: authenticate", "mockserver.providers.solucionfactible.service", "authenticate"),
+    ("sf: authenticate", "mockserver.providers.solucionfactible.auth", "authenticate"),
     (
         "sf: resolve_csd (certificate, key, policy)",
-        "mockserver.providers.solucionfactible.service",
+        "mockserver.providers.solucionfactible.csd",
         "resolve_csd",
     ),
     (
         "sf: register_async (claims, registry, timers)",
-        "mockserver.providers.solucionfactible.service",
+        "mockserver.providers.solucionfactible.lifecycle",
         "register_async",
     ),
     (

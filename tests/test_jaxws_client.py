@@ -74,7 +74,9 @@ def inputs(tmp_path: Path, sandbox) -> tuple[list[str], str]:  # type: ignore[no
     export(tmp_path / "fx")
     info = fixture("csd_moral")
     cert = info.certificate()
-    uuid = str(uuid_module.uuid4()).upper()
+    # Main.java cancels <uuid[:34]>00, 01 and 02 on the three ports: the signed UUID must be none of them
+    # (one of them would already have a transaction, 701).
+    uuid = str(uuid_module.uuid4()).upper()[:34] + "FF"
     signed = tmp_path / "signed.xml"
     signed.write_bytes(sign_cancelacion(cert, info.private_key(), cert.rfc, [uuid], NOW))
     assert sandbox.admin("POST", "clock", json={"freeze": NOW.isoformat()}).ok

@@ -1,4 +1,4 @@
-"""Solución Factible rules without HTTP: service.py on a Runtime with an in-memory store."""
+"""Solución Factible rules without HTTP: the provider's modules on a Runtime with an in-memory store."""
 
 from __future__ import annotations
 
@@ -11,16 +11,28 @@ import pytest
 from mockserver import registry
 from mockserver.clock import Clock
 from mockserver.mail import outbox_for
-from mockserver.providers.solucionfactible import codes, models, service
-from mockserver.providers.solucionfactible.service import (
+from mockserver.providers.errors import ProviderError, code_for
+from mockserver.providers.solucionfactible import (
+    auth,
+    codes,
+    csd,
+    lifecycle,
+    models,
+    notification,
+    parameters,
+    service,
+    state,
+)
+from mockserver.providers.solucionfactible.messages import (
     Answer,
     CancelarAsincronoRequest,
     Csd,
-    Refusal,
     StatusRequest,
 )
 from mockserver.runtime import Runtime
+from mockserver.sat.errors import SatError
 from mockserver.sat.pki import fixture
+from mockserver.sat.policy import REASONS as POLICY_REASONS
 from mockserver.scenarios.model import Outcome, Transition
 from mockserver.settings import Settings
 
@@ -73,7 +85,7 @@ def test_every_code_constant_is_in_the_catalogue():
      ("6A8D7B26-1F43-4E1A-9F7C-0C2B9D1E5A11", "01", "7B9E8C37-2A54-4F2B-8E6D-1D3CAE2F6B22")),
 ])
 def test_uuid_field_forms(text, expected):
-    folio = service.parse_uuid_field(text)
+    folio = parameters.parse_uuid_field(text)
     assert (folio.uuid, folio.motivo, folio.folio_sustitucion) == expected
 
 
@@ -81,32 +93,32 @@ def test_uuid_field_forms(text, expected):
                                   "6A8D7B26-1F43-4E1A-9F7C-0C2B9D1E5A11|01|",
                                   "6A8D7B26-1F43-4E1A-9F7C-0C2B9D1E5A11|01|nope", "a|b|c|d"])
 def test_bad_uuid_fields_are_621(text):
-    with pytest.raises(Refusal) as err:
-        service.parse_uuid_field(text)
+    with pytest.raises(ProviderError) as err:
+        parameters.parse_uuid_field(text)
     assert err.value.code == codes.INVALID_DATA
 
 
 def test_base64_and_email_checks():
-    assert service.decode_base64(" QUJD\nRA== ", "x") == b"ABCD"
+    assert parameters.decode_base64(" QUJD\nRA== ", "x") == b"ABCD"
     for bad, code in (("@@", 621), ("", 611), (None, 611)):
-        with pytest.raises(Refusal) as err:
-            service.decode_base64(bad, "x")
+        with pytest.raises(ProviderError) as err:
+            parameters.decode_base64(bad, "x")
         assert err.value.code == code
-    assert service.parse_email(" a@b.mx ") == "a@b.mx" and service.parse_email("") is None
-    with pytest.raises(Refusal):
-        service.parse_email("a@b")
+    assert parameters.parse_email(" a@b.mx ") == "a@b.mx" and parameters.parse_email("") is None
+    with pytest.raises(ProviderError):
+        parameters.parse_email("a@b")
 
 
 def test_lockout_counts_failures_and_lapses(ctx):
     for expected in (601, 601, 601, 601, 604):
-        with pytest.raises(Refusal) as err:
-            service.authenticate(ctx, USER, "mal", ("cancel",))
+        with pytest.raises(ProviderError) as err:
+            auth.authenticate(ctx, USER, "mal", ("cancel",))
         assert err.value.code == expected
-    with pytest.raises(Refusal) as err:
-        service.authenticate(ctx, USER, PASSWORD, ("cancel",))
+    with pytest.raises(ProviderError) as err:
+        auth.authenticate(ctx, USER, PASSWORD, ("cancel",))
     assert err.value.code == 604
     later = advance(ctx, 15)
-    assert service.authenticate(later, USER, PASSWORD, ("cancel",)).user == USER
+    assert auth.authenticate(later, USER, PASSWORD, ("cancel",)).user == USER
     with later.store.read() as conn:
         assert models.failures(conn, later.session, USER) == (0, None)
 
@@ -179,20 +191,20 @@ def test_recipient_from_the_sat_seed(runtime):
 def test_decide_accepts_once(ctx):
     u = new_uuid()
     asincrono(ctx, u)
-    assert service.decide(ctx, u, accept=True).status == 200
+    assert lifecycle.decide(ctx, u, accept=True).status == 200
     with pytest.raises(ValueError):
-        service.decide(ctx, u, accept=False)
-    assert service.decide(ctx, new_uuid(), accept=True) is None
+        lifecycle.decide(ctx, u, accept=False)
+    assert lifecycle.decide(ctx, new_uuid(), accept=True) is None
 
 
 def test_csd_pair_checks_and_cache():
     info = fixture("csd_moral")
-    cert = service.checked_pair(info.cer_bytes(), info.key_bytes(), info.password)
+    cert = csd.checked_pair(info.cer_bytes(), info.key_bytes(), info.password)
     assert cert.rfc == RFC
-    assert service.checked_pair(info.cer_bytes(), info.key_bytes(), info.password) is cert
-    with pytest.raises(Refusal) as err:
-        service.checked_pair(info.cer_bytes(), info.key_bytes(), "otra")
-    assert err.value.code == 306 and "otra" not in err.value.text
+    assert csd.checked_pair(info.cer_bytes(), info.key_bytes(), info.password) is cert
+    with pytest.raises(ProviderError) as err:
+        csd.checked_pair(info.cer_bytes(), info.key_bytes(), "otra")
+    assert err.value.code == 306 and "otra" not in err.value.message
 
 
 def test_csd_sent_as_base64_text(ctx):
@@ -206,14 +218,46 @@ def test_csd_sent_as_base64_text(ctx):
 def test_state_lists_the_session_cancellations(ctx):
     u = new_uuid()
     asincrono(ctx, u)
-    state = service.state(ctx)
-    assert [c["uuid"] for c in state["cancellations"]] == [u] and state["by_status"] == {"211": 1}
+    listed = state.state(ctx)
+    assert [c["uuid"] for c in listed["cancellations"]] == [u] and listed["by_status"] == {"211": 1}
 
 
 def test_notification_mail_shape():
     row = models.Cancellation("s", "U-1", USER, "cancelarAsincrono", RFC, "01", "U-2", "x@example.mx", None,
                               211, None, None, "", "", None)
-    mail = service.notification(row, 213, "rechazada", T0)
+    mail = notification.notification(row, 213, "rechazada", T0)
     assert mail.to == "x@example.mx" and mail.uuid == "U-1"
     assert mail.headers == {"X-SFService": "Cancelar", "X-UUIDCancelacion": "U-1", "X-StatusCancelacion": "ERROR"}
     assert "rechazada" in mail.body and "U-2" in mail.body
+
+
+def _sat_error_classes(cls=SatError):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _sat_error_classes(sub)
+
+
+@pytest.mark.parametrize("error", sorted(set(_sat_error_classes()), key=lambda c: c.reason), ids=lambda c: c.reason)
+def test_every_sat_reason_maps_to_a_catalogue_code(error):
+    assert code_for(error(), codes.SAT_CODES) in codes.CODES
+
+
+POLICY_CODES = {"untrusted-issuer": 308, "not-csd": 306, "certificate-revoked": 304, "certificate-expired": 305,
+                "certificate-not-yet-valid": 305, "fecha-outside-validity": 305}
+
+
+@pytest.mark.parametrize(("reason", "expected"), POLICY_CODES.items())
+def test_certificate_policy_reasons_have_their_codes(reason, expected):
+    [error] = [c for c in _sat_error_classes() if c.reason == reason]
+    assert code_for(error(), codes.SAT_CODES) == expected
+    assert codes.refuse_sat(error("detalle")).message == codes.message(expected, "detalle")
+
+
+def test_every_reason_of_the_certificate_policy_is_covered():
+    assert set(POLICY_CODES) == set(POLICY_REASONS)
+
+
+def test_every_verdict_of_the_registry_has_a_code():
+    assert set(codes.VERDICT_CODES) == set(registry.Verdict)
+    assert set(codes.VERDICT_CODES.values()) <= set(codes.CODES)
+

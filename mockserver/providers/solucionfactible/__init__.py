@@ -1,7 +1,7 @@
 """Solución Factible — the ``Cancelacion`` web service (Axis2, SOAP 1.1 and 1.2)."""
 
 from .. import Provider
-from . import codes, models, service, settings
+from . import codes, lifecycle, models, settings, state
 from .admin import blueprint
 from .wire import RULE_FIELDS, SERVICE
 
@@ -10,9 +10,9 @@ PROVIDER = Provider(
     title="Solución Factible",
     services=[SERVICE],
     schema=models.SCHEMA,
-    install=service.install,
+    install=lifecycle.install,
     blueprints=[blueprint],
-    state=service.state,
+    state=state.state,
     fields=RULE_FIELDS,
     settings_schema=settings.SCHEMA,
     settings=settings.read,

@@ -14,7 +14,7 @@ from flask import Blueprint, jsonify
 
 from ...admin.api import check_token, runtime, session
 from ...sat.cancelacion import UUID_RE
-from . import models, service
+from . import lifecycle, models, state
 
 blueprint = Blueprint("solucionfactible_admin", __name__, url_prefix="/__admin/solucionfactible")
 blueprint.before_request(check_token)
@@ -28,7 +28,7 @@ def _not_found(uuid: str):
 def cancellations():
     ctx = runtime().context(session())
     ctx.timers.fire_due(ctx.session)
-    return jsonify(service.state(ctx))
+    return jsonify(state.state(ctx))
 
 
 @blueprint.get("/cancellations/<uuid>")
@@ -48,7 +48,7 @@ def recipient_decision(uuid: str, decision: str):
         return jsonify({"error": "bad request", "message": f"{uuid!r} is not a UUID"}), 400
     ctx = runtime().context(session())
     try:
-        row = service.decide(ctx, uuid, accept=decision == "accept")
+        row = lifecycle.decide(ctx, uuid, accept=decision == "accept")
     except ValueError as exc:
         return jsonify({"error": "conflict", "message": str(exc)}), 409
     return jsonify(row.describe()) if row else _not_found(uuid)

@@ -12,7 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ...registry import Verdict
+from ...sat.errors import SatError
+from ..errors import ProviderError, code_for, raiser
+
 OK = 200
+CANCELLED = 201
 PREVIOUSLY_CANCELLED = 202
 NOT_OF_ISSUER = 203
 NOT_CANCELABLE = 204
@@ -67,7 +72,7 @@ CODES: dict[int, str] = {
     ASYNC_EXISTS: "An asynchronous transaction for the specified UUID already exists.",
     # Not in the document: SAT's cancellation answers passed through (SAT's wording), and the
     # status query's "no such transaction".
-    201: "UUID Cancelado",
+    CANCELLED: "UUID Cancelado",
     PREVIOUSLY_CANCELLED: "UUID Previamente cancelado",
     NOT_OF_ISSUER: "UUID no corresponde al emisor",
     NOT_FOUND: "UUID no encontrado",
@@ -87,6 +92,49 @@ def message(code: int, detail: str | None = None) -> str:
     return f"{text.rstrip('.')}: {detail}" if detail else text
 
 
+# The one way SF's rules stop a call: ``raise refuse(code, detail)``; the service boundary answers it.
+refuse = raiser(message)
+
+# SAT core errors → SF codes, by the core's stable reasons (the most specific reason of an error wins).
+SAT_CODES: dict[str, int] = {
+    # The signed Cancelacion as a document.
+    "malformed-xml": MALFORMED_XML,
+    "wrong-root": MALFORMED_XML,
+    "wrong-namespace": MALFORMED_XML,
+    "bad-structure": MALFORMED_XML,
+    "cancelacion-error": INVALID_DATA,  # a field of the document or of a UUID|Motivo|FolioSustitucion
+    # Its seal.
+    "signature-error": BAD_SEAL,
+    "rfc-mismatch": RFC_MISMATCH,
+    # The CSD: unreadable, not a CSD, or a key that does not open or does not belong to it.
+    "certificate-error": NOT_A_CSD,
+    "key-error": NOT_A_CSD,
+    "untrusted-issuer": NOT_FROM_SAT,
+    "certificate-revoked": REVOKED,
+    "certificate-expired": OUTSIDE_VALIDITY,
+    "certificate-not-yet-valid": OUTSIDE_VALIDITY,
+    "fecha-outside-validity": OUTSIDE_VALIDITY,
+    "sat-error": INVALID_DATA,  # any other reason
+}
+
+
+def refuse_sat(error: SatError) -> ProviderError:
+    """SF's refusal for a SAT core error: the code :data:`SAT_CODES` gives its reason, with its message."""
+    return refuse(code_for(error, SAT_CODES), error.message)
+
+
+# SAT's neutral verdict on cancelling a UUID (``registry.verdict``) → SF codes.
+VERDICT_CODES: dict[Verdict, int] = {
+    Verdict.NOT_FOUND: NOT_FOUND,
+    Verdict.NOT_OF_ISSUER: NOT_OF_ISSUER,
+    Verdict.CANCELLED: PREVIOUSLY_CANCELLED,
+    Verdict.IN_PROCESS: IN_PROCESS,
+    Verdict.NOT_CANCELABLE: NOT_CANCELABLE,
+    Verdict.NEEDS_ACCEPTANCE: IN_PROCESS,
+    Verdict.CANCELABLE: OK,
+}
+
+
 # The documented codes (000_dc309966f5a8eca7.txt:52-72); the others are sandbox extensions.
 DOCUMENTED = frozenset({
     OK, NOT_A_CSD, NOT_FROM_SAT, OUTSIDE_VALIDITY, RFC_MISMATCH, INTERNAL, ASYNC_DB, BAD_CREDENTIALS, BLOCKED,
@@ -98,6 +146,6 @@ DOCUMENTED = frozenset({
 def meaning(summary: Mapping[str, Any]) -> tuple[str, str]:
     """What the journal's ``code`` means for the client: (text, ``ok`` | ``wait`` | ``bad``)."""
     code = str(summary["code"])
-    if code in ("200", "201"):
+    if code in (str(OK), str(CANCELLED)):
         return code, "ok"
     return code, "wait" if code == str(IN_PROCESS) else "bad"

@@ -12,8 +12,9 @@ from lxml import etree
 
 from ...conformance import Check, Exchange, Finding, element_order, wsdl_sequences
 from ...sat.cancelacion import UUID_TEXT
+from . import codes
+from .messages import PROVIDER
 
-PROVIDER = "solucionfactible"
 DOC = "000_dc309966f5a8eca7.txt"
 WSDL = "Cancelacion.wsdl"
 NS = "http://ws.cfdi.solucionfactible.com"
@@ -34,23 +35,23 @@ SOAPACTION_MISSING = Check(
 UNQUALIFIED = Check(
     "sf.unqualified-children", PROVIDER, "error", f"{WSDL} elementFormDefault=\"qualified\"",
     "parameters outside the service namespace: Axis2's generated reader refuses an unexpected "
-    "subelement", refusal="611")
+    "subelement", refusal=str(codes.INCOMPLETE))
 ORDER = Check(
     "sf.children-order", PROVIDER, "error", f"{DOC}:17-25, {DOC}:64",
-    "parameters out of the WSDL's order: 611 \"incomplete, or out of place\"", refusal="611",
+    "parameters out of the WSDL's order: 611 \"incomplete, or out of place\"", refusal=str(codes.INCOMPLETE),
     fidelity="SF-EN-43")
 UUID_CASE = Check(
     "sf.uuid-lower-case", PROVIDER, "warning", f"{DOC}:32, {DOC}:74-84",
     "a lower-case UUID: the page writes them upper case, the sandbox upper-cases it for you",
-    refusal="621", fidelity="SF-EN-13")
+    refusal=str(codes.INVALID_DATA), fidelity="SF-EN-13")
 EMAIL_MISSING = Check(
     "sf.email-missing", PROVIDER, "info", f"{DOC}:21-22, {DOC}:29-37",
-    "no emailNotifica on an asynchronous cancellation: no notification e-mail will come", refusal="611",
+    "no emailNotifica on an asynchronous cancellation: no notification e-mail will come", refusal=str(codes.INCOMPLETE),
     fidelity="SF-EN-15")
 TEST_CREDENTIALS = Check(
     "sf.test-credentials-production", PROVIDER, "error", f"{DOC}:67",
     "an account of the testing environment used against production (or the other way round): 633",
-    refusal="633", fidelity="SF-EN-48")
+    refusal=str(codes.WRONG_ENVIRONMENT), fidelity="SF-EN-48")
 
 CHECKS = (SOAPACTION_WRONG, SOAPACTION_MISSING, UNQUALIFIED, ORDER, UUID_CASE, EMAIL_MISSING, TEST_CREDENTIALS)
 

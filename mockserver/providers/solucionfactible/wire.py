@@ -23,20 +23,19 @@ from pathlib import Path
 from lxml import etree
 
 from ...conformance import Conformance, Finding
-from ...sat import SatError, load_certificate, parse_cancelacion
+from ...sat import Folio, SatError, load_certificate, parse_cancelacion
 from ...soap.faults import SoapFault
 from ...soap.service import Call, Operation, SoapService
 from ...soap.xml import text_of
-from . import codes, service
+from . import codes, messages, service
 from . import conformance as checks
-from .service import Answer, Csd, Folio
+from .messages import PROVIDER, Answer, Csd, refused
 
 NS = "http://ws.cfdi.solucionfactible.com"
 ASYNC_NS = "http://ws.cfdi.solucionfactible.com/xsd"
 STATUS_NS = "http://response.cancelacion.commons.timbrado.solucionfactible.com/xsd"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 XS = "http://www.w3.org/2001/XMLSchema"
-PROVIDER = service.PROVIDER
 WSDL_FILE = Path(__file__).parent / "wsdl" / "Cancelacion.wsdl"
 
 
@@ -224,7 +223,7 @@ def _csd(payload: etree._Element, cer: str, key: str, password: str) -> Csd:
 
 def cancelar_asincrono(call: Call) -> etree._Element:
     p = call.payload
-    req = service.CancelarAsincronoRequest(
+    req = messages.CancelarAsincronoRequest(
         usuario=_one(p, "usuario"), password=_one(p, "password"), uuid=_one(p, "uuid"),
         rfc_emisor=_one(p, "rfcEmisor"), email=_one(p, "emailNotifica"),
         csd=_csd(p, "csdCer", "csdKey", "csdPassword"), misplaced=misplaced(p, call.operation.name),
@@ -234,14 +233,14 @@ def cancelar_asincrono(call: Call) -> etree._Element:
 
 def get_status(call: Call) -> etree._Element:
     p = call.payload
-    req = service.StatusRequest(_one(p, "usuario"), _one(p, "password"), _one(p, "transactionId"),
+    req = messages.StatusRequest(_one(p, "usuario"), _one(p, "password"), _one(p, "transactionId"),
                                 misplaced(p, call.operation.name))
     return _finish(call, service.status_cancelacion(call.ctx, req, call.outcome), status_response)
 
 
 def enviar_solicitud_asincrono(call: Call) -> etree._Element:
     p = call.payload
-    req = service.SolicitudRequest(_one(p, "usuario"), _one(p, "password"), _one(p, "solicitud"),
+    req = messages.SolicitudRequest(_one(p, "usuario"), _one(p, "password"), _one(p, "solicitud"),
                                    _one(p, "emailNotifica"), misplaced(p, call.operation.name))
     lookup = _outcome_for(call, fields_solicitud(p))
     return _finish(call, service.enviar_solicitud_asincrono(call.ctx, req, lookup), async_response)
@@ -249,7 +248,7 @@ def enviar_solicitud_asincrono(call: Call) -> etree._Element:
 
 def cancelar(call: Call) -> etree._Element:
     p = call.payload
-    req = service.CancelarRequest(
+    req = messages.CancelarRequest(
         usuario=_one(p, "usuario"), password=_one(p, "password"), rfc_emisor=_one(p, "rfcEmisor"),
         uuids=_many(p, "uuids"), csd=_csd(p, "derCertCSD", "derKeyCSD", "contrasenaCSD"),
         misplaced=misplaced(p, call.operation.name),
@@ -260,7 +259,7 @@ def cancelar(call: Call) -> etree._Element:
 
 def enviar_solicitud(call: Call) -> etree._Element:
     p = call.payload
-    req = service.SolicitudRequest(_one(p, "usuario"), _one(p, "password"), _one(p, "solicitud"),
+    req = messages.SolicitudRequest(_one(p, "usuario"), _one(p, "password"), _one(p, "solicitud"),
                                    misplaced=misplaced(p, call.operation.name))
     lookup = _outcome_for(call, fields_solicitud(p))
     return _finish(call, service.enviar_solicitud(call.ctx, req, lookup), status_response)
@@ -268,7 +267,7 @@ def enviar_solicitud(call: Call) -> etree._Element:
 
 def cancelar_sector_primario(call: Call) -> etree._Element:
     p = call.payload
-    req = service.SectorPrimarioRequest(_one(p, "usuario"), _one(p, "password"), _one(p, "uuid"),
+    req = messages.SectorPrimarioRequest(_one(p, "usuario"), _one(p, "password"), _one(p, "uuid"),
                                         misplaced(p, call.operation.name))
     return _finish(call, service.cancelar_sector_primario(call.ctx, req, call.outcome), status_response)
 
@@ -278,8 +277,8 @@ def refuse(call: Call, finding: Finding) -> etree._Element:
     code = CONFORMANCE.check(finding.check).refusal
     if not code.isdigit():
         raise SoapFault(f"{finding.message} ({finding.check}, {finding.source})", code="Sender")
-    answer = Answer(int(code), codes.message(int(code), f"{finding.message} ({finding.check})"),
-                    summary={"code": int(code)})
+    answer = refused(codes.refuse(int(code), f"{finding.message} ({finding.check})"))
+    answer.summary = {"code": answer.status}
     build = async_response if call.operation.name in ASYNC_OPERATIONS else status_response
     return _finish(call, answer, build)
 

@@ -1,0 +1,111 @@
+"""The CSD a cancellation is made with: sent or stored, opened once per process, and checked.
+
+Sent (csdCer + csdKey + csdPassword) → 306 unreadable, wrong password or key not matching; then SAT's
+certificate policy (``sat.check_certificate_policy``): 308 not issued by a trusted CA, 306 not a CSD,
+304 revoked, 305 outside its validity (now, or at a signed request's Fecha); then 303 its RFC is not
+rfcEmisor; omitted → the issuer's stored CSD (``stored_csds``; 620 without ``use_stored_csd``, 611 when
+none is stored). Signed requests (``enviarSolicitud*``) are verified instead: 301 malformed, 302 bad
+seal, 303, 304, 305, 306, 308, 621. SAT core errors become codes through :data:`.codes.SAT_CODES`.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import secrets
+import threading
+from collections import OrderedDict
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from ...sat import Certificate, SatError, check_certificate_policy, load_certificate, load_private_key
+from ...sat.keys import ensure_key_matches
+from ...sat.signature import VerifiedCancelacion, verify_seal
+from . import codes
+from .auth import USE_STORED_CSD
+from .codes import refuse
+from .messages import PROVIDER, Csd
+from .parameters import decode_base64
+
+if TYPE_CHECKING:
+    from ...runtime import Context
+    from ...scenarios.model import Account
+
+
+def resolve_csd(ctx: Context, account: Account, rfc: str, csd: Csd) -> Certificate:
+    """The checked CSD the cancellation is made with: the one sent, or the issuer's stored one."""
+    if csd.omitted:
+        if not account.allows(USE_STORED_CSD):
+            raise refuse(codes.PERMISSION_DENIED, "el usuario no puede usar los CSD almacenados; envíe csdCer, "
+                                                  "csdKey y csdPassword")
+        name = ctx.scenarios.provider(PROVIDER).stored_csds.get(rfc)
+        if not name:
+            raise refuse(codes.INCOMPLETE, f"envíe csdCer, csdKey y csdPassword: no hay un CSD almacenado para {rfc}")
+        cert = stored_certificate(name)
+    else:
+        if not csd.cer or not csd.key or csd.password is None:
+            raise refuse(codes.INCOMPLETE, "csdCer, csdKey y csdPassword van juntos")
+        cert = checked_pair(decode_base64(csd.cer, "csdCer"), decode_base64(csd.key, "csdKey"), csd.password)
+    check_policy(ctx, cert)
+    if (cert.rfc or "").upper() != rfc:
+        raise refuse(codes.RFC_MISMATCH, f"el CSD es de {cert.rfc}, rfcEmisor es {rfc}")
+    return cert
+
+
+def check_policy(ctx: Context, cert: Certificate, fecha: datetime | None = None) -> None:
+    """SAT's certificate policy (issuer 308, a CSD 306, revoked 304, validity now and at ``fecha`` 305)."""
+    trust = ctx.scenarios.trust
+    try:
+        check_certificate_policy(
+            cert, trust.store(), ctx.now(), fecha=fecha, revoked=ctx.scenarios.sat.revoked_certificates,
+            check_validity_dates=trust.check_validity,
+        )
+    except SatError as exc:
+        raise codes.refuse_sat(exc) from None
+
+
+@functools.lru_cache(maxsize=64)
+def stored_certificate(name: str) -> Certificate:
+    from ...sat.pki import fixture
+
+    return fixture(name).certificate()
+
+
+# Opening an encrypted key costs ~50 ms (PBKDF2); clients send the same CSD on every call. Pairs that
+# opened are remembered by a keyed digest (never the password itself) for this process only.
+_PAIR_SECRET = secrets.token_bytes(32)
+_PAIRS: OrderedDict[bytes, Certificate] = OrderedDict()
+_PAIRS_LOCK = threading.Lock()
+_PAIRS_MAX = 256
+
+
+def checked_pair(cer: bytes, key: bytes, password: str) -> Certificate:
+    """The certificate, once ``key`` opens with ``password`` and is its private half; 306 otherwise."""
+    digest = hmac.new(_PAIR_SECRET, b"\0".join((cer, key, password.encode("utf-8"))), hashlib.sha256).digest()
+    with _PAIRS_LOCK:
+        cached = _PAIRS.get(digest)
+        if cached is not None:
+            _PAIRS.move_to_end(digest)
+            return cached
+    try:
+        cert = load_certificate(cer)
+        ensure_key_matches(cert, load_private_key(key, password))
+    except SatError as exc:
+        raise codes.refuse_sat(exc) from None
+    with _PAIRS_LOCK:
+        _PAIRS[digest] = cert
+        while len(_PAIRS) > _PAIRS_MAX:
+            _PAIRS.popitem(last=False)
+    return cert
+
+
+def verify_solicitud(ctx: Context, solicitud: str | None) -> VerifiedCancelacion:
+    """Decode and verify a signed Cancelacion (seal, RFC, then the certificate policy)."""
+    xml = decode_base64(solicitud, "solicitud")
+    try:
+        verified = verify_seal(xml)
+    except SatError as exc:
+        raise codes.refuse_sat(exc) from None
+    check_policy(ctx, verified.certificate, verified.cancelacion.fecha_aware())
+    return verified

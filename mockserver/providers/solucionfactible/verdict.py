@@ -1,0 +1,59 @@
+"""What decides one UUID: a scenario rule's code, else what SAT knows of it.
+
+A rule's ``code`` (per UUID with ``uuid_codes``) replaces the result of the real checks. What SAT knows
+is the core's one verdict (``registry.verdict``, its precedence documented there), from the shared
+registry and the scenarios' seeds (``sat.cfdis``), mapped by ``codes.VERDICT_CODES``: 205 unknown, 203
+another issuer, 202 already cancelled, 211 in process or acceptance by the recipient needed, 204 not
+cancelable, else 200.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from ... import registry
+from . import codes
+from .codes import message
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from ...runtime import Context
+    from ...scenarios.model import Outcome
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """SAT's view of one UUID at request time: 200 cancelable now, 211 needs the recipient, else final."""
+
+    code: int
+    recipient: str | None = None  # acepta | rechaza | sin_respuesta (with 211 when the seed names one)
+    recipient_after: timedelta | None = None
+
+
+def sat_verdict(ctx: Context, conn: sqlite3.Connection, uuid: str, rfc: str | None) -> Verdict:
+    """SAT's verdict (``registry.verdict_of``: the registry over the scenario's seed) in SF's codes."""
+    found = registry.verdict_of(conn, ctx.session, uuid, rfc, ctx.scenarios.sat.cfdi(uuid), ctx.now())
+    code = codes.VERDICT_CODES[found.verdict]
+    if code == codes.IN_PROCESS:  # the recipient decides; one already asked accepts unless the seed says otherwise
+        return Verdict(code, found.recipient or registry.ACEPTA, found.recipient_after)
+    return Verdict(code)
+
+
+def rule_code(outcome: Outcome | None, uuid: str) -> int | None:
+    """The code a matched rule gives ``uuid`` (its ``uuid_codes`` entry, else its ``code``), if any."""
+    if outcome is None:
+        return None
+    per_uuid = outcome.code_for_uuid(uuid)
+    return per_uuid if per_uuid is not None else outcome.code
+
+
+def rule_message(outcome: Outcome | None, code: int, uuid: str) -> str:
+    """The rule's own message, else the UUID for 200 and the catalogue's text for the others."""
+    if outcome is not None and outcome.message:
+        return outcome.message
+    if code == codes.OK:
+        return uuid.lower()
+    return message(code)
