@@ -370,7 +370,6 @@ def jobs():
     """Each provider's asynchronous work in this session (MYSuite jobs, SF cancellations, ...)."""
     rt = runtime()
     ctx = rt.context(session())
-    rt.timers.fire_due(session())
     return jsonify({p.id: p.state(ctx) for p in rt.providers if p.state is not None})
 
 
