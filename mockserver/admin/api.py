@@ -35,6 +35,20 @@ def bad_request(message: str, **extra):
     return jsonify({"error": "bad request", "message": message, **extra}), 400
 
 
+def limit_arg(default: int, least: int | None = None, most: int | None = None) -> int:
+    """The query's ``?limit=`` (``default`` when absent), held within [least, most] where given.
+
+    Raises ValueError, with the message to answer, when it is not a whole number.
+    """
+    try:
+        limit = int(request.args.get("limit", default))
+    except ValueError:
+        raise ValueError("limit must be a whole number") from None
+    if least is not None:
+        limit = max(least, limit)
+    return limit if most is None else min(limit, most)
+
+
 @blueprint.before_request
 def check_token():
     if not runtime().settings.admin_token or request.endpoint == "admin.health":
@@ -190,10 +204,7 @@ def reset():
 @blueprint.get("/requests")
 def requests_journal():
     try:
-        limit = int(request.args.get("limit", 100))
-    except ValueError:
-        return bad_request("limit must be a whole number")
-    try:
+        limit = limit_arg(100)
         uuid = _uuid_filter()
     except ValueError as exc:
         return bad_request(str(exc))
@@ -343,9 +354,9 @@ def remove_rule(rule_id: str):
 def sessions():
     """Sessions seen recently (newest first): their requests and when they last called."""
     try:
-        limit = max(1, min(int(request.args.get("limit", 50)), 1000))
-    except ValueError:
-        return bad_request("limit must be a whole number")
+        limit = limit_arg(50, least=1, most=1000)
+    except ValueError as exc:
+        return bad_request(str(exc))
     return jsonify({"sessions": runtime().recent_sessions(limit)})
 
 
@@ -377,15 +388,15 @@ def jobs():
 def sat_registry():
     """The SAT side of the UUIDs this session touched (``?uuid=`` for one, ``?limit=`` newest first)."""
     try:
-        limit = int(request.args.get("limit", 200))
-    except ValueError:
-        return bad_request("limit must be a whole number")
+        limit = limit_arg(200, least=0, most=10_000)
+    except ValueError as exc:
+        return bad_request(str(exc))
     with runtime().store.read() as conn:
         uuid = request.args.get("uuid")
         if uuid:
             entry = registry.entry_of(conn, session(), uuid)
             found = [{"uuid": uuid.upper(), **entry._asdict()}] if entry else []
             return jsonify({"uuids": found})
-        return jsonify({"uuids": registry.entries(conn, session(), max(0, min(limit, 10_000)))})
+        return jsonify({"uuids": registry.entries(conn, session(), limit)})
 
 
