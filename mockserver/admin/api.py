@@ -35,15 +35,27 @@ def bad_request(message: str, **extra):
     return jsonify({"error": "bad request", "message": message, **extra}), 400
 
 
+class BadArgument(ValueError):
+    """A query argument or body the admin API cannot take: answered 400 with its message, in one place
+    (:func:`bad_argument`), by whichever route meets it."""
+
+
+def bad_argument(exc: BadArgument):
+    return bad_request(str(exc))
+
+
+blueprint.register_error_handler(BadArgument, bad_argument)
+
+
 def limit_arg(default: int, least: int | None = None, most: int | None = None) -> int:
     """The query's ``?limit=`` (``default`` when absent), held within [least, most] where given.
 
-    Raises ValueError, with the message to answer, when it is not a whole number.
+    Raises BadArgument when it is not a whole number.
     """
     try:
         limit = int(request.args.get("limit", default))
     except ValueError:
-        raise ValueError("limit must be a whole number") from None
+        raise BadArgument("limit must be a whole number") from None
     if least is not None:
         limit = max(least, limit)
     return limit if most is None else min(limit, most)
@@ -144,9 +156,9 @@ def _json_body() -> dict:
     try:
         data = _json(request.get_data(as_text=True)) if request.is_json else None
     except ValueError as exc:
-        raise ValueError(f"invalid JSON: {exc}") from None
+        raise BadArgument(f"invalid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise ValueError("the body must be a JSON object")
+        raise BadArgument("the body must be a JSON object")
     return data
 
 
@@ -186,10 +198,7 @@ def health():
 @blueprint.post("/reset")
 def reset():
     """Reset this session; at the top level, everything (or ``{"session": id}`` only)."""
-    try:
-        body = _json_body()
-    except ValueError as exc:
-        return bad_request(str(exc))
+    body = _json_body()
     target = body.get("session", request.args.get("session"))
     if target == "default":
         target = DEFAULT_SESSION
@@ -203,11 +212,7 @@ def reset():
 
 @blueprint.get("/requests")
 def requests_journal():
-    try:
-        limit = limit_arg(100)
-        uuid = _uuid_filter()
-    except ValueError as exc:
-        return bad_request(str(exc))
+    limit, uuid = limit_arg(100), _uuid_filter()
     items = runtime().journal.query(
         session(),
         provider=request.args.get("provider"),
@@ -238,10 +243,7 @@ def conformance_summary():
 
 @blueprint.get("/requests/count")
 def requests_count():
-    try:
-        uuid = _uuid_filter()
-    except ValueError as exc:
-        return bad_request(str(exc))
+    uuid = _uuid_filter()
     n = runtime().journal.count(
         session(), provider=request.args.get("provider"), operation=request.args.get("operation"), uuid=uuid
     )
@@ -253,7 +255,7 @@ def requests_count():
 def _uuid_filter() -> str | None:
     uuid = (request.args.get("uuid") or "").strip()
     if uuid and not is_uuid(uuid):
-        raise ValueError(f"uuid must be a UUID (8-4-4-4-12 hexadecimal digits), not {uuid[:60]!r}")
+        raise BadArgument(f"uuid must be a UUID (8-4-4-4-12 hexadecimal digits), not {uuid[:60]!r}")
     return uuid or None
 
 
@@ -353,10 +355,7 @@ def remove_rule(rule_id: str):
 @blueprint.get("/sessions")
 def sessions():
     """Sessions seen recently (newest first): their requests and when they last called."""
-    try:
-        limit = limit_arg(50, least=1, most=1000)
-    except ValueError as exc:
-        return bad_request(str(exc))
+    limit = limit_arg(50, least=1, most=1000)
     return jsonify({"sessions": runtime().recent_sessions(limit)})
 
 
@@ -387,10 +386,7 @@ def jobs():
 @blueprint.get("/registry")
 def sat_registry():
     """The SAT side of the UUIDs this session touched (``?uuid=`` for one, ``?limit=`` newest first)."""
-    try:
-        limit = limit_arg(200, least=0, most=10_000)
-    except ValueError as exc:
-        return bad_request(str(exc))
+    limit = limit_arg(200, least=0, most=10_000)
     with runtime().store.read() as conn:
         uuid = request.args.get("uuid")
         if uuid:
