@@ -8,6 +8,7 @@ import re
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 
+from .providers import all_providers
 from .runtime import DEFAULT_SESSION, SESSION_ID_RULE, Runtime, valid_session_id
 from .settings import Settings
 from .soap import http as soap_http
@@ -77,7 +78,7 @@ def _route_table(
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
     settings = settings or Settings.load()
-    runtime = runtime or Runtime(settings)
+    runtime = runtime or Runtime(settings, all_providers())
     app = Flask("mockserver")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["pac_mock"] = runtime

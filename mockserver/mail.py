@@ -2,9 +2,9 @@
 
 A provider records a message with :meth:`Outbox.enqueue` inside the same write transaction as the
 state change it reports (a timer firing, an admin decision), so the record exists iff the change
-does. Delivery happens outside that transaction, in a loop (:meth:`Outbox.start`) that claims due
-rows atomically (several worker processes never send one row twice), sends them with ``smtplib``
-to ``settings.smtp_host:smtp_port``, and retries with exponential backoff.
+does. Delivery happens outside that transaction, in the runtime's background work
+(:meth:`Outbox.work`), whose rounds claim due rows atomically (several worker processes never send
+one row twice), send them with ``smtplib`` to ``settings.smtp_host:smtp_port``, and retries with exponential backoff.
 
 Attachments (MYSuite's distribution mail: the CFDI's XML and PDF) are rows of ``outbox_attachments``
 written in the same transaction as their message.
@@ -21,23 +21,26 @@ from __future__ import annotations
 import json
 import logging
 import smtplib
-import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import TYPE_CHECKING, Any
 
+from .background import Work
+
 if TYPE_CHECKING:
     import sqlite3
 
-    from .runtime import Runtime
+    from .context import Sandbox
     from .settings import Settings
     from .store import Store
 
 log = logging.getLogger("pac_mock.mail")
+
+DELIVERY = "mail"  # the name of the delivery work
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -115,6 +118,7 @@ class Outbox:
         backoff_seconds: float = 1.0,
         claim_seconds: float = 60.0,
         smtp_timeout: float = 10.0,
+        wake: Callable[[], None] = lambda: None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -122,9 +126,7 @@ class Outbox:
         self.backoff_seconds = backoff_seconds
         self.claim_seconds = claim_seconds
         self.smtp_timeout = smtp_timeout
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._wake = wake  # brings the delivery round forward (the runtime's background runner)
 
     @property
     def delivers(self) -> bool:
@@ -159,7 +161,7 @@ class Outbox:
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (outbox_id, position, session, attachment.filename, attachment.content_type, attachment.data),
             )
-        self._wake.set()
+        self._wake()
         return outbox_id
 
     # Reading -------------------------------------------------------------------------------------
@@ -288,31 +290,13 @@ class Outbox:
             smtp.send_message(self.build_message(row))
 
     def wake(self) -> None:
-        self._wake.set()
+        """Deliver soon: a message was just recorded."""
+        self._wake()
 
-    def start(self, interval: float = 0.5) -> None:
-        """Deliver in a background thread (only when an SMTP server is configured)."""
-        if self._thread is not None or not self.delivers:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, args=(interval,), name="pac-mock-mail", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.smtp_timeout + 5)
-            self._thread = None
-
-    def _run(self, interval: float) -> None:
-        while not self._stop.is_set():
-            try:
-                self.deliver_due()
-            except Exception:  # one bad round must not end delivery
-                log.exception("mail delivery round failed")
-            self._wake.wait(interval)
-            self._wake.clear()
+    def work(self, interval: float = 0.5) -> Work:
+        """Delivery as background work: it runs only when an SMTP server is configured."""
+        return Work(DELIVERY, self.deliver_due, every=interval, after_timers=True, enabled=self.delivers,
+                    stop_timeout=self.smtp_timeout + 5)
 
 
 def _describe(row: Mapping[str, Any], attachments: list[dict[str, Any]]) -> dict[str, Any]:
@@ -334,6 +318,6 @@ def _describe(row: Mapping[str, Any], attachments: list[dict[str, Any]]) -> dict
     }
 
 
-def outbox_for(runtime: Runtime) -> Outbox:
+def outbox_for(runtime: Sandbox) -> Outbox:
     """The runtime's outbox."""
     return runtime.outbox

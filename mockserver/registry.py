@@ -116,20 +116,25 @@ def entries(conn: sqlite3.Connection, session: str, limit: int = 200) -> list[di
     return [dict(r) for r in rows]
 
 
-# Providers that stamp CFDIs: they register each new CFDI as vigente when it is stamped.
-STAMPING_PROVIDERS = ("mysuite",)
+def stamped_since(
+    conn: sqlite3.Connection, session: str, uuids: Iterable[str], since: datetime, *, stampers: Iterable[str]
+) -> set[str]:
+    """Of ``uuids`` (upper case), those stamped in this sandbox at or after ``since`` and still vigente.
 
-
-def stamped_since(conn: sqlite3.Connection, session: str, uuids: Iterable[str], since: datetime) -> set[str]:
-    """Of ``uuids`` (upper case), those stamped in this sandbox at or after ``since`` and still vigente."""
+    ``stampers``: the providers that stamp CFDIs (``Provider.stamps``); they register each new CFDI as
+    vigente when they stamp it.
+    """
+    stampers = tuple(stampers)
+    if not stampers:
+        return set()
     wanted = list(dict.fromkeys(u.upper() for u in uuids))
     found: set[str] = set()
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
         rows = conn.execute(
             f"SELECT uuid, updated_at FROM sat_registry WHERE session=? AND status=? AND provider IN "
-            f"({','.join('?' * len(STAMPING_PROVIDERS))}) AND uuid IN ({','.join('?' * len(chunk))})",
-            (session, VIGENTE, *STAMPING_PROVIDERS, *chunk),
+            f"({','.join('?' * len(stampers))}) AND uuid IN ({','.join('?' * len(chunk))})",
+            (session, VIGENTE, *stampers, *chunk),
         )
         for row in rows:
             at = datetime.fromisoformat(row["updated_at"])
@@ -211,8 +216,9 @@ def verdict(
 
 
 def verdict_of(
-    conn: sqlite3.Connection, session: str, uuid: str, rfc: str | None, seed: Seed | None, now: datetime
+    conn: sqlite3.Connection, session: str, uuid: str, rfc: str | None, seed: Seed | None, now: datetime,
+    *, stampers: Iterable[str],
 ) -> UuidVerdict:
-    """:func:`verdict` for one UUID, reading the registry in ``conn``."""
-    recent = bool(stamped_since(conn, session, [uuid], now - NOT_YET_KNOWN))
+    """:func:`verdict` for one UUID, reading the registry in ``conn`` (``stampers``: see :func:`stamped_since`)."""
+    recent = bool(stamped_since(conn, session, [uuid], now - NOT_YET_KNOWN, stampers=stampers))
     return verdict(rfc, entry_of(conn, session, uuid), seed, recently_stamped=recent)

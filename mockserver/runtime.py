@@ -12,22 +12,31 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 
 from . import mail
 from . import scenarios as scenario_module
+from .background import Runner
 from .clock import OUT_OF_RANGE, Clock, parse_instant
+from .context import Context, PendingOutcome
 from .journal import Journal
 from .scenarios.loader import parse_yaml
-from .scenarios.model import Outcome, Rule
 from .store import Store
+from .timers import SCHEMA as TIMERS_SCHEMA
 from .timers import Timers
+
+if TYPE_CHECKING:
+    from .declaration import Provider
+
+T = TypeVar("T")
+
+__all__ = ["DEFAULT_SESSION", "Context", "PendingOutcome", "Runtime", "valid_session_id"]
 
 log = logging.getLogger("pac_mock")
 
@@ -121,26 +130,39 @@ def session_name(session: str) -> str:
 class Runtime:
     """Everything a request needs, built once per process."""
 
-    def __init__(self, settings, providers: list | None = None) -> None:
-        from .providers import all_providers
-
+    def __init__(self, settings, providers: Sequence[Provider]) -> None:
         self.settings = settings
-        self.providers = all_providers() if providers is None else providers
-        self.store = Store(settings.database, [mail.SCHEMA, *(p.schema for p in self.providers if p.schema)])
+        self.providers = list(providers)
+        self.stampers = tuple(p.id for p in self.providers if p.stamps)
+        self.store = Store(settings.database, [TIMERS_SCHEMA, mail.SCHEMA,
+                                               *(p.schema for p in self.providers if p.schema)])
         self.journal = Journal(self.store, settings.journal_limit,
                                secrets=frozenset().union(*(p.secrets for p in self.providers)))
         self.scenarios = ScenarioSource(settings.scenarios or scenario_module.default_path())
+        # Background work: timers, mail delivery and what the providers declare; ``close`` ends it.
+        self.background = Runner()
         self.timers = Timers(self.store, self.clock_for)
-        self.outbox = mail.Outbox(self.store, settings)
-        self.timers.after_fire.append(self.outbox.wake)
+        self.timers.after_fire.append(self.background.timers_fired)
+        self.outbox = mail.Outbox(self.store, settings, wake=lambda: self.background.wake(mail.DELIVERY))
+        self.background.add(self.timers.work(settings.timer_interval))
+        self.background.add(self.outbox.work())
         self._overlay_cache: dict[tuple[str, int], scenario_module.Scenarios] = {}
         self._random = random.Random()
-        # Providers' background work to end before the store closes (registered by ``install``).
-        self.stop_hooks: list[Callable[[], None]] = []
-        self.start_hooks: list[Callable[[], None]] = []  # run by ``start``, after timers are due
+        self._owned: dict[str, Any] = {}
+        self._owned_lock = threading.Lock()
         for provider in self.providers:
             if provider.install is not None:
                 provider.install(self)
+            for work in provider.background(self) if provider.background is not None else ():
+                self.background.add(work)
+
+    def owned(self, key: str, make: Callable[[], T]) -> T:
+        """This runtime's one ``key`` object (a provider's cache, its document files), made on first use:
+        two runtimes in one process share none of them."""
+        with self._owned_lock:
+            if key not in self._owned:
+                self._owned[key] = make()
+            return self._owned[key]
 
     # Clocks ---------------------------------------------------------------------------------
 
@@ -198,9 +220,8 @@ class Runtime:
                         clock.frozen_at.isoformat() if clock.frozen_at else None,
                     ),
                 )
-        # Moving time makes work due: do it now, so the caller sees its effect on return.
-        self.timers.fire_due(session)
-        return self.clock_for(session)
+        # Moving time makes work due: a context fires it, so the caller sees its effect on return.
+        return self.context(session).clock
 
     # Scenarios --------------------------------------------------------------------------------
 
@@ -365,7 +386,11 @@ class Runtime:
         return recent
 
     def context(self, session: str = DEFAULT_SESSION) -> Context:
-        return Context(self, session, self.clock_for(session))
+        """A request's view of ``session``. Timers that fell due fire here first (and in the background
+        work): whatever reads state through a context sees the work that time has made due."""
+        clock = self.clock_for(session)
+        self.timers.fire_due(session, clock)
+        return Context(self, session, clock)
 
     def reset(self, session: str | None = None) -> None:
         self.store.reset(session)
@@ -376,107 +401,12 @@ class Runtime:
 
     def start(self) -> None:
         self.timers.fire_due()  # whatever fell due while the server was down
-        self.timers.start(self.settings.timer_interval)
-        self.outbox.start()  # SMTP delivery of recorded notifications (when configured)
-        for hook in self.start_hooks:
-            hook()
+        self.background.start()
 
     def stop(self) -> None:
-        self.timers.stop()
-        for hook in self.stop_hooks:
-            hook()
-        self.outbox.stop()
+        self.background.stop()
 
     def close(self) -> None:
-        """Stop the background work, then close the store it uses (threads woken by timers included)."""
+        """Stop the background work, then close the store it uses."""
         self.stop()
         self.store.close()
-
-
-class PendingOutcome:
-    """The outcome of the rule chosen for a call, taken (and counted) when the service first reads it.
-
-    A call refused before rules apply (bad credentials, a missing field, a size outside the limits)
-    never reads it, so it uses none of the rule's ``times`` and moves no sequence on.
-    """
-
-    __slots__ = ("_ctx", "_note", "_outcome", "rule")
-
-    def __init__(self, ctx: Context, rule: Rule, note: dict) -> None:
-        self._ctx = ctx
-        self._note = note
-        self._outcome: Outcome | None = None
-        self.rule = rule
-
-    def resolve(self) -> Outcome:
-        if self._outcome is None:
-            ctx, rule = self._ctx, self.rule
-            index = ctx.store.increment(ctx.session, rule.key) - 1
-            if rule.times is not None and index >= rule.times:
-                self._outcome = Outcome()  # another worker used the last one meanwhile
-                self._note["did"] = f"used up ({rule.times} of {rule.times} times, by a concurrent call)"
-            else:
-                self._outcome = rule.outcome_for(index)
-                self._note["did"] = self._outcome.describe()
-                self._note["call"] = index + 1
-        return self._outcome
-
-    def __getattr__(self, name: str):
-        return getattr(self.resolve(), name)
-
-    def __repr__(self) -> str:
-        return f"<PendingOutcome {self.rule.id}>"
-
-
-@dataclass
-class Context:
-    """One request's view of the sandbox: its session, clock and scenarios."""
-
-    runtime: Runtime
-    session: str
-    clock: Clock
-    # Every rule that matched this call and what it did, for the journal.
-    rule_notes: list[dict] = field(default_factory=list)
-
-    @property
-    def store(self) -> Store:
-        return self.runtime.store
-
-    @property
-    def timers(self) -> Timers:
-        return self.runtime.timers
-
-    @property
-    def settings(self):
-        return self.runtime.settings
-
-    @cached_property
-    def scenarios(self) -> scenario_module.Scenarios:
-        return self.runtime.scenarios_for(self.session)
-
-    def now(self) -> datetime:
-        return self.clock.now()
-
-    def outcome(self, provider: str, operation: str, fields: Mapping[str, str | None]) -> PendingOutcome | None:
-        """The scenario outcome for this call, or None when no rule applies.
-
-        Rules are tried in order; one whose ``times`` is used up or whose ``probability`` does not fire
-        is skipped. Call counts live in the store so that every worker process counts together, and
-        grow only when the service reads the outcome (see :class:`PendingOutcome`).
-        """
-        chosen: PendingOutcome | None = None
-        for rule in self.scenarios.match(provider, operation, fields):
-            note: dict = {"id": rule.id, "at": rule.origin()}
-            if fields.get("uuid"):
-                note["uuid"] = fields["uuid"]
-            self.rule_notes.append(note)
-            if chosen is not None:
-                note["did"] = f"not tried: {chosen.rule.id} came first"
-            elif rule.times is not None and self.store.counter(self.session, rule.key) >= rule.times:
-                note["did"] = f"used up ({rule.times} of {rule.times} times)"
-            elif rule.probability < 1 and self.runtime._random.random() >= rule.probability:
-                note["did"] = f"not drawn (probability {rule.probability:g})"
-            else:
-                note["did"] = "not reached: the call was answered before rules apply"
-                chosen = PendingOutcome(self, rule, note)
-        return chosen

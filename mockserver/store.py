@@ -52,18 +52,6 @@ CREATE TABLE IF NOT EXISTS claims (
     value TEXT NOT NULL,
     PRIMARY KEY (session, scope, key)
 );
-CREATE TABLE IF NOT EXISTS timers (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    session TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    due_at REAL NOT NULL,
-    payload TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    fired_at TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT
-);
-CREATE INDEX IF NOT EXISTS timers_due ON timers(fired_at, session, due_at);
 CREATE TABLE IF NOT EXISTS server_state (
     name TEXT PRIMARY KEY,
     value TEXT NOT NULL

@@ -1,8 +1,8 @@
 """Durable timers: work that happens "later" in mock time.
 
-"This job completes at T", "this cancellation resolves at T" are rows with ``due_at``. A background
-worker fires them when due; they are also fired on read (``fire_due``) and right after the clock moves.
-A handler runs inside the same write transaction that marks its timer fired, so a crash either keeps
+"This job completes at T", "this cancellation resolves at T" are rows with ``due_at``. They fire in the
+runtime's background work (:meth:`Timers.work`) and, for one session, when a request's context is made
+(``Runtime.context``), so that a status query after the clock moved sees the change. A handler runs inside the same write transaction that marks its timer fired, so a crash either keeps
 both or neither: nothing is lost and nothing fires twice. Several processes may share the file: the
 write lock means one of them fires each timer.
 """
@@ -12,17 +12,32 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from .background import Work
 from .clock import Clock, real_now
 from .store import Store
 
 log = logging.getLogger("pac_mock.timers")
 
 MAX_ATTEMPTS = 5
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS timers (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    due_at REAL NOT NULL,
+    payload TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    fired_at TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS timers_due ON timers(fired_at, session, due_at);
+"""
 
 
 @dataclass
@@ -46,9 +61,6 @@ class Timers:
         self.clock_for = clock_for
         self.handlers: dict[str, Handler] = {}
         self.after_fire: list[Callable[[], None]] = []
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def register(self, kind: str, handler: Handler) -> None:
         self.handlers[kind] = handler
@@ -61,8 +73,8 @@ class Timers:
             "INSERT INTO timers(session, kind, due_at, payload, created_at) VALUES (?, ?, ?, ?, ?)",
             (session, kind, due_at.timestamp(), json.dumps(payload), real_now().isoformat()),
         )
-        # No wake-up here: the worker's next round (every ``interval``) is soon enough, and waking it on
-        # every request doubled the cost of a request that schedules work.
+        # No wake-up here: the background work's next round (every ``interval``) is soon enough, and
+        # waking it on every request doubled the cost of a request that schedules work.
         return int(cur.lastrowid)
 
     def cancel(self, conn: sqlite3.Connection, session: str, kind: str, **payload: str) -> int:
@@ -93,8 +105,9 @@ class Timers:
             for r in rows
         ]
 
-    def fire_due(self, session: str | None = None) -> int:
-        """Fire every timer that is due by its session's clock. Returns how many fired."""
+    def fire_due(self, session: str | None = None, clock: Clock | None = None) -> int:
+        """Fire every timer that is due by its session's clock (``clock``, when the caller just read it
+        for ``session``). Returns how many fired."""
         if session is None:
             with self.store.read() as conn:
                 sessions = [
@@ -105,14 +118,14 @@ class Timers:
             sessions = [session]
         fired = 0
         for sid in sessions:
-            fired += self._fire_session(sid)
+            fired += self._fire_session(sid, clock if session is not None else None)
         if fired:
             for hook in self.after_fire:
                 hook()
         return fired
 
-    def _fire_session(self, session: str) -> int:
-        clock = self.clock_for(session)
+    def _fire_session(self, session: str, clock: Clock | None = None) -> int:
+        clock = clock or self.clock_for(session)
         now = clock.now()
         with self.store.read() as conn:
             # Cheap unlocked look first: most reads find nothing due.
@@ -161,28 +174,6 @@ class Timers:
                 fired += 1
         return fired
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    def start(self, interval: float = 0.25) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, args=(interval,), name="pac-mock-timers", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def _run(self, interval: float) -> None:
-        while not self._stop.is_set():
-            try:
-                self.fire_due()
-            except Exception:  # keep the worker alive whatever one round did
-                log.exception("timer round failed")
-            self._wake.wait(interval)
-            self._wake.clear()
+    def work(self, interval: float) -> Work:
+        """Firing every session's due timers, as background work."""
+        return Work("timers", self.fire_due, every=interval)

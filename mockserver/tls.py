@@ -27,17 +27,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .settings import Settings
 
-# The providers' own HTTPS host names (provider documents and WSDLs), plus the compose service name.
-PROVIDER_HOSTS = (
-    "solucionfactible.com",
-    "www.solucionfactible.com",
-    "testing.solucionfactible.com",
-    "cancelacion.expidetufactura.com.mx",
-    "www.mysuitetest.com",
-    "async.mysuitetest.com",
-    "www.mysuitecfdi.com",
-    "async.mysuitecfdi.com",
-)
+# The compose service name besides localhost; the providers' own host names come from their declarations.
 LOCAL_NAMES = ("localhost", "pac-mock")
 LOCAL_ADDRESSES = ("127.0.0.1", "::1")
 DEFAULT_TLS_PORT = 8443
@@ -89,8 +79,15 @@ def _new_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
+def provider_hosts() -> list[str]:
+    """The providers' real HTTPS host names (``Provider.hosts``), for clients that keep them."""
+    from .providers import all_providers
+
+    return list(dict.fromkeys(h for p in all_providers() for h in p.hosts))
+
+
 def server_names() -> list[str]:
-    return [*LOCAL_NAMES, *LOCAL_ADDRESSES, *PROVIDER_HOSTS]
+    return [*LOCAL_NAMES, *LOCAL_ADDRESSES, *provider_hosts()]
 
 
 def _pem_key(key: rsa.RSAPrivateKey) -> bytes:
@@ -135,7 +132,7 @@ def _server_certificate(
     key: rsa.RSAPrivateKey, ca_cert: x509.Certificate, ca_key: rsa.RSAPrivateKey
 ) -> x509.Certificate:
     now = dt.datetime.now(dt.UTC)
-    alt_names: list[x509.GeneralName] = [x509.DNSName(n) for n in (*LOCAL_NAMES, *PROVIDER_HOSTS)]
+    alt_names: list[x509.GeneralName] = [x509.DNSName(n) for n in (*LOCAL_NAMES, *provider_hosts())]
     alt_names += [x509.IPAddress(ipaddress.ip_address(a)) for a in LOCAL_ADDRESSES]
     return (
         x509.CertificateBuilder()

@@ -11,6 +11,7 @@ from lxml import etree
 from mockserver import registry
 from mockserver import sat as sat_module
 from mockserver.clock import Clock, parse_instant
+from mockserver.providers import all_providers
 from mockserver.providers.expidetufactura import codes
 from mockserver.providers.expidetufactura.models import Known
 from mockserver.providers.expidetufactura.service import (
@@ -32,7 +33,7 @@ FECHA = NOW - timedelta(minutes=1)
 
 @pytest.fixture(scope="module")
 def runtime() -> Runtime:
-    return Runtime(Settings(port=0, memory=True))
+    return Runtime(Settings(port=0, memory=True), all_providers())
 
 
 @pytest.fixture

@@ -1,9 +1,10 @@
 """The layering, as import rules read from the source with ``ast``: wire (HTTP and SOAP) → domain (each
 provider's rules, the SAT core) → state and effects. A new import across a boundary fails here.
 
-Every import counts, including those inside functions and under ``TYPE_CHECKING``. What the rules do
-not say yet: ``runtime`` imports the provider registry while every provider imports ``runtime`` (a
-cycle), and the SOAP dispatcher (``soap/http.py``) writes the journal itself.
+Every import counts, including those inside functions and under ``TYPE_CHECKING``. The runtime is
+given the providers (``app.create_app`` passes the registry's list) and providers see it through
+``mockserver.context``: no import cycle runs between them. What the rules do not say yet: the SOAP
+dispatcher (``soap/http.py``) writes the journal itself.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def _sat_core_forbids(module: str, target: str) -> bool:
     return within(target, PACKAGE) and not within(target, f"{PACKAGE}.sat", f"{PACKAGE}.soap.xml")
 
 
-STATE = tuple(f"{PACKAGE}.{m}" for m in ("store", "clock", "registry", "timers", "mail", "journal"))
+STATE = tuple(f"{PACKAGE}.{m}" for m in ("store", "clock", "registry", "timers", "mail", "journal", "background"))
 WIRE = tuple(f"{PACKAGE}.{m}" for m in ("soap", "admin", "app", "server"))
 
 RULES = [
@@ -104,6 +105,12 @@ RULES = [
     Rule("outside providers/, a provider is reached through the registry (mockserver.providers) only",
          lambda m: not within(m, f"{PACKAGE}.providers", f"{PACKAGE}.testing"),
          lambda m, t: _provider_of(t) is not None),
+    Rule("a provider sees the running sandbox through mockserver.context, never the runtime",
+         lambda m: within(m, f"{PACKAGE}.providers", f"{PACKAGE}.declaration"),
+         lambda m, t: within(t, f"{PACKAGE}.runtime")),
+    Rule("the runtime receives the providers: it and the context import none of them",
+         lambda m: m in (f"{PACKAGE}.runtime", f"{PACKAGE}.context"),
+         lambda m, t: within(t, f"{PACKAGE}.providers")),
     Rule("the SOAP layer knows no provider",
          lambda m: within(m, f"{PACKAGE}.soap"), lambda m, t: within(t, f"{PACKAGE}.providers")),
     Rule("scenarios know no wire and no web framework",
@@ -131,10 +138,10 @@ def test_the_rules_see_every_kind_of_import():
     imports = {(i.module, t) for i in imports_under(ROOT / PACKAGE) for t in i.targets}
     # relative, relative from a package, absolute, inside a function, under TYPE_CHECKING
     assert ("mockserver.sat._xml", "mockserver.soap.xml") in imports
-    assert ("mockserver.providers", "mockserver.soap.service") in imports
+    assert ("mockserver.declaration", "mockserver.soap.service") in imports
     assert ("mockserver.server", "granian") in imports
     assert ("mockserver.providers", "mockserver.providers.mysuite") in imports
-    assert ("mockserver.providers", "flask") in imports
+    assert ("mockserver.declaration", "flask") in imports
 
 
 @pytest.mark.parametrize(
@@ -153,6 +160,11 @@ def test_the_rules_see_every_kind_of_import():
         ("admin/api.py", "from ..providers.solucionfactible.codes import CODES", "through the registry"),
         ("soap/service.py", "from ..providers import expidetufactura", "the SOAP layer"),
         ("scenarios/model.py", "from ..soap.faults import SoapFault", "scenarios"),
+        ("providers/mysuite/service.py", "from ...runtime import Runtime", "through mockserver.context"),
+        ("providers/solucionfactible/admin.py", "    from ...runtime import Context", "through mockserver.context"),
+        ("runtime.py", "from .providers import all_providers", "receives the providers"),
+        ("context.py", "    from .providers.mysuite import worker", "receives the providers"),
+        ("background.py", "from .providers import mysuite", "state and effects"),
     ],
 )
 def test_a_planted_violation_is_reported(tmp_path, file, line, rule):

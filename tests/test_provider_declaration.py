@@ -7,21 +7,25 @@ Nothing outside ``mockserver/providers/`` names it: everything below reads its d
 from __future__ import annotations
 
 import base64
+import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
+from mockserver import registry
 from mockserver.app import create_app, runtime_of
+from mockserver.background import Work
 from mockserver.providers import Provider, all_providers, registered
 from mockserver.sat import sign_cancelacion
 from mockserver.sat.pki import fixture
 from mockserver.scenarios import check_file, load_text
 from mockserver.settings import Settings
 from mockserver.soap.service import Call, Operation, SoapService
-from mockserver.testing.client import _check_names, known_operations
+from mockserver.testing.client import AdminClient, _check_names, known_operations
+from mockserver.tls import server_names
 
 NS = "urn:example:ping"
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -69,6 +73,29 @@ def fields(payload: etree._Element) -> dict:
     return {"user": payload.findtext("user")}
 
 
+HOST = "ping.example.test"
+LATER = "ping-later"  # its timer: a pinged UUID is stamped (registered as vigente) an hour later
+ROUNDS: list[str] = []  # what its background work did, round by round
+WOKEN = threading.Event()
+
+
+def install(runtime) -> None:
+    def stamp(firing) -> None:
+        registry.set_status(firing.conn, firing.session, firing.payload["uuid"], registry.VIGENTE,
+                            at=firing.due_at, provider="ping")
+
+    runtime.timers.register(LATER, stamp)
+
+
+def background(runtime) -> list[Work]:
+    def tidy() -> int:
+        ROUNDS.append("tidy")
+        WOKEN.set()
+        return 0
+
+    return [Work("ping-tidy", tidy, every=3600.0, after_timers=True)]
+
+
 def ping_provider(tmp_path: Path) -> Provider:
     wsdl = tmp_path / "Ping.wsdl"
     wsdl.write_text(WSDL, encoding="utf-8")
@@ -82,6 +109,11 @@ def ping_provider(tmp_path: Path) -> Provider:
         secrets=frozenset({"pin"}),
         codes=CODES,
         code_meaning=lambda summary: (str(summary["code"]), "ok" if summary["code"] == PONG else "bad"),
+        install=install,
+        background=background,
+        hosts=(HOST,),
+        paths={"ping": "/ping/Ping", "ping_again": "/ping/Ping"},
+        stamps=True,
     )
 
 
@@ -115,7 +147,7 @@ def served(tmp_path):
         try:
             yield app.test_client(), path
         finally:
-            runtime_of(app).store.close()
+            runtime_of(app).close()
 
 
 def post(client, user: str) -> etree._Element:
@@ -156,6 +188,37 @@ def test_it_is_listed_by_health_the_admin_api_and_the_test_client(served):
     _check_names("ping", "ping")
     with pytest.raises(ValueError, match="unknown operation 'pong' for ping"):
         _check_names("ping", "pong")
+
+
+def test_its_host_names_paths_and_stamps_come_from_its_declaration(served):
+    client, _ = served
+    assert HOST in server_names()  # the local TLS certificate names it
+    pac_mock = AdminClient("http://sandbox.test", session="s1")
+    assert pac_mock.service_url("ping_again") == "http://sandbox.test/__session/s1/ping/Ping"
+    declared = {p["id"]: p for p in client.get("/__admin/providers").get_json()["providers"]}
+    assert declared["ping"]["hosts"] == [HOST] and declared["ping"]["stamps"] is True
+    assert "ping" in runtime_of(client.application).stampers
+
+
+def test_its_timers_fire_when_a_context_is_made_and_its_work_runs_in_the_runner(served):
+    client, _ = served
+    rt = runtime_of(client.application)
+    uuid = "5B7E4A10-0C39-4D52-8E61-3F2A9B8C7D64"
+    start = rt.clock_for("t").now()
+    with rt.store.tx() as conn:
+        rt.timers.schedule(conn, "t", LATER, start + timedelta(hours=1), {"uuid": uuid})
+    assert "ping-tidy" in rt.background.names() and rt.background.running() == []  # not started yet
+    WOKEN.clear()
+    answer = client.post("/__session/t/__admin/clock", json={"advance": "2h"})
+    assert answer.status_code == 200, answer.get_json()
+    with rt.store.read() as conn:  # the clock's move made the timer due, and it fired on return
+        assert registry.stamped_since(conn, "t", [uuid], start, stampers=rt.stampers) == {uuid}
+        assert registry.stamped_since(conn, "t", [uuid], start, stampers=()) == set()
+    rt.start()
+    assert WOKEN.wait(30)  # the runner ran the declared work
+    assert "ping-tidy" in rt.background.running()
+    rt.stop()
+    assert rt.background.running() == []
 
 
 def test_scenarios_are_checked_against_its_declaration(served, tmp_path):

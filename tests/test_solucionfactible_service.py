@@ -11,6 +11,7 @@ import pytest
 from mockserver import registry
 from mockserver.clock import Clock
 from mockserver.mail import outbox_for
+from mockserver.providers import all_providers
 from mockserver.providers.errors import ProviderError, code_for
 from mockserver.providers.solucionfactible import (
     auth,
@@ -42,7 +43,7 @@ T0 = datetime(2026, 1, 10, 16, 0, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def runtime():
-    rt = Runtime(Settings(memory=True))
+    rt = Runtime(Settings(memory=True), all_providers())
     yield rt
     rt.close()
 
@@ -197,14 +198,23 @@ def test_decide_accepts_once(ctx):
     assert lifecycle.decide(ctx, new_uuid(), accept=True) is None
 
 
-def test_csd_pair_checks_and_cache():
+def test_csd_pair_checks_and_cache(ctx):
     info = fixture("csd_moral")
-    cert = csd.checked_pair(info.cer_bytes(), info.key_bytes(), info.password)
+    cert = csd.checked_pair(ctx, info.cer_bytes(), info.key_bytes(), info.password)
     assert cert.rfc == RFC
-    assert csd.checked_pair(info.cer_bytes(), info.key_bytes(), info.password) is cert
+    assert csd.checked_pair(ctx, info.cer_bytes(), info.key_bytes(), info.password) is cert
     with pytest.raises(ProviderError) as err:
-        csd.checked_pair(info.cer_bytes(), info.key_bytes(), "otra")
+        csd.checked_pair(ctx, info.cer_bytes(), info.key_bytes(), "otra")
     assert err.value.code == 306 and "otra" not in err.value.message
+    # The cache (and the key of its digests) belongs to the runtime: another runtime has its own.
+    other = Runtime(Settings(memory=True), all_providers())
+    try:
+        assert csd.checked_pair(other.context(), info.cer_bytes(), info.key_bytes(), info.password) == cert
+        key = "solucionfactible.csd-pairs"
+        mine, theirs = ctx.runtime.owned(key, csd.PairCache), other.owned(key, csd.PairCache)
+        assert mine is not theirs and mine._secret != theirs._secret
+    finally:
+        other.close()
 
 
 def test_csd_sent_as_base64_text(ctx):

@@ -13,6 +13,7 @@ import requests
 import yaml
 
 from mockserver.clock import Clock
+from mockserver.providers import all_providers
 from mockserver.runtime import Runtime
 from mockserver.server import BackgroundServer
 from mockserver.settings import Settings
@@ -30,7 +31,7 @@ def xpd_envelope(user: str) -> str:
 
 
 def _runtime(tmp_path: Path) -> Runtime:
-    return Runtime(Settings(data_dir=tmp_path, timer_interval=0.05))
+    return Runtime(Settings(data_dir=tmp_path, timer_interval=0.05), all_providers())
 
 
 def test_timers_survive_a_restart_and_fire_once(tmp_path):

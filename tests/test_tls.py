@@ -16,7 +16,7 @@ import requests
 import urllib3
 from cryptography import x509
 
-from mockserver.tls import PROVIDER_HOSTS, certificate_expired, ensure_certificates
+from mockserver.tls import certificate_expired, ensure_certificates, provider_hosts
 
 from helpers import ROOT, server_env, stop_server
 
@@ -44,7 +44,7 @@ def test_server_certificate_names_localhost_and_the_providers_and_chains_to_the_
     leaf.verify_directly_issued_by(ca)
     names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     dns = set(names.get_values_for_type(x509.DNSName))
-    assert {"localhost", *PROVIDER_HOSTS} <= dns
+    assert {"localhost", *provider_hosts()} <= dns
     assert {"solucionfactible.com", "www.mysuitetest.com", "async.mysuitetest.com"} <= dns
     assert {str(a) for a in names.get_values_for_type(x509.IPAddress)} == {"127.0.0.1", "::1"}
     assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is True

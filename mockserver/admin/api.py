@@ -35,6 +35,32 @@ def bad_request(message: str, **extra):
     return jsonify({"error": "bad request", "message": message, **extra}), 400
 
 
+class BadArgument(ValueError):
+    """A query argument or body the admin API cannot take: answered 400 with its message, in one place
+    (:func:`bad_argument`), by whichever route meets it."""
+
+
+def bad_argument(exc: BadArgument):
+    return bad_request(str(exc))
+
+
+blueprint.register_error_handler(BadArgument, bad_argument)
+
+
+def limit_arg(default: int, least: int | None = None, most: int | None = None) -> int:
+    """The query's ``?limit=`` (``default`` when absent), held within [least, most] where given.
+
+    Raises BadArgument when it is not a whole number.
+    """
+    try:
+        limit = int(request.args.get("limit", default))
+    except ValueError:
+        raise BadArgument("limit must be a whole number") from None
+    if least is not None:
+        limit = max(least, limit)
+    return limit if most is None else min(limit, most)
+
+
 @blueprint.before_request
 def check_token():
     if not runtime().settings.admin_token or request.endpoint == "admin.health":
@@ -130,9 +156,9 @@ def _json_body() -> dict:
     try:
         data = _json(request.get_data(as_text=True)) if request.is_json else None
     except ValueError as exc:
-        raise ValueError(f"invalid JSON: {exc}") from None
+        raise BadArgument(f"invalid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise ValueError("the body must be a JSON object")
+        raise BadArgument("the body must be a JSON object")
     return data
 
 
@@ -172,10 +198,7 @@ def health():
 @blueprint.post("/reset")
 def reset():
     """Reset this session; at the top level, everything (or ``{"session": id}`` only)."""
-    try:
-        body = _json_body()
-    except ValueError as exc:
-        return bad_request(str(exc))
+    body = _json_body()
     target = body.get("session", request.args.get("session"))
     if target == "default":
         target = DEFAULT_SESSION
@@ -189,14 +212,7 @@ def reset():
 
 @blueprint.get("/requests")
 def requests_journal():
-    try:
-        limit = int(request.args.get("limit", 100))
-    except ValueError:
-        return bad_request("limit must be a whole number")
-    try:
-        uuid = _uuid_filter()
-    except ValueError as exc:
-        return bad_request(str(exc))
+    limit, uuid = limit_arg(100), _uuid_filter()
     items = runtime().journal.query(
         session(),
         provider=request.args.get("provider"),
@@ -227,10 +243,7 @@ def conformance_summary():
 
 @blueprint.get("/requests/count")
 def requests_count():
-    try:
-        uuid = _uuid_filter()
-    except ValueError as exc:
-        return bad_request(str(exc))
+    uuid = _uuid_filter()
     n = runtime().journal.count(
         session(), provider=request.args.get("provider"), operation=request.args.get("operation"), uuid=uuid
     )
@@ -242,7 +255,7 @@ def requests_count():
 def _uuid_filter() -> str | None:
     uuid = (request.args.get("uuid") or "").strip()
     if uuid and not is_uuid(uuid):
-        raise ValueError(f"uuid must be a UUID (8-4-4-4-12 hexadecimal digits), not {uuid[:60]!r}")
+        raise BadArgument(f"uuid must be a UUID (8-4-4-4-12 hexadecimal digits), not {uuid[:60]!r}")
     return uuid or None
 
 
@@ -342,10 +355,7 @@ def remove_rule(rule_id: str):
 @blueprint.get("/sessions")
 def sessions():
     """Sessions seen recently (newest first): their requests and when they last called."""
-    try:
-        limit = max(1, min(int(request.args.get("limit", 50)), 1000))
-    except ValueError:
-        return bad_request("limit must be a whole number")
+    limit = limit_arg(50, least=1, most=1000)
     return jsonify({"sessions": runtime().recent_sessions(limit)})
 
 
@@ -370,23 +380,19 @@ def jobs():
     """Each provider's asynchronous work in this session (MYSuite jobs, SF cancellations, ...)."""
     rt = runtime()
     ctx = rt.context(session())
-    rt.timers.fire_due(session())
     return jsonify({p.id: p.state(ctx) for p in rt.providers if p.state is not None})
 
 
 @blueprint.get("/registry")
 def sat_registry():
     """The SAT side of the UUIDs this session touched (``?uuid=`` for one, ``?limit=`` newest first)."""
-    try:
-        limit = int(request.args.get("limit", 200))
-    except ValueError:
-        return bad_request("limit must be a whole number")
+    limit = limit_arg(200, least=0, most=10_000)
     with runtime().store.read() as conn:
         uuid = request.args.get("uuid")
         if uuid:
             entry = registry.entry_of(conn, session(), uuid)
             found = [{"uuid": uuid.upper(), **entry._asdict()}] if entry else []
             return jsonify({"uuids": found})
-        return jsonify({"uuids": registry.entries(conn, session(), max(0, min(limit, 10_000)))})
+        return jsonify({"uuids": registry.entries(conn, session(), limit)})
 
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from ..mail import outbox_for
-from .api import bad_request, check_token, runtime, session
+from .api import BadArgument, bad_argument, bad_request, check_token, limit_arg, runtime, session
 
 blueprint = Blueprint("mail", __name__, url_prefix="/__admin/mail")
 blueprint.before_request(check_token)
+blueprint.register_error_handler(BadArgument, bad_argument)
 
 
 def _filters() -> dict[str, str | None]:
@@ -26,11 +27,7 @@ def _filters() -> dict[str, str | None]:
 
 @blueprint.get("")
 def messages():
-    try:
-        limit = int(request.args.get("limit", 500))
-    except ValueError:
-        return bad_request("limit must be a whole number")
-    found = outbox_for(runtime()).messages(session(), limit=limit, **_filters())
+    found = outbox_for(runtime()).messages(session(), limit=limit_arg(500), **_filters())
     return jsonify({"messages": found, "count": len(found)})
 
 

@@ -19,7 +19,7 @@ from .faults import NOT_IMPLEMENTED, SoapFault
 from .wsdl import WsdlDocument
 
 if TYPE_CHECKING:
-    from ..runtime import Context
+    from ..context import Context
 
 
 @dataclass

@@ -13,13 +13,12 @@ import urllib.request
 from datetime import datetime
 from typing import Any
 
-PROVIDER_PATHS = {
-    "solucionfactible": "/ws/services/Cancelacion",
-    "expidetufactura": "/cancelacion/CancelacionPruebas",
-    "expidetufactura_productivo": "/cancelacion/CancelacionProductivo",
-    "mysuite": "/mx.com.fact.wsfront/factwsfront.asmx",
-    "mysuite_async": "/factwsfront.asmx",
-}
+
+def service_paths() -> dict[str, str]:
+    """Each provider service's name for the test client and its path (``Provider.paths``)."""
+    from ..providers import all_providers
+
+    return {name: path for p in all_providers() for name, path in p.service_paths.items()}
 
 
 class AdminError(RuntimeError):
@@ -46,7 +45,10 @@ class AdminClient:
         return f"{self.root}/__session/{self.session}" if self.session else self.root
 
     def service_url(self, provider: str) -> str:
-        return self.url + PROVIDER_PATHS[provider]
+        paths = service_paths()
+        if provider not in paths:
+            raise KeyError(f"no service {provider!r}; known: {', '.join(sorted(paths))}")
+        return self.url + paths[provider]
 
     def call(self, method: str, path: str, body: Any = None, *, content_type: str = "application/json") -> Any:
         data = None

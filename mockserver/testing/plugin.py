@@ -48,9 +48,9 @@ class PacMock(AdminClient):
 
     @property
     def urls(self) -> dict[str, str]:
-        from .client import PROVIDER_PATHS
+        from .client import service_paths
 
-        return {name: self.url + path for name, path in PROVIDER_PATHS.items()}
+        return {name: self.url + path for name, path in service_paths().items()}
 
     @property
     def fixtures(self) -> Path:

@@ -19,4 +19,7 @@ PROVIDER = Provider(
     secrets=frozenset({"token"}),
     codes=CODES,
     code_meaning=meaning,
+    hosts=("cancelacion.expidetufactura.com.mx",),
+    paths={"expidetufactura": "/cancelacion/CancelacionPruebas",
+           "expidetufactura_productivo": "/cancelacion/CancelacionProductivo"},
 )

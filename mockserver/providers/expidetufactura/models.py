@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from ... import registry
 
 if TYPE_CHECKING:
-    from ...runtime import Context, Runtime
+    from ...context import Context, Sandbox
     from ...store import Store
     from ...timers import Firing
 
@@ -83,7 +83,7 @@ def resolve_recipient(firing: Firing) -> None:
         )
 
 
-def install(runtime: Runtime) -> None:
+def install(runtime: Sandbox) -> None:
     runtime.timers.register(RECIPIENT_TIMER, resolve_recipient)
 
 

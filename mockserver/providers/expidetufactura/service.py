@@ -62,7 +62,7 @@ from .codes import refuse
 from .models import PROVIDER_ID, Known
 
 if TYPE_CHECKING:
-    from ...runtime import Context
+    from ...context import Context
     from ...scenarios.model import Account, Outcome
 
 log = logging.getLogger(__name__)
@@ -332,7 +332,6 @@ def _cancel_folios(
     rfc = cancelacion.rfc_emisor
     sat = ctx.scenarios.sat
     now = ctx.now()
-    ctx.timers.fire_due(ctx.session)  # pending recipient answers settle before we read the registry
     with_uuid_codes = [o for o in outcomes if o is not None and o.uuid_codes]
     folios: list[tuple[str, str]] = []
     with ctx.store.tx() as conn:
@@ -340,7 +339,8 @@ def _cancel_folios(
             # another request used the last stamp meanwhile
             raise refuse(codes.SIN_TIMBRES, plain=codes.RECONTRATAR)
         known = models.known(conn, ctx.session, cancelacion.uuids)
-        recent = registry.stamped_since(conn, ctx.session, cancelacion.uuids, now - registry.NOT_YET_KNOWN)
+        recent = registry.stamped_since(conn, ctx.session, cancelacion.uuids, now - registry.NOT_YET_KNOWN,
+                                        stampers=ctx.runtime.stampers)
         cancelled: list[str] = []
         for folio, own in zip(cancelacion.folios, outcomes, strict=True):
             uuid = folio.uuid

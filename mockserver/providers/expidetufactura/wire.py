@@ -27,7 +27,7 @@ from . import conformance as checks
 from .service import CancelarRequest, RespuestaCancelacion, cancelar, rule_fields
 
 if TYPE_CHECKING:
-    from ...runtime import Context
+    from ...context import Context
     from ...scenarios.model import Outcome
 
 NS = "http://service.xpd.mx/"

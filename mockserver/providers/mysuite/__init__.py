@@ -12,25 +12,21 @@ from .downloads import blueprint as downloads_blueprint
 from .models import SCHEMA, blobs_for, release_conversions
 from .service import TIMER_KIND, is_guid, on_job_due, state
 from .wire import RULE_FIELDS, SERVICE
-from .worker import Converter
+from .worker import background
 
 if TYPE_CHECKING:
-    from ...runtime import Runtime
+    from ...context import Sandbox
 
 
-def install(runtime: Runtime) -> None:
+def install(runtime: Sandbox) -> None:
     runtime.timers.register(TIMER_KIND, on_job_due)
-    converter = Converter(runtime)
-    runtime.timers.after_fire.append(converter.wake)
-    runtime.stop_hooks.append(converter.stop)
-    runtime.start_hooks.append(converter.wake)  # jobs that became ready while the server was down
 
 
 def user_problem(user: str) -> str | None:
     return None if is_guid(user) else f"a MYSuite user is the Requestor GUID, got {user!r}"
 
 
-def on_reset(runtime: Runtime, session: str | None) -> None:
+def on_reset(runtime: Sandbox, session: str | None) -> None:
     # Document files of the jobs just forgotten; recent ones are left to the next sweep, since a
     # request may be writing its file right now.
     blobs_for(runtime).sweep(older_than_s=30.0)
@@ -42,6 +38,7 @@ PROVIDER = Provider(
     services=[SERVICE],
     schema=SCHEMA,
     install=install,
+    background=background,
     blueprints=[downloads_blueprint],
     state=state,
     on_reset=on_reset,
@@ -60,4 +57,7 @@ PROVIDER = Provider(
     settings=settings.read,
     codes=MESSAGES,
     code_meaning=meaning,
+    hosts=("www.mysuitetest.com", "async.mysuitetest.com", "www.mysuitecfdi.com", "async.mysuitecfdi.com"),
+    paths={"mysuite": "/mx.com.fact.wsfront/factwsfront.asmx", "mysuite_async": "/factwsfront.asmx"},
+    stamps=True,  # each conversion issues a CFDI that SAT then knows as vigente
 )

@@ -13,14 +13,13 @@ import json
 import os
 import sqlite3
 import time
-import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ...runtime import Runtime
+    from ...context import Sandbox
     from ...store import Store
 
 SCHEMA = """
@@ -267,13 +266,11 @@ class Blobs:
         return removed
 
 
-_BLOBS: weakref.WeakKeyDictionary[Runtime, Blobs] = weakref.WeakKeyDictionary()
+def blobs_for(runtime: Sandbox) -> Blobs:
+    """The runtime's document files (one ``Blobs`` per runtime, kept by the runtime)."""
 
+    def make() -> Blobs:
+        directory = None if runtime.store.in_memory else Path(runtime.settings.data_dir) / "mysuite"
+        return Blobs(runtime.store, directory)
 
-def blobs_for(runtime: Runtime) -> Blobs:
-    blobs = _BLOBS.get(runtime)
-    if blobs is None:
-        store = runtime.store
-        directory = None if store.in_memory else Path(runtime.settings.data_dir) / "mysuite"
-        blobs = _BLOBS[runtime] = Blobs(store, directory)
-    return blobs
+    return runtime.owned("mysuite.blobs", make)

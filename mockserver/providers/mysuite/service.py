@@ -66,7 +66,7 @@ except ImportError:  # pragma: no cover - optional speed-up
     _fast_b64decode = None
 
 if TYPE_CHECKING:
-    from ...runtime import Context, Runtime
+    from ...context import Context, Sandbox
     from ...scenarios import Account, Outcome
 
 log = logging.getLogger("pac_mock.mysuite")
@@ -414,7 +414,7 @@ def stamp(native: documents.NativeDocument, job: Job) -> bytes:
     )
 
 
-def convert(runtime: Runtime, session: str, guid: str) -> bool:
+def convert(runtime: Sandbox, session: str, guid: str) -> bool:
     """Convert a ready job if no one else holds it. True when this call did the work."""
     store = runtime.store
     with store.tx() as conn:
@@ -522,7 +522,6 @@ def distribution_mail(job: Job, cfdi: bytes, header: dict, to: tuple[str, ...]) 
 
 def settled_job(ctx: Context, guid: str) -> Job | None:
     """The job as a status query should see it: due timers fired, a ready job converted."""
-    ctx.timers.fire_due(ctx.session)
     with ctx.store.read() as conn:
         job = get_job(conn, ctx.session, guid)
     if job is None or job.status != PENDING or not job.ready:
@@ -637,7 +636,7 @@ class Download:
     data: bytes
 
 
-def download(runtime: Runtime, link: Link) -> Download | None:
+def download(runtime: Sandbox, link: Link) -> Download | None:
     """The ZIP a valid link points to (made on first use, then cached), or None when the job is gone."""
     with runtime.store.read() as conn:
         job = get_job(conn, link.session, link.request_id)

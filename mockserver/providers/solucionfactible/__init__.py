@@ -19,4 +19,6 @@ PROVIDER = Provider(
     secrets=frozenset({"password", "csdKey", "csdPassword", "derKeyCSD", "contrasenaCSD"}),
     codes=codes.CODES,
     code_meaning=codes.meaning,
+    hosts=("solucionfactible.com", "www.solucionfactible.com", "testing.solucionfactible.com"),
+    paths={"solucionfactible": "/ws/services/Cancelacion"},
 )

@@ -27,14 +27,12 @@ def _not_found(uuid: str):
 @blueprint.get("/cancellations")
 def cancellations():
     ctx = runtime().context(session())
-    ctx.timers.fire_due(ctx.session)
     return jsonify(state.state(ctx))
 
 
 @blueprint.get("/cancellations/<uuid>")
 def cancellation(uuid: str):
     ctx = runtime().context(session())
-    ctx.timers.fire_due(ctx.session)
     with ctx.store.read() as conn:
         row = models.get(conn, ctx.session, uuid)
     return jsonify(row.describe()) if row else _not_found(uuid)

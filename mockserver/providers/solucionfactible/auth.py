@@ -21,7 +21,7 @@ from .codes import refuse
 from .messages import PROVIDER
 
 if TYPE_CHECKING:
-    from ...runtime import Context
+    from ...context import Context
     from ...scenarios.model import Account
 
 MAX_FAILED_LOGINS = 5

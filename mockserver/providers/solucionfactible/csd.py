@@ -29,7 +29,7 @@ from .messages import PROVIDER, Csd
 from .parameters import decode_base64
 
 if TYPE_CHECKING:
-    from ...runtime import Context
+    from ...context import Context
     from ...scenarios.model import Account
 
 
@@ -46,7 +46,7 @@ def resolve_csd(ctx: Context, account: Account, rfc: str, csd: Csd) -> Certifica
     else:
         if not csd.cer or not csd.key or csd.password is None:
             raise refuse(codes.INCOMPLETE, "csdCer, csdKey y csdPassword van juntos")
-        cert = checked_pair(decode_base64(csd.cer, "csdCer"), decode_base64(csd.key, "csdKey"), csd.password)
+        cert = checked_pair(ctx, decode_base64(csd.cer, "csdCer"), decode_base64(csd.key, "csdKey"), csd.password)
     check_policy(ctx, cert)
     if (cert.rfc or "").upper() != rfc:
         raise refuse(codes.RFC_MISMATCH, f"el CSD es de {cert.rfc}, rfcEmisor es {rfc}")
@@ -72,32 +72,43 @@ def stored_certificate(name: str) -> Certificate:
     return fixture(name).certificate()
 
 
-# Opening an encrypted key costs ~50 ms (PBKDF2); clients send the same CSD on every call. Pairs that
-# opened are remembered by a keyed digest (never the password itself) for this process only.
-_PAIR_SECRET = secrets.token_bytes(32)
-_PAIRS: OrderedDict[bytes, Certificate] = OrderedDict()
-_PAIRS_LOCK = threading.Lock()
-_PAIRS_MAX = 256
+class PairCache:
+    """CSD pairs that opened, remembered by a keyed digest (never the password itself).
+
+    Opening an encrypted key costs ~50 ms (PBKDF2); clients send the same CSD on every call. One cache
+    and one digest key per runtime (``Sandbox.owned``): two runtimes in one process share neither.
+    """
+
+    MAX = 256
+
+    def __init__(self) -> None:
+        self._secret = secrets.token_bytes(32)
+        self._pairs: OrderedDict[bytes, Certificate] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def checked_pair(self, cer: bytes, key: bytes, password: str) -> Certificate:
+        """The certificate, once ``key`` opens with ``password`` and is its private half; 306 otherwise."""
+        digest = hmac.new(self._secret, b"\0".join((cer, key, password.encode("utf-8"))), hashlib.sha256).digest()
+        with self._lock:
+            cached = self._pairs.get(digest)
+            if cached is not None:
+                self._pairs.move_to_end(digest)
+                return cached
+        try:
+            cert = load_certificate(cer)
+            ensure_key_matches(cert, load_private_key(key, password))
+        except SatError as exc:
+            raise codes.refuse_sat(exc) from None
+        with self._lock:
+            self._pairs[digest] = cert
+            while len(self._pairs) > self.MAX:
+                self._pairs.popitem(last=False)
+        return cert
 
 
-def checked_pair(cer: bytes, key: bytes, password: str) -> Certificate:
-    """The certificate, once ``key`` opens with ``password`` and is its private half; 306 otherwise."""
-    digest = hmac.new(_PAIR_SECRET, b"\0".join((cer, key, password.encode("utf-8"))), hashlib.sha256).digest()
-    with _PAIRS_LOCK:
-        cached = _PAIRS.get(digest)
-        if cached is not None:
-            _PAIRS.move_to_end(digest)
-            return cached
-    try:
-        cert = load_certificate(cer)
-        ensure_key_matches(cert, load_private_key(key, password))
-    except SatError as exc:
-        raise codes.refuse_sat(exc) from None
-    with _PAIRS_LOCK:
-        _PAIRS[digest] = cert
-        while len(_PAIRS) > _PAIRS_MAX:
-            _PAIRS.popitem(last=False)
-    return cert
+def checked_pair(ctx: Context, cer: bytes, key: bytes, password: str) -> Certificate:
+    """The certificate of a CSD pair sent with the request, through the runtime's :class:`PairCache`."""
+    return ctx.runtime.owned("solucionfactible.csd-pairs", PairCache).checked_pair(cer, key, password)
 
 
 def verify_solicitud(ctx: Context, solicitud: str | None) -> VerifiedCancelacion:

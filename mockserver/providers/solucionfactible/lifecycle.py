@@ -34,7 +34,7 @@ from .verdict import Verdict, rule_code, rule_message, sat_verdict
 if TYPE_CHECKING:
     import sqlite3
 
-    from ...runtime import Context, Runtime
+    from ...context import Context, Sandbox
     from ...scenarios.model import Outcome
     from ...timers import Firing
 
@@ -128,7 +128,7 @@ def _lifecycle(
 
 
 def resolve(
-    runtime: Runtime, conn: sqlite3.Connection, session: str, uuid: str, code: int, text: str | None, at: datetime
+    runtime: Sandbox, conn: sqlite3.Connection, session: str, uuid: str, code: int, text: str | None, at: datetime
 ) -> bool:
     """Move a transaction in process to ``code`` (211 keeps it in process). False when already final."""
     row = models.get(conn, session, uuid)
@@ -153,7 +153,6 @@ def decide(ctx: Context, uuid: str, accept: bool) -> models.Cancellation | None:
 
     Raises ValueError when the transaction has already resolved.
     """
-    ctx.timers.fire_due(ctx.session)
     with ctx.store.tx() as conn:
         row = models.get(conn, ctx.session, uuid)
         if row is None:
@@ -176,7 +175,7 @@ def acuse_for_status(ctx: Context, uuid: str, row: models.Cancellation | None, a
     return signed_acuse(rfc, at, [(uuid, codes.CANCELLED)])
 
 
-def install(runtime: Runtime) -> None:
+def install(runtime: Sandbox) -> None:
     outbox_for(runtime)  # the outbox table must exist before a timer writes to it
 
     def on_timer(firing: Firing) -> None:

@@ -47,7 +47,7 @@ from .synchronous import cancel_now
 from .verdict import rule_code, rule_message
 
 if TYPE_CHECKING:
-    from ...runtime import Context
+    from ...context import Context
     from ...scenarios.model import Outcome
 
 Request = TypeVar("Request")
@@ -125,7 +125,6 @@ def status_cancelacion(ctx: Context, req: StatusRequest, outcome: Outcome | None
         raise refuse(codes.INVALID_DATA, "transactionId no es un UUID")
     uuid = uuid.upper()
     summary["uuid"] = uuid
-    ctx.timers.fire_due(ctx.session)  # a resolution that fell due is applied before answering
     with ctx.store.read() as conn:
         row = models.get(conn, ctx.session, uuid)
     forced = rule_code(outcome, uuid)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from . import models
 
 if TYPE_CHECKING:
-    from ...runtime import Context
+    from ...context import Context
 
 
 def state(ctx: Context) -> dict[str, Any]:

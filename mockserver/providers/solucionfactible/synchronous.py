@@ -20,7 +20,7 @@ from .messages import PROVIDER, Answer, OutcomeFor
 from .verdict import rule_code, rule_message, sat_verdict
 
 if TYPE_CHECKING:
-    from ...runtime import Context
+    from ...context import Context
 
 # SAT issues an acuse for what it cancelled now or before; other answers carry none.
 WITH_ACUSE = frozenset({codes.CANCELLED, codes.PREVIOUSLY_CANCELLED})
@@ -34,7 +34,6 @@ def cancel_now(
     outcomes = [outcome_for(f.uuid, f) for f in folios]
     results: list[tuple[str, int]] = []
     now = ctx.now()
-    ctx.timers.fire_due(ctx.session)
     with ctx.store.tx() as conn:
         issuer = rfc
         for folio, outcome in zip(folios, outcomes, strict=True):

@@ -20,7 +20,7 @@ from .codes import message
 if TYPE_CHECKING:
     import sqlite3
 
-    from ...runtime import Context
+    from ...context import Context
     from ...scenarios.model import Outcome
 
 
@@ -35,7 +35,8 @@ class Verdict:
 
 def sat_verdict(ctx: Context, conn: sqlite3.Connection, uuid: str, rfc: str | None) -> Verdict:
     """SAT's verdict (``registry.verdict_of``: the registry over the scenario's seed) in SF's codes."""
-    found = registry.verdict_of(conn, ctx.session, uuid, rfc, ctx.scenarios.sat.cfdi(uuid), ctx.now())
+    found = registry.verdict_of(conn, ctx.session, uuid, rfc, ctx.scenarios.sat.cfdi(uuid), ctx.now(),
+                                stampers=ctx.runtime.stampers)
     code = codes.VERDICT_CODES[found.verdict]
     if code == codes.IN_PROCESS:  # the recipient decides; one already asked accepts unless the seed says otherwise
         return Verdict(code, found.recipient or registry.ACEPTA, found.recipient_after)
