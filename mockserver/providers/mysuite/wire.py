@@ -35,7 +35,7 @@ from ...soap.xml import text_of
 from ..errors import ProviderError
 from . import codes
 from . import conformance as checks
-from .answers import AsyncRequestView, DocumentId, Reply, TransactionRequest
+from .answers import AsyncRequestView, DocumentId, Refused, Reply, TransactionRequest
 from .codes import ASYNC_CONVERT, ASYNC_RETRIEVE, ASYNC_VERIFY
 from .credentials import requestor as requestor_account
 from .ids import is_guid
@@ -308,7 +308,7 @@ def refuse(call: Call, finding: Finding) -> etree._Element:
     if not code.isdigit():
         raise SoapFault(f"{finding.message} ({finding.check}, {finding.source})", code="Sender")
     req, _ = parse_request(call.payload)
-    reply = Reply(False, int(code), f"{finding.message} ({finding.check})", f"Fuente: {finding.source}")
+    reply = Reply.refused(Refused(int(code), f"{finding.message} ({finding.check})", hint=f"Fuente: {finding.source}"))
     call.summary.update(transaction=(req.transaction or "").strip()[:60], result=False, code=int(code))
     return build_response(req, None, reply, call.ctx.now(), call.base_url)
 
