@@ -52,8 +52,9 @@ class Provider:
     # Names checked loosely (MYSuite's Transaction names): a rule naming one that matches is accepted.
     operation_pattern: str | None = None
     operation_hint: str = ""  # what those names are, in words (error messages)
-    # Further operation names the journal records (besides those above and the services').
-    journal_operations: frozenset[str] = frozenset()
+    # Further operation names the journal records (besides those above and the services'); a function
+    # gives them when first asked (MYSuite reads its Transaction names from its WSDL).
+    journal_operations: frozenset[str] | Callable[[], frozenset[str]] = frozenset()
     # Request fields a rule may match on: the keys the wire's field readers (``Operation.fields``) fill.
     fields: frozenset[str] = frozenset()
     # JSON Schema of the keys of the provider's section of a scenarios file (``providers.<id>``) besides
@@ -92,7 +93,8 @@ class Provider:
     def recorded_operations(self) -> frozenset[str]:
         """The operation names the journal may record for this provider."""
         served = frozenset(op.name for s in self.services for op in s.operations)
-        return self.rule_operations | served | self.journal_operations
+        journal = self.journal_operations
+        return self.rule_operations | served | (journal() if callable(journal) else journal)
 
     @property
     def service_paths(self) -> dict[str, str]:

@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 
 from .. import Provider
 from . import settings
-from .codes import MESSAGES, TRANSACTIONS, meaning
+from .codes import MESSAGES, meaning, transactions
 from .downloads import blueprint as downloads_blueprint
+from .ids import is_guid
+from .jobs import TIMER_KIND, on_job_due, state
 from .models import SCHEMA, blobs_for, release_conversions
-from .service import TIMER_KIND, is_guid, on_job_due, state
 from .wire import RULE_FIELDS, SERVICE
 from .worker import background
 
@@ -48,7 +49,7 @@ PROVIDER = Provider(
     operations=frozenset(),
     operation_pattern=r"[A-Z][A-Z0-9_]*",
     operation_hint="a Transaction name",
-    journal_operations=TRANSACTIONS,
+    journal_operations=transactions,
     fields=RULE_FIELDS,
     user_key=str.lower,
     user_problem=user_problem,

@@ -9,10 +9,20 @@ Descriptions are ``str.format`` templates filled by the service.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+from lxml import etree
+
 OK = 1
+
+# The transactions the sandbox serves (names of the WSDL's ``Transactions`` enumeration).
+ASYNC_CONVERT = "ASYNC_CONVERT_NATIVE_XML"
+ASYNC_VERIFY = "ASYNC_CONVERT_VERIFY"
+ASYNC_RETRIEVE = "ASYNC_RETRIEVE_DOCUMENT"
+SUPPORTED = (ASYNC_CONVERT, ASYNC_VERIFY, ASYNC_RETRIEVE)
 
 # Credentials and request header
 REQUESTOR_INVALID = 3101
@@ -94,12 +104,12 @@ def message(code: int, **values: object) -> str:
     return MESSAGES[code].format(**values)
 
 
-def _transactions_from_wsdl() -> frozenset[str]:
-    """The ``Transactions`` enumeration of the service's WSDL: every name a client may send."""
-    from pathlib import Path
+@functools.cache
+def transactions() -> frozenset[str]:
+    """The ``Transactions`` enumeration of the service's WSDL: every name a client may send.
 
-    from lxml import etree
-
+    Read from the WSDL once, on first use (not at import: starting the server reads no WSDL).
+    """
     wsdl = Path(__file__).parent / "wsdl" / "FactWSFront.wsdl"
     xs = "http://www.w3.org/2001/XMLSchema"
     root = etree.parse(str(wsdl), etree.XMLParser(resolve_entities=False, no_network=True)).getroot()
@@ -109,7 +119,6 @@ def _transactions_from_wsdl() -> frozenset[str]:
     )
 
 
-TRANSACTIONS: frozenset[str] = _transactions_from_wsdl()
 NO_TRANSACTION = "NO_TRANSACTION"  # the enumeration's own "none"; echoed for names it does not hold
 
 

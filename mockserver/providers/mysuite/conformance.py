@@ -11,7 +11,9 @@ from pathlib import Path
 from lxml import etree
 
 from ...conformance import Check, Exchange, Finding, element_order, wsdl_sequences
-from .service import ASYNC_CONVERT, ASYNC_VERIFY, DEFAULT_SIZE_LIMITS
+from . import codes
+from .codes import ASYNC_CONVERT, ASYNC_VERIFY
+from .settings import DEFAULT_SIZE_LIMITS
 
 PROVIDER = "mysuite"
 DOC = "002_5031d2d2256e8619.txt"
@@ -32,26 +34,26 @@ SOAPACTION = Check(
 UNQUALIFIED = Check(
     "mys.unqualified-children", PROVIDER, "error", f"{DOC}:28, {WSDL} elementFormDefault=\"qualified\"",
     "RequestTransaction children outside http://www.fact.com.mx/schema/ws: .NET ignores them, the "
-    "values arrive empty", refusal="3101", fidelity="MYS-20")
+    "values arrive empty", refusal=str(codes.REQUESTOR_INVALID), fidelity="MYS-20")
 ORDER = Check(
     "mys.children-order", PROVIDER, "warning", f"{DOC}:28, {WSDL} RequestTransaction xs:sequence",
     "RequestTransaction children out of the WSDL's order: XmlSerializer may skip what comes out of "
-    "place", refusal="3101", fidelity="MYS-20")
+    "place", refusal=str(codes.REQUESTOR_INVALID), fidelity="MYS-20")
 DATA1_EDGE = Check(
     "mys.data1-size-edge", PROVIDER, "warning", f"{DOC}:10, {DOC}:11, {DOC}:17, {DOC}:19",
     "a Data1 document within 5% of a size gate (above 1 MB; at most 4 MB in testing, 40 MB in "
-    "production): a small change moves it to the other side", refusal="3132", fidelity="MYS-06")
+    "production): a small change moves it to the other side", refusal=str(codes.SIZE_NOT_ALLOWED), fidelity="MYS-06")
 DATA2_REUSED = Check(
     "mys.data2-reused", PROVIDER, "warning", f"{DOC}:30, {DOC}:33, {DOC}:76",
     "ASYNC_CONVERT_NATIVE_XML with a Data2 (internal number) already accepted in this session: the "
-    "answer is 3196 and the existing request's id, not a new CFDI", refusal="3196", fidelity="MYS-27")
+    "answer is 3196 and the existing request's id, not a new CFDI", refusal=str(codes.DUPLICATE_INTERNAL_ID), fidelity="MYS-27")
 POLLING = Check(
     "mys.verify-polling", PROVIDER, "warning", f"{DOC}:18, {DOC}:34-37",
     "ASYNC_CONVERT_VERIFY of the same request less than 5 seconds (mock time) after the previous one",
-    refusal="3142", fidelity="MYS-13")
+    refusal=str(codes.REQUEST_PENDING), fidelity="MYS-13")
 TEST_CREDENTIALS = Check(
     "mys.test-credentials-production", PROVIDER, "error", f"{DOC}:4, {DOC}:7-8, {DOC}:14-15",
-    "a Requestor of the testing platform sent to production (or the other way round)", refusal="3104",
+    "a Requestor of the testing platform sent to production (or the other way round)", refusal=str(codes.WRONG_ENVIRONMENT),
     fidelity="MYS-03")
 
 CHECKS = (SOAPACTION, UNQUALIFIED, ORDER, DATA1_EDGE, DATA2_REUSED, POLLING, TEST_CREDENTIALS)

@@ -11,7 +11,7 @@ import re
 from flask import Blueprint, Response, current_app
 
 from ...clock import MEXICO_CITY
-from . import service
+from . import jobs
 from .links import LINK_LIFETIME, BadLink, link_secret, read_token
 
 blueprint = Blueprint("mysuite_downloads", __name__, url_prefix="/mysuite/downloads")
@@ -39,7 +39,7 @@ def download(token: str) -> Response:
             f"410 Gone: el enlace expiró el {expired} ({days} días después de generarse, según el reloj del "
             "sandbox). Solicite enlaces nuevos con ASYNC_RETRIEVE_DOCUMENT.",
         )
-    document = service.download(runtime, link)
+    document = jobs.download(runtime, link)
     if document is None:
         return _text(404, f"404 Not Found: la solicitud {link.request_id} ya no existe en el sandbox.")
     filename = _UNSAFE.sub("_", document.filename)

@@ -18,6 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .locks import JobLocks
+
 if TYPE_CHECKING:
     from ...context import Sandbox
     from ...store import Store
@@ -162,6 +164,47 @@ def insert_job(conn: sqlite3.Connection, **values: object) -> None:
     conn.execute(f"INSERT INTO mysuite_jobs ({names}) VALUES ({marks})", tuple(values.values()))
 
 
+def mark_ready(conn: sqlite3.Connection, session: str, guid: str, at: datetime) -> None:
+    """The job's processing time has passed: ready to convert, or failed (at ``at``) when a scenario
+    rule gave it a code."""
+    row = conn.execute(
+        "SELECT status, fail_message FROM mysuite_jobs WHERE session=? AND guid=? AND fail_code IS NOT NULL",
+        (session, guid),
+    ).fetchone()
+    if row is not None and row["status"] == PENDING:
+        conn.execute(
+            "UPDATE mysuite_jobs SET status=?, ready=1, error=?, finished_at=? WHERE session=? AND guid=?",
+            (FAILED, row["fail_message"], at.isoformat(), session, guid),
+        )
+        return
+    conn.execute("UPDATE mysuite_jobs SET ready=1 WHERE session=? AND guid=? AND status=?", (session, guid, PENDING))
+
+
+def finish_conversion(
+    conn: sqlite3.Connection,
+    session: str,
+    guid: str,
+    *,
+    status: int,
+    error: str | None,
+    uuid: str | None,
+    document_guid: str | None,
+    serie: str | None,
+    folio: str | None,
+    summary: dict,
+    finished_at: datetime,
+) -> bool:
+    """Record the end of a pending job's conversion (and release its claim). False when the job is no
+    longer pending (a reset forgot it, or it was finished already): then nothing changes."""
+    cur = conn.execute(
+        "UPDATE mysuite_jobs SET status=?, error=?, uuid=?, document_guid=?, serie=?, folio=?, summary=?, "
+        "finished_at=?, converting_at=NULL WHERE session=? AND guid=? AND status=?",
+        (status, error, uuid, document_guid, serie, folio, json.dumps(summary), finished_at.isoformat(),
+         session, guid, PENDING),
+    )  # fmt: skip
+    return cur.rowcount == 1
+
+
 def ready_jobs(conn: sqlite3.Connection, stale_before: float, limit: int = 50) -> list[tuple[str, str]]:
     """(session, guid) of jobs whose processing time has passed and that no live converter holds."""
     rows = conn.execute(
@@ -193,7 +236,8 @@ def release_conversions(store: Store) -> int:
 
 
 class Blobs:
-    """Documents by (session, blob_key, kind): files under ``directory``, or rows when it is None.
+    """Documents by (session, blob_key, kind): files under ``directory``, or rows when it is None;
+    and the lock each job holds while it converts (:attr:`locks`).
 
     ``blob_key`` is a random hex name chosen by the service, so file names never come from clients.
     """
@@ -201,6 +245,7 @@ class Blobs:
     def __init__(self, store: Store, directory: Path | None) -> None:
         self.store = store
         self.directory = directory
+        self.locks = JobLocks(directory)  # held while a job converts (named by its blob_key)
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
 

@@ -92,3 +92,12 @@ def read(reader: SettingsReader, base: tuple[str, ...], raw: Mapping[str, Any]) 
             limits[env_name] = limit
         values["size_limits"] = limits
     return ConversionSettings(**values)
+
+
+PROVIDER = "mysuite"
+# The published limits, used when the scenarios give none for the environment.
+DEFAULT_SIZE_LIMITS = {
+    "pruebas": SizeLimit(above=1_000_000, max=4_000_000),
+    "productivo": SizeLimit(above=1_000_000, max=40_000_000),
+}
+ENVIRONMENT_NAMES = {"pruebas": "pruebas", "productivo": "producción"}

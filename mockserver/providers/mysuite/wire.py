@@ -21,6 +21,7 @@ import uuid
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lxml import etree
 
@@ -31,19 +32,17 @@ from ...soap.envelope import SoapRequest
 from ...soap.faults import SoapFault
 from ...soap.service import Call, Operation, SoapService
 from ...soap.xml import text_of
+from ..errors import ProviderError
 from . import codes
 from . import conformance as checks
-from .service import (
-    ASYNC_CONVERT,
-    ASYNC_RETRIEVE,
-    ASYNC_VERIFY,
-    AsyncRequestView,
-    DocumentId,
-    Reply,
-    TransactionRequest,
-    is_guid,
-    request_transaction,
-)
+from .answers import AsyncRequestView, DocumentId, Refused, Reply, TransactionRequest
+from .codes import ASYNC_CONVERT, ASYNC_RETRIEVE, ASYNC_VERIFY
+from .credentials import requestor as requestor_account
+from .ids import is_guid
+from .service import request_transaction
+
+if TYPE_CHECKING:
+    from ...scenarios import Account
 
 NS = "http://www.fact.com.mx/schema/ws"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -219,8 +218,11 @@ def _identifier(parent: etree._Element, doc: DocumentId) -> None:
         _sub(el, name, value)
 
 
-def build_response(req: TransactionRequest, reply: Reply, now: datetime, base_url: str) -> etree._Element:
-    """``RequestTransactionResponse`` for ``reply`` (``base_url`` makes the download links)."""
+def build_response(
+    req: TransactionRequest, account: Account | None, reply: Reply, now: datetime, base_url: str
+) -> etree._Element:
+    """``RequestTransactionResponse`` for ``reply`` to ``account`` (None: no account behind Requestor;
+    ``base_url`` makes the download links)."""
     stamp = dotnet_timestamp(now)
     root = etree.Element(f"{{{NS}}}RequestTransactionResponse", nsmap={None: NS})
     result = _sub(root, "RequestTransactionResult")
@@ -230,10 +232,10 @@ def build_response(req: TransactionRequest, reply: Reply, now: datetime, base_ur
     user = (req.user or "").strip()
     transaction = (req.transaction or "").strip()
     _sub(request, "Requestor", requestor.lower() if is_guid(requestor) else EMPTY_GUID)
-    if reply.requestor_name:
-        _sub(request, "RequestorName", reply.requestor_name)
-    _sub(request, "RequestorActive", "true" if reply.requestor_active else "false")
-    _sub(request, "Transaction", transaction if transaction in codes.TRANSACTIONS else codes.NO_TRANSACTION)
+    if account is not None and account.name:
+        _sub(request, "RequestorName", account.name)
+    _sub(request, "RequestorActive", "true" if account is not None and account.active else "false")
+    _sub(request, "Transaction", transaction if transaction in codes.transactions() else codes.NO_TRANSACTION)
     _sub(request, "Country", _echo(req.country))
     _sub(request, "Entity", _echo(req.entity))
     _sub(request, "User", user.lower() if is_guid(user) else EMPTY_GUID)
@@ -275,7 +277,12 @@ def build_response(req: TransactionRequest, reply: Reply, now: datetime, base_ur
 
 def handle(call: Call) -> etree._Element:
     req, stray = parse_request(call.payload)
-    reply = request_transaction(call.ctx, req, call.outcome)
+    account = None
+    try:
+        account = requestor_account(call.ctx, req)
+        reply = request_transaction(call.ctx, req, account, call.outcome)
+    except ProviderError as error:
+        reply = Reply.refused(error)
     if stray and not reply.result and not reply.hint:
         reply.hint = (
             f"Los elementos {', '.join(sorted(set(stray)))} deben estar en el espacio de nombres {NS}; "
@@ -292,7 +299,7 @@ def handle(call: Call) -> etree._Element:
     )
     if (req.transaction or "").strip() == ASYNC_CONVERT and req.data2:
         call.summary["internal_id"] = req.data2.strip()[:60]
-    return build_response(req, reply, call.ctx.now(), call.base_url)
+    return build_response(req, account, reply, call.ctx.now(), call.base_url)
 
 
 def refuse(call: Call, finding: Finding) -> etree._Element:
@@ -301,9 +308,9 @@ def refuse(call: Call, finding: Finding) -> etree._Element:
     if not code.isdigit():
         raise SoapFault(f"{finding.message} ({finding.check}, {finding.source})", code="Sender")
     req, _ = parse_request(call.payload)
-    reply = Reply(False, int(code), f"{finding.message} ({finding.check})", f"Fuente: {finding.source}")
+    reply = Reply.refused(Refused(int(code), f"{finding.message} ({finding.check})", hint=f"Fuente: {finding.source}"))
     call.summary.update(transaction=(req.transaction or "").strip()[:60], result=False, code=int(code))
-    return build_response(req, reply, call.ctx.now(), call.base_url)
+    return build_response(req, None, reply, call.ctx.now(), call.base_url)
 
 
 CONFORMANCE = Conformance(checks.CHECKS, checks.inspect, refuse)

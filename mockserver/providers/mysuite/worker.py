@@ -12,8 +12,8 @@ import time
 from typing import TYPE_CHECKING
 
 from ...background import Work
+from .conversion import STALE_CONVERSION_S, convert
 from .models import blobs_for, ready_jobs
-from .service import STALE_CONVERSION_S, convert
 
 if TYPE_CHECKING:
     from ...context import Sandbox
