@@ -1,8 +1,8 @@
 """SAT's one verdict on a UUID, seen on the wire of both cancelling providers.
 
 Solución Factible and Expide Tu Factura used to decide "what SAT knows about a UUID" each their own
-way; now both map ``registry.verdict``. Where the two old precedences differed, these tests pin the
-one kept (the provider documents do not order the per-UUID checks; see ``registry.verdict``).
+way; now both map ``sat.verdict.verdict``. Where the two old precedences differed, these tests pin the
+one kept (the provider documents do not order the per-UUID checks; see ``sat.verdict.verdict``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from lxml import etree
 
 from mockserver import registry
 from mockserver.sat import sign_cancelacion
+from mockserver.sat import verdict as sat_verdict
 from mockserver.sat.cancelacion import MEXICO_TZ
 from mockserver.sat.pki import fixture
 
@@ -73,7 +74,7 @@ def overlay(sandbox, text: str) -> None:  # type: ignore[no-untyped-def]
 def stamped(server, sandbox, uuid: str, ago: timedelta) -> None:  # type: ignore[no-untyped-def]
     """What MYSuite registers when it stamps a CFDI."""
     with server.runtime.store.tx() as conn:
-        registry.set_status(conn, sandbox.session, uuid, registry.VIGENTE, at=NOW.replace(tzinfo=MEXICO_TZ) - ago,
+        registry.set_status(conn, sandbox.session, uuid, sat_verdict.VIGENTE, at=NOW.replace(tzinfo=MEXICO_TZ) - ago,
                             rfc_emisor=MORAL, provider="mysuite")
 
 

@@ -31,6 +31,7 @@ from mockserver.providers.solucionfactible.messages import (
     StatusRequest,
 )
 from mockserver.runtime import Runtime
+from mockserver.sat import verdict as sat_verdict
 from mockserver.sat.errors import SatError
 from mockserver.sat.pki import fixture
 from mockserver.sat.policy import REASONS as POLICY_REASONS
@@ -130,7 +131,7 @@ def test_registration_resolution_registry_and_outbox(ctx):
     assert (answer.status, answer.mensaje) == (200, u.lower())
     assert answer.summary["code"] == 200 and "password" not in answer.summary
     with ctx.store.read() as conn:
-        assert registry.status_of(conn, ctx.session, u) == registry.EN_PROCESO
+        assert registry.status_of(conn, ctx.session, u) == sat_verdict.EN_PROCESO
     assert status(ctx, u).status == 211
     [timer] = ctx.timers.pending(ctx.session)
     assert datetime.fromisoformat(timer["due_at"]) == T0 + timedelta(minutes=5)
@@ -138,7 +139,7 @@ def test_registration_resolution_registry_and_outbox(ctx):
     answer = status(later, u)
     assert answer.status == 200 and answer.acuse.startswith(b"<?xml")
     with later.store.read() as conn:
-        assert registry.status_of(conn, later.session, u) == registry.CANCELADO
+        assert registry.status_of(conn, later.session, u) == sat_verdict.CANCELADO
         row = models.get(conn, later.session, u)
     assert row.resolved_at == (T0 + timedelta(minutes=5)).isoformat()
     [mail] = outbox_for(later.runtime).messages(later.session)
@@ -268,6 +269,6 @@ def test_every_reason_of_the_certificate_policy_is_covered():
 
 
 def test_every_verdict_of_the_registry_has_a_code():
-    assert set(codes.VERDICT_CODES) == set(registry.Verdict)
+    assert set(codes.VERDICT_CODES) == set(sat_verdict.Verdict)
     assert set(codes.VERDICT_CODES.values()) <= set(codes.CODES)
 

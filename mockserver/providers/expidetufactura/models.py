@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ... import registry
+from ...sat.verdict import CANCELADO, EN_PROCESO, RECHAZADO, Entry
 
 if TYPE_CHECKING:
     from ...context import Context, Sandbox
@@ -24,7 +25,7 @@ _STAMPS = "expidetufactura:stamps-used:"
 
 
 # What the shared SAT registry holds for one UUID.
-Known = registry.Entry
+Known = Entry
 
 
 # ---------------------------------------------------------------- stamps
@@ -57,27 +58,27 @@ def known(conn: sqlite3.Connection, session: str, uuids: list[str]) -> dict[str,
 
 
 def mark_cancelled(conn: sqlite3.Connection, session: str, uuids: list[str], rfc: str, at: datetime) -> None:
-    registry.set_statuses(conn, session, uuids, registry.CANCELADO, at=at, rfc_emisor=rfc, provider=PROVIDER_ID)
+    registry.set_statuses(conn, session, uuids, CANCELADO, at=at, rfc_emisor=rfc, provider=PROVIDER_ID)
 
 
 def mark_pending(
     ctx: Context, conn: sqlite3.Connection, uuid: str, rfc: str, at: datetime, answer_in: timedelta, accepted: bool
 ) -> None:
     """A cancellation that waits for the recipient: in process now, resolved by a timer."""
-    registry.set_status(conn, ctx.session, uuid, registry.EN_PROCESO, at=at, rfc_emisor=rfc, provider=PROVIDER_ID)
+    registry.set_status(conn, ctx.session, uuid, EN_PROCESO, at=at, rfc_emisor=rfc, provider=PROVIDER_ID)
     ctx.timers.schedule(
         conn,
         ctx.session,
         RECIPIENT_TIMER,
         at + answer_in,
-        {"uuid": uuid, "status": registry.CANCELADO if accepted else registry.RECHAZADO},
+        {"uuid": uuid, "status": CANCELADO if accepted else RECHAZADO},
     )
 
 
 def resolve_recipient(firing: Firing) -> None:
     """The recipient answered (or the acceptance period ran out): settle the UUID if still pending."""
     uuid = firing.payload["uuid"]
-    if registry.status_of(firing.conn, firing.session, uuid) == registry.EN_PROCESO:
+    if registry.status_of(firing.conn, firing.session, uuid) == EN_PROCESO:
         registry.set_status(
             firing.conn, firing.session, uuid, firing.payload["status"], at=firing.due_at, provider=PROVIDER_ID
         )

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from ... import registry
 from ...mail import outbox_for
 from ...sat import Folio, build_acuse
+from ...sat.verdict import CANCELADO, EN_PROCESO, RECHAZADO, VIGENTE
 from . import codes, models
 from .codes import message, refuse
 from .messages import PROVIDER, Answer, OutcomeFor
@@ -44,9 +45,9 @@ GENERIC_RFC = "XAXX010101000"  # acuses for a UUID whose issuer nobody named
 
 # What a resolution's code means for the shared SAT registry (any other code leaves the CFDI vigente).
 REGISTRY_STATUS = {
-    codes.OK: registry.CANCELADO,
-    codes.PREVIOUSLY_CANCELLED: registry.CANCELADO,
-    codes.DENIED: registry.RECHAZADO,
+    codes.OK: CANCELADO,
+    codes.PREVIOUSLY_CANCELLED: CANCELADO,
+    codes.DENIED: RECHAZADO,
 }
 
 
@@ -108,7 +109,7 @@ def open_transaction(
         certificate_number=certificate_number, status=codes.IN_PROCESS, mensaje=in_process,
         acuse=None, created_at=now.isoformat(), updated_at=now.isoformat(), resolved_at=None,
     ))
-    registry.set_status(conn, ctx.session, uuid, registry.EN_PROCESO, at=now, rfc_emisor=rfc, provider=PROVIDER)
+    registry.set_status(conn, ctx.session, uuid, EN_PROCESO, at=now, rfc_emisor=rfc, provider=PROVIDER)
     for after, code, text in _lifecycle(outcome, forced, verdict, settings.resolve_within):
         ctx.timers.schedule(conn, ctx.session, TIMER_KIND, now + after, {"uuid": uuid, "code": code, "message": text})
     return answer
@@ -141,7 +142,7 @@ def resolve(
     # 200 carries the UUID, as cancelarAsincrono's first 200 does; other codes their description.
     mensaje = text or (row.uuid.lower() if code == codes.OK else message(code))
     models.update_state(conn, session, uuid, code, mensaje, at, final=True, acuse=acuse)
-    registry.set_status(conn, session, uuid, REGISTRY_STATUS.get(code, registry.VIGENTE), at=at,
+    registry.set_status(conn, session, uuid, REGISTRY_STATUS.get(code, VIGENTE), at=at,
                         rfc_emisor=row.rfc_emisor, provider=PROVIDER)
     if row.email:
         outbox_for(runtime).enqueue(conn, session, notification(row, code, mensaje, at), at=at)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from ... import registry
 from ...sat import Folio
+from ...sat.verdict import CANCELADO
 from . import codes, models
 from .codes import message
 from .lifecycle import open_transaction, signed_acuse
@@ -51,7 +52,7 @@ def cancel_now(
                     open_transaction(ctx, conn, usuario=usuario, operation=operation, rfc=rfc, folio=folio,
                                      email=None, certificate_number=certificate_number, outcome=None)
             if code == codes.CANCELLED:
-                registry.set_status(conn, ctx.session, uuid, registry.CANCELADO, at=now, rfc_emisor=rfc,
+                registry.set_status(conn, ctx.session, uuid, CANCELADO, at=now, rfc_emisor=rfc,
                                     provider=PROVIDER)
             if issuer is None:
                 seed = ctx.scenarios.sat.cfdi(uuid)

@@ -1,7 +1,7 @@
 """What decides one UUID: a scenario rule's code, else what SAT knows of it.
 
 A rule's ``code`` (per UUID with ``uuid_codes``) replaces the result of the real checks. What SAT knows
-is the core's one verdict (``registry.verdict``, its precedence documented there), from the shared
+is the core's one verdict (``sat.verdict.verdict``, its precedence documented there), from the shared
 registry and the scenarios' seeds (``sat.cfdis``), mapped by ``codes.VERDICT_CODES``: 205 unknown, 203
 another issuer, 202 already cancelled, 211 in process or acceptance by the recipient needed, 204 not
 cancelable, else 200.
@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from ... import registry
+from ...sat.verdict import ACEPTA
 from . import codes
 from .codes import message
 
@@ -39,7 +40,7 @@ def sat_verdict(ctx: Context, conn: sqlite3.Connection, uuid: str, rfc: str | No
                                 stampers=ctx.runtime.stampers)
     code = codes.VERDICT_CODES[found.verdict]
     if code == codes.IN_PROCESS:  # the recipient decides; one already asked accepts unless the seed says otherwise
-        return Verdict(code, found.recipient or registry.ACEPTA, found.recipient_after)
+        return Verdict(code, found.recipient or ACEPTA, found.recipient_after)
     return Verdict(code)
 
 
