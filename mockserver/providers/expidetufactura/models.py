@@ -1,8 +1,10 @@
 """Expide Tu Factura state: stamps used per account, and what SAT knows about each UUID.
 
 Stamps are the store's counters (``Store.counter``/``increment``) and UUID states live in the shared
-SAT registry, so the provider needs no table of its own and writes no SQL. Every function taking ``conn`` runs inside the caller's write
-transaction, which is what makes a stamp count-down and a 201-vs-202 decision atomic across workers.
+SAT registry, so the provider needs no table of its own and writes no SQL. Every function here runs
+inside the caller's write transaction (those taking ``conn`` are handed it; :func:`take_stamp` takes
+the store and joins it through ``store.tx()``), which is what makes a stamp count-down and a
+201-vs-202 decision atomic across workers.
 """
 
 from __future__ import annotations

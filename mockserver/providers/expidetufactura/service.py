@@ -1,7 +1,8 @@
 """Expide Tu Factura ``cancelar`` rules: credentials, the signed Cancelacion, dates, SAT's answers.
 
 No XML envelopes and no HTTP here: :func:`cancelar` takes what the wire read and returns what the
-wire writes. Order of checks (the first failure answers):
+wire writes, or raises :class:`ProviderError` with the code that answers the whole request. Order of
+checks (the first failure answers):
 
 1. credentials: 501 unknown user, wrong token, or an account of the other environment; 502
    "Acceso Denegado" account not active, 502 without the ``cancel`` permission; 503 "Es necesario

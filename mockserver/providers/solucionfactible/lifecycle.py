@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from ... import registry
 from ...mail import outbox_for
 from ...sat import Folio, build_acuse
-from ...sat.verdict import CANCELADO, EN_PROCESO, RECHAZADO, VIGENTE
+from ...sat.verdict import CANCELADO, EN_PROCESO, RECHAZA, RECHAZADO, SIN_RESPUESTA, VIGENTE
 from . import codes, models
 from .codes import message, refuse
 from .messages import PROVIDER, Answer, OutcomeFor
@@ -122,9 +122,9 @@ def _lifecycle(
         return [(t.after, t.code, t.message) for t in outcome.then]
     if forced == codes.OK or verdict.recipient is None:
         return [(resolve_within, codes.OK, None)]
-    if verdict.recipient == "sin_respuesta":
+    if verdict.recipient == SIN_RESPUESTA:
         return []
-    code = codes.DENIED if verdict.recipient == "rechaza" else codes.OK
+    code = codes.DENIED if verdict.recipient == RECHAZA else codes.OK
     return [(verdict.recipient_after or resolve_within, code, None)]
 
 
