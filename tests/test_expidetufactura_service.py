@@ -19,7 +19,7 @@ from mockserver.providers.expidetufactura.service import (
     estatus_folio,
     rule_fields,
 )
-from mockserver.providers.expidetufactura.wire import answer as cancelar
+from mockserver.providers.expidetufactura.wire import answer
 from mockserver.providers.expidetufactura.wire import read_cancelar, write_respuesta
 from mockserver.runtime import Runtime
 from mockserver.sat import SatError, sign_cancelacion, verify_acuse
