@@ -19,14 +19,14 @@ from mockserver.providers.expidetufactura.service import (
     estatus_folio,
     rule_fields,
 )
-from mockserver.providers.expidetufactura.wire import answer
-from mockserver.providers.expidetufactura.wire import read_cancelar, write_respuesta
+from mockserver.providers.expidetufactura.wire import SERVICES, answer, read_cancelar, write_respuesta
 from mockserver.runtime import Runtime
 from mockserver.sat import SatError, sign_cancelacion, verify_acuse
 from mockserver.sat import verdict as sat_verdict
 from mockserver.sat.pki import fixture
 from mockserver.scenarios.model import SatCfdi
 from mockserver.settings import Settings
+from mockserver.soap.service import Call
 
 NOW = datetime(2026, 6, 1, 12, 0, 0)
 FECHA = NOW - timedelta(minutes=1)
@@ -53,6 +53,12 @@ def request(folios=None, usuario="pruebas", token="123456", name="csd_moral", **
     cert = info.certificate()
     xml = sign_cancelacion(cert, info.private_key(), cert.rfc, folios or [new_uuid()], kw.pop("fecha", FECHA), **kw)
     return CancelarRequest(usuario, token, xml)
+
+
+def cancelar(ctx, environment: str, req: CancelarRequest):  # type: ignore[no-untyped-def]
+    """What the wire answers to one call on the ``environment``'s port (no HTTP, no envelope)."""
+    [service] = [s for s in SERVICES if s.environment == environment]
+    return answer(Call(ctx, service, service.operations[0], request=None, data=req))
 
 
 # --- the service ------------------------------------------------------------------------------------
