@@ -51,7 +51,6 @@ from ...sat import (
     SatError,
     VerifiedCancelacion,
     build_acuse,
-    check_certificate_policy,
     parse_cancelacion,
     verify_seal,
 )
@@ -250,14 +249,7 @@ def _check_document(
     )
     _check_fecha(ctx, cancelacion)
     try:
-        check_certificate_policy(
-            cert,
-            ctx.scenarios.trust.store(),
-            ctx.now(),
-            fecha=cancelacion.fecha_aware(),
-            revoked=ctx.scenarios.sat.revoked_certificates,
-            check_validity_dates=ctx.scenarios.trust.check_validity,
-        )
+        ctx.scenarios.certificate_policy(cert, ctx.now(), cancelacion.fecha_aware())
     except SatError as error:
         raise codes.refuse_sat(error) from None
     if not ctx.scenarios.sat.is_taxpayer(cancelacion.rfc_emisor):
