@@ -248,9 +248,56 @@ def _sat_error_classes(cls=SatError):
         yield from _sat_error_classes(sub)
 
 
+# Every SAT core error and the code it answers (its most specific reason in SAT_CODES).
+SAT_ERROR_CODES = {
+    "bad-digest": codes.BAD_SEAL,
+    "bad-fecha": codes.INVALID_DATA,
+    "bad-motivo": codes.INVALID_DATA,
+    "bad-rfc-emisor": codes.INVALID_DATA,
+    "bad-seal": codes.BAD_SEAL,
+    "bad-structure": codes.MALFORMED_XML,
+    "bad-uuid": codes.INVALID_DATA,
+    "cancelacion-error": codes.INVALID_DATA,
+    "certificate-error": codes.NOT_A_CSD,
+    "certificate-expired": codes.OUTSIDE_VALIDITY,
+    "certificate-format": codes.NOT_A_CSD,
+    "certificate-not-yet-valid": codes.OUTSIDE_VALIDITY,
+    "certificate-revoked": codes.REVOKED,
+    "certificate-unreadable": codes.BAD_SEAL,
+    "certificate-without-rfc": codes.RFC_MISMATCH,
+    "fecha-outside-validity": codes.OUTSIDE_VALIDITY,
+    "folio-sustitucion-forbidden": codes.INVALID_DATA,
+    "folio-sustitucion-required": codes.INVALID_DATA,
+    "invalid-seal": codes.BAD_SEAL,
+    "issuer-name-mismatch": codes.BAD_SEAL,
+    "key-error": codes.NOT_A_CSD,
+    "key-format": codes.NOT_A_CSD,
+    "key-mismatch": codes.NOT_A_CSD,
+    "key-wrong-password": codes.NOT_A_CSD,
+    "malformed-signature": codes.BAD_SEAL,
+    "malformed-xml": codes.MALFORMED_XML,
+    "no-folios": codes.INVALID_DATA,
+    "not-csd": codes.NOT_A_CSD,
+    "rfc-mismatch": codes.RFC_MISMATCH,
+    "serial-number-mismatch": codes.BAD_SEAL,
+    "signature-error": codes.BAD_SEAL,
+    "too-many-folios": codes.INVALID_DATA,
+    "unsigned-content": codes.BAD_SEAL,
+    "unsupported-algorithm": codes.BAD_SEAL,
+    "untrusted-issuer": codes.NOT_FROM_SAT,
+    "wrong-namespace": codes.MALFORMED_XML,
+    "wrong-root": codes.MALFORMED_XML,
+}
+
+
+def test_every_sat_error_has_its_expected_code():
+    assert set(SAT_ERROR_CODES) == {c.reason for c in _sat_error_classes()}
+
+
 @pytest.mark.parametrize("error", sorted(set(_sat_error_classes()), key=lambda c: c.reason), ids=lambda c: c.reason)
-def test_every_sat_reason_maps_to_a_catalogue_code(error):
-    assert code_for(error(), codes.SAT_CODES) in codes.CODES
+def test_every_sat_reason_maps_to_its_catalogue_code(error):
+    assert code_for(error(), codes.SAT_CODES) == SAT_ERROR_CODES[error.reason]
+    assert SAT_ERROR_CODES[error.reason] in codes.CODES
 
 
 POLICY_CODES = {"untrusted-issuer": 308, "not-csd": 306, "certificate-revoked": 304, "certificate-expired": 305,
