@@ -62,6 +62,12 @@ def test_the_recipient_travels_with_acceptance_verdicts() -> None:
     assert sat_verdict.verdict(RFC, Entry(sat_verdict.EN_PROCESO, RFC), None).recipient is None
 
 
+def test_a_request_in_process_for_a_cfdi_the_seed_calls_not_cancelable_is_never_settled() -> None:
+    seed = SatCfdi("U", status=sat_verdict.EN_PROCESO, cancelable=sat_verdict.NO_CANCELABLE)
+    found = sat_verdict.verdict(RFC, None, seed)
+    assert (found.verdict, found.recipient) == (Verdict.IN_PROCESS, sat_verdict.SIN_RESPUESTA)
+
+
 def test_the_scenarios_speak_the_registrys_statuses() -> None:
     from mockserver.scenarios import schema
 

@@ -117,3 +117,34 @@ def test_a_cfdi_stamped_moments_ago_is_unknown_to_sat_for_both(both, server):
     assert both.admin("POST", "clock", json={"advance": "4m"}).ok
     assert xpd(both, a) == "201"
     assert sf(both, b) == 200
+
+
+def sf_status(sandbox, uuid: str) -> int:  # type: ignore[no-untyped-def]
+    """``getStatusCancelacionAsincrona`` for ``uuid`` at Solución Factible; its status."""
+    body = (f'<soapenv:Envelope xmlns:soapenv="{SOAP}" xmlns:ws="{SF}"><soapenv:Body>'
+            "<ws:getStatusCancelacionAsincrona><ws:usuario>testing@solucionfactible.com</ws:usuario>"
+            f"<ws:password>timbrado.SF.16672</ws:password><ws:transactionId>{uuid}</ws:transactionId>"
+            "</ws:getStatusCancelacionAsincrona></soapenv:Body></soapenv:Envelope>")
+    response = sandbox.post_soap("/ws/services/Cancelacion.CancelacionHttpsSoap11Endpoint/", body,
+                                 action="urn:getStatusCancelacionAsincrona")
+    assert response.status_code == 200, response.text[:300]
+    return int(etree.fromstring(response.content).findtext(".//{*}return/{*}status"))
+
+
+def sat_status(sandbox, uuid: str) -> str | None:  # type: ignore[no-untyped-def]
+    found = sandbox.admin("GET", "registry", params={"uuid": uuid}).json()["uuids"]
+    return found[0]["status"] if found else None
+
+
+def test_a_cfdi_in_process_that_the_seed_calls_not_cancelable_stays_in_process(both):
+    # A cancellation already waits at SAT: a new request is told so and changes nothing. The seed's
+    # no_cancelable never lets a timer cancel it.
+    a, b = new_uuid(), new_uuid()
+    overlay(both, f"sat:\n  cfdis:\n    - {{uuid: {a}, status: en_proceso, cancelable: no_cancelable}}\n"
+                  f"    - {{uuid: {b}, status: en_proceso, cancelable: no_cancelable}}\n")
+    assert sf(both, a) == 211
+    assert xpd(both, b) == "201"
+    assert both.admin("POST", "clock", json={"advance": "3d"}).ok
+    assert sf_status(both, a) == 211
+    assert sat_status(both, a) == sat_verdict.EN_PROCESO
+    assert sat_status(both, b) in (None, sat_verdict.EN_PROCESO)

@@ -89,7 +89,8 @@ def verdict(
     2. unknown to the registry and the seed says ``no_encontrado``: not found;
     3. an issuer is known (the seed's, else the registry's) and it is not ``rfc``: not of the issuer —
        before any status, so that nobody learns the state of another issuer's CFDI;
-    4. cancelado: cancelled before;  5. en_proceso: in process;
+    4. cancelado: cancelled before;  5. en_proceso: in process (when the seed also says
+       ``no_cancelable``, its recipient is :data:`SIN_RESPUESTA`: it stays in process, never cancelled);
     6. the seed says ``no_cancelable``: not cancelable;  7. ``con_aceptacion``: needs acceptance;
     8. cancelable now (also after the recipient rejected a request: the CFDI stays vigente).
     """
@@ -103,6 +104,9 @@ def verdict(
     if status == CANCELADO:
         return UuidVerdict(Verdict.CANCELLED, status)
     if status == EN_PROCESO:
+        if seed is not None and seed.cancelable == NO_CANCELABLE:
+            # The pending request can never end in a cancellation: nobody settles it, it stays in process.
+            return UuidVerdict(Verdict.IN_PROCESS, status, SIN_RESPUESTA)
         return UuidVerdict(Verdict.IN_PROCESS, status, *recipient)
     if seed is not None and seed.cancelable == NO_CANCELABLE:
         return UuidVerdict(Verdict.NOT_CANCELABLE, status)
