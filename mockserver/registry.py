@@ -115,10 +115,37 @@ def stamped_since(
     return found
 
 
+class Snapshot:
+    """What the registry knows of one request's UUIDs, read once (two queries for all of them).
+
+    Inside the request's transaction; :meth:`note` keeps it current as the request writes, so a UUID
+    repeated later in the same request sees what the request did to it.
+    """
+
+    def __init__(
+        self, conn: sqlite3.Connection, session: str, uuids: Iterable[str], now: datetime, *, stampers: Iterable[str]
+    ) -> None:
+        wanted = list(uuids)
+        self.entries = entries_of(conn, session, wanted)
+        self.recent = stamped_since(conn, session, wanted, now - NOT_YET_KNOWN, stampers=stampers)
+
+    def entry(self, uuid: str) -> Entry | None:
+        return self.entries.get(uuid.upper())
+
+    def verdict(self, uuid: str, rfc: str | None, seed: Seed | None) -> UuidVerdict:
+        """:func:`verdict` for ``uuid``."""
+        return verdict(rfc, self.entry(uuid), seed, recently_stamped=uuid.upper() in self.recent)
+
+    def note(self, uuid: str, status: str, rfc: str | None) -> None:
+        """The request wrote ``status`` for ``uuid`` (with its issuer, when known)."""
+        before = self.entry(uuid)
+        self.entries[uuid.upper()] = Entry(status, rfc or (before.rfc_emisor if before else None))
+        self.recent.discard(uuid.upper())
+
+
 def verdict_of(
     conn: sqlite3.Connection, session: str, uuid: str, rfc: str | None, seed: Seed | None, now: datetime,
     *, stampers: Iterable[str],
 ) -> UuidVerdict:
     """:func:`verdict` for one UUID, reading the registry in ``conn`` (``stampers``: see :func:`stamped_since`)."""
-    recent = bool(stamped_since(conn, session, [uuid], now - NOT_YET_KNOWN, stampers=stampers))
-    return verdict(rfc, entry_of(conn, session, uuid), seed, recently_stamped=recent)
+    return Snapshot(conn, session, [uuid], now, stampers=stampers).verdict(uuid, rfc, seed)

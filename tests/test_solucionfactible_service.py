@@ -23,6 +23,7 @@ from mockserver.providers.solucionfactible import (
     parameters,
     service,
     state,
+    synchronous,
 )
 from mockserver.providers.solucionfactible.messages import (
     Answer,
@@ -32,6 +33,7 @@ from mockserver.providers.solucionfactible.messages import (
 )
 from mockserver.runtime import Runtime
 from mockserver.sat import verdict as sat_verdict
+from mockserver.sat.cancelacion import Folio
 from mockserver.sat.errors import SatError
 from mockserver.sat.pki import fixture
 from mockserver.sat.policy import REASONS as POLICY_REASONS
@@ -319,3 +321,37 @@ def test_every_verdict_of_the_registry_has_a_code():
     assert set(codes.VERDICT_CODES) == set(sat_verdict.Verdict)
     assert set(codes.VERDICT_CODES.values()) <= set(codes.CODES)
 
+
+
+@pytest.fixture
+def registry_reads(monkeypatch):
+    """How often each registry read runs (the bulk ones once per request, whatever the folios)."""
+    counts: dict[str, int] = {}
+    for name in ("entry_of", "entries_of", "stamped_since"):
+        original = getattr(registry, name)
+
+        def counted(*args, _original=original, _name=name, **kwargs):
+            counts[_name] = counts.get(_name, 0) + 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(registry, name, counted)
+    return counts
+
+
+def test_an_asynchronous_request_reads_the_registry_once_for_all_its_folios(ctx, registry_reads):
+    folios = [Folio(new_uuid(), "02") for _ in range(3)]
+    answers = lifecycle.register_async(ctx, usuario=USER, operation="enviarSolicitudCancelacionAsincrono", rfc=RFC,
+                                       folios=folios, email=None, certificate_number=None,
+                                       outcome_for=lambda _u, _f: None)
+    assert [a.status for a in answers] == [codes.OK] * 3
+    assert registry_reads == {"entries_of": 1, "stamped_since": 1}
+
+
+def test_a_synchronous_request_reads_the_registry_once_and_sees_its_own_writes(ctx, registry_reads):
+    u = new_uuid()
+    folios = [Folio(new_uuid(), "02"), Folio(u, "02"), Folio(u, "02")]
+    answer = synchronous.cancel_now(ctx, usuario=USER, operation="cancelar", rfc=None, folios=folios,
+                                    certificate_number=None, outcome_for=lambda _u, _f: None)
+    # the repeated UUID was cancelled by the same request a moment before: previously cancelled
+    assert answer.mensaje.endswith(f"{folios[0].uuid}: 201; {u}: 201; {u}: 202)")
+    assert registry_reads == {"entries_of": 1, "stamped_since": 1}

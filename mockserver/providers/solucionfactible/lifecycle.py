@@ -30,7 +30,7 @@ from . import codes, models
 from .codes import message, refuse
 from .messages import PROVIDER, Answer, OutcomeFor
 from .notification import notification
-from .verdict import Verdict, rule_code, rule_message, sat_verdict
+from .verdict import UuidAnswer, rule_code, rule_message, sat_verdict
 
 if TYPE_CHECKING:
     import sqlite3
@@ -64,18 +64,20 @@ def register_async(
     outcomes = [outcome_for(f.uuid, f) for f in folios]
     # A refusal (701) leaves the block by an exception, which rolls every folio of the request back.
     with ctx.store.tx() as conn:
+        known = registry.Snapshot(conn, ctx.session, [f.uuid for f in folios], ctx.now(), stampers=ctx.runtime.stampers)
         return [
-            open_transaction(ctx, conn, usuario=usuario, operation=operation, rfc=rfc, folio=f, email=email,
+            open_transaction(ctx, conn, known, usuario=usuario, operation=operation, rfc=rfc, folio=f, email=email,
                              certificate_number=certificate_number, outcome=o)
             for f, o in zip(folios, outcomes, strict=True)
         ]
 
 
 def open_transaction(
-    ctx: Context, conn: sqlite3.Connection, *, usuario: str, operation: str, rfc: str | None, folio: Folio,
+    ctx: Context, conn: sqlite3.Connection, known: registry.Snapshot, *, usuario: str, operation: str, rfc: str | None, folio: Folio,
     email: str | None, certificate_number: str | None, outcome: Outcome | None,
 ) -> Answer:
-    """Open the transaction of one folio in ``conn``'s transaction, or answer at once what stops it."""
+    """Open the transaction of one folio in ``conn``'s transaction, or answer at once what stops it
+    (``known``: what the registry knows of the request's UUIDs)."""
     uuid = folio.uuid
     existing = models.get(conn, ctx.session, uuid)
     # One transaction at a time per UUID (701). A finished one does not block SAT's next step: a
@@ -85,7 +87,7 @@ def open_transaction(
     forced = rule_code(outcome, uuid)
     if forced is not None and forced not in (codes.OK, codes.IN_PROCESS):
         return Answer(forced, rule_message(outcome, forced, uuid))
-    verdict = sat_verdict(ctx, conn, uuid, rfc)
+    verdict = sat_verdict(ctx, known, uuid, rfc)
     if forced is None and verdict.code not in (codes.OK, codes.IN_PROCESS):
         return Answer(verdict.code, message(verdict.code))
     if existing is not None:
@@ -110,13 +112,14 @@ def open_transaction(
         acuse=None, created_at=now.isoformat(), updated_at=now.isoformat(), resolved_at=None,
     ))
     registry.set_status(conn, ctx.session, uuid, EN_PROCESO, at=now, rfc_emisor=rfc, provider=PROVIDER)
+    known.note(uuid, EN_PROCESO, rfc)
     for after, code, text in _lifecycle(outcome, forced, verdict, settings.resolve_within):
         ctx.timers.schedule(conn, ctx.session, TIMER_KIND, now + after, {"uuid": uuid, "code": code, "message": text})
     return answer
 
 
 def _lifecycle(
-    outcome: Outcome | None, forced: int | None, verdict: Verdict, resolve_within: timedelta
+    outcome: Outcome | None, forced: int | None, verdict: UuidAnswer, resolve_within: timedelta
 ) -> Iterable[tuple[timedelta, int, str | None]]:
     if outcome is not None and outcome.then:
         return [(t.after, t.code, t.message) for t in outcome.then]

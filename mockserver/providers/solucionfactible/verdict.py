@@ -13,35 +13,33 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from ... import registry
 from ...sat.verdict import ACEPTA
 from . import codes
 from .codes import message
 
 if TYPE_CHECKING:
-    import sqlite3
-
     from ...context import Context
+    from ...registry import Snapshot
     from ...scenarios.model import Outcome
 
 
 @dataclass(frozen=True)
-class Verdict:
-    """SAT's view of one UUID at request time: 200 cancelable now, 211 needs the recipient, else final."""
+class UuidAnswer:
+    """SAT's answer for one UUID at request time, in SF's codes: 200 cancelable now, 211 needs the
+    recipient, else final."""
 
     code: int
     recipient: str | None = None  # acepta | rechaza | sin_respuesta (with 211 when the seed names one)
     recipient_after: timedelta | None = None
 
 
-def sat_verdict(ctx: Context, conn: sqlite3.Connection, uuid: str, rfc: str | None) -> Verdict:
-    """SAT's verdict (``registry.verdict_of``: the registry over the scenario's seed) in SF's codes."""
-    found = registry.verdict_of(conn, ctx.session, uuid, rfc, ctx.scenarios.sat.cfdi(uuid), ctx.now(),
-                                stampers=ctx.runtime.stampers)
+def sat_verdict(ctx: Context, known: Snapshot, uuid: str, rfc: str | None) -> UuidAnswer:
+    """SAT's verdict (the registry's ``known`` over the scenario's seed) in SF's codes."""
+    found = known.verdict(uuid, rfc, ctx.scenarios.sat.cfdi(uuid))
     code = codes.VERDICT_CODES[found.verdict]
     if code == codes.IN_PROCESS:  # the recipient decides; one already asked accepts unless the seed says otherwise
-        return Verdict(code, found.recipient or ACEPTA, found.recipient_after)
-    return Verdict(code)
+        return UuidAnswer(code, found.recipient or ACEPTA, found.recipient_after)
+    return UuidAnswer(code)
 
 
 def rule_code(outcome: Outcome | None, uuid: str) -> int | None:
