@@ -196,7 +196,7 @@ TIMED = (
         "mockserver.providers.expidetufactura.service",
         "_check_document",
     ),
-    ("xpd: check certificate", "mockserver.providers.expidetufactura.service", "_check_certificate"),
+    ("sat: certificate policy (SF and XPD)", "mockserver.scenarios.core", "Scenarios.certificate_policy"),
     (
         "xpd: per-folio rule outcomes",
         "mockserver.providers.expidetufactura.service",

@@ -1,47 +1,17 @@
 """The SAT side of a UUID, shared by every provider: vigente, en_proceso, cancelado or rechazado.
 
 A UUID cancelled through Solución Factible is "previously cancelled" for Expide Tu Factura too.
-:func:`verdict` is the one answer to "what does SAT say to cancelling this UUID?"; each provider maps
-the neutral :class:`Verdict` to its own codes.
+This module holds the SQL; SAT's words for a UUID's state and its pure verdict live in
+:mod:`mockserver.sat.verdict`, which :func:`verdict_of` feeds with what the registry knows.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
-from typing import NamedTuple, Protocol
+from datetime import UTC, datetime
 
-# SAT's statuses of a UUID: the registry holds the first four; a scenario seed may also say that SAT
-# does not know the UUID at all.
-VIGENTE = "vigente"
-EN_PROCESO = "en_proceso"
-CANCELADO = "cancelado"
-RECHAZADO = "rechazado"
-NO_ENCONTRADO = "no_encontrado"
-STATUSES = (VIGENTE, EN_PROCESO, CANCELADO, RECHAZADO)
-SEED_STATUSES = (VIGENTE, CANCELADO, EN_PROCESO, NO_ENCONTRADO)
-
-# How SAT lets a CFDI be cancelled, and what its recipient answers when asked.
-SIN_ACEPTACION = "sin_aceptacion"
-CON_ACEPTACION = "con_aceptacion"
-NO_CANCELABLE = "no_cancelable"
-CANCELABLE_KINDS = (SIN_ACEPTACION, CON_ACEPTACION, NO_CANCELABLE)
-ACEPTA = "acepta"
-RECHAZA = "rechaza"
-SIN_RESPUESTA = "sin_respuesta"
-RECIPIENT_ANSWERS = (ACEPTA, RECHAZA, SIN_RESPUESTA)
-
-# A CFDI stamped in this sandbox less than this long ago (mock time) is not yet known to SAT's
-# cancellation service: it answers "does not exist" (003:171).
-NOT_YET_KNOWN = timedelta(minutes=5)
-
-
-class Entry(NamedTuple):
-    status: str
-    rfc_emisor: str | None
+from .sat.verdict import NOT_YET_KNOWN, STATUSES, VIGENTE, Entry, Seed, UuidVerdict, verdict
 
 
 def entry_of(conn: sqlite3.Connection, session: str, uuid: str) -> Entry | None:
@@ -145,74 +115,32 @@ def stamped_since(
     return found
 
 
-# ---------------------------------------------------------------- SAT's verdict for one UUID
+class Snapshot:
+    """What the registry knows of one request's UUIDs, read once (two queries for all of them).
 
-
-class Verdict(StrEnum):
-    """What SAT answers to a request to cancel one UUID, in no provider's words."""
-
-    NOT_FOUND = "not-found"
-    NOT_OF_ISSUER = "not-of-issuer"
-    CANCELLED = "cancelled"  # cancelled before
-    IN_PROCESS = "in-process"  # a cancellation already waits for the recipient
-    NOT_CANCELABLE = "not-cancelable"
-    NEEDS_ACCEPTANCE = "needs-acceptance"  # cancelable once the recipient accepts
-    CANCELABLE = "cancelable"  # cancelled now
-
-
-class Seed(Protocol):
-    """What a scenario says SAT knows of a UUID (``scenarios.model.SatCfdi``)."""
-
-    status: str
-    cancelable: str
-    issuer: str | None
-    recipient: str
-    recipient_after: timedelta | None
-
-
-@dataclass(frozen=True)
-class UuidVerdict:
-    """The verdict, SAT's status of the UUID (registry over seed), and how its recipient answers."""
-
-    verdict: Verdict
-    status: str
-    recipient: str | None = None  # when the seed says the CFDI needs the recipient's acceptance
-    recipient_after: timedelta | None = None
-
-
-def verdict(
-    rfc: str | None, entry: Entry | None, seed: Seed | None, *, recently_stamped: bool = False
-) -> UuidVerdict:
-    """SAT's verdict on cancelling a UUID for the issuer ``rfc`` (None: whoever asks).
-
-    ``entry`` is the registry's (any provider may have written it), ``seed`` the scenario's; the
-    registry, being what happened in this sandbox, wins over the seed for existence and status.
-    Precedence, the first that holds answers:
-
-    1. stamped in this sandbox moments ago (``recently_stamped``, see :data:`NOT_YET_KNOWN`): not found;
-    2. unknown to the registry and the seed says ``no_encontrado``: not found;
-    3. an issuer is known (the seed's, else the registry's) and it is not ``rfc``: not of the issuer —
-       before any status, so that nobody learns the state of another issuer's CFDI;
-    4. cancelado: cancelled before;  5. en_proceso: in process;
-    6. the seed says ``no_cancelable``: not cancelable;  7. ``con_aceptacion``: needs acceptance;
-    8. cancelable now (also after the recipient rejected a request: the CFDI stays vigente).
+    Inside the request's transaction; :meth:`note` keeps it current as the request writes, so a UUID
+    repeated later in the same request sees what the request did to it.
     """
-    status = entry.status if entry is not None else (seed.status if seed is not None else VIGENTE)
-    recipient = (seed.recipient, seed.recipient_after) if seed and seed.cancelable == CON_ACEPTACION else (None, None)
-    if recently_stamped or (entry is None and status == NO_ENCONTRADO):
-        return UuidVerdict(Verdict.NOT_FOUND, status)
-    issuer = (seed.issuer if seed is not None else None) or (entry.rfc_emisor if entry is not None else None)
-    if issuer and rfc and issuer.upper() != rfc.upper():
-        return UuidVerdict(Verdict.NOT_OF_ISSUER, status)
-    if status == CANCELADO:
-        return UuidVerdict(Verdict.CANCELLED, status)
-    if status == EN_PROCESO:
-        return UuidVerdict(Verdict.IN_PROCESS, status, *recipient)
-    if seed is not None and seed.cancelable == NO_CANCELABLE:
-        return UuidVerdict(Verdict.NOT_CANCELABLE, status)
-    if seed is not None and seed.cancelable == CON_ACEPTACION:
-        return UuidVerdict(Verdict.NEEDS_ACCEPTANCE, status, *recipient)
-    return UuidVerdict(Verdict.CANCELABLE, status)
+
+    def __init__(
+        self, conn: sqlite3.Connection, session: str, uuids: Iterable[str], now: datetime, *, stampers: Iterable[str]
+    ) -> None:
+        wanted = list(uuids)
+        self.entries = entries_of(conn, session, wanted)
+        self.recent = stamped_since(conn, session, wanted, now - NOT_YET_KNOWN, stampers=stampers)
+
+    def entry(self, uuid: str) -> Entry | None:
+        return self.entries.get(uuid.upper())
+
+    def verdict(self, uuid: str, rfc: str | None, seed: Seed | None) -> UuidVerdict:
+        """:func:`verdict` for ``uuid``."""
+        return verdict(rfc, self.entry(uuid), seed, recently_stamped=uuid.upper() in self.recent)
+
+    def note(self, uuid: str, status: str, rfc: str | None) -> None:
+        """The request wrote ``status`` for ``uuid`` (with its issuer, when known)."""
+        before = self.entry(uuid)
+        self.entries[uuid.upper()] = Entry(status, rfc or (before.rfc_emisor if before else None))
+        self.recent.discard(uuid.upper())
 
 
 def verdict_of(
@@ -220,5 +148,4 @@ def verdict_of(
     *, stampers: Iterable[str],
 ) -> UuidVerdict:
     """:func:`verdict` for one UUID, reading the registry in ``conn`` (``stampers``: see :func:`stamped_since`)."""
-    recent = bool(stamped_since(conn, session, [uuid], now - NOT_YET_KNOWN, stampers=stampers))
-    return verdict(rfc, entry_of(conn, session, uuid), seed, recently_stamped=recent)
+    return Snapshot(conn, session, [uuid], now, stampers=stampers).verdict(uuid, rfc, seed)

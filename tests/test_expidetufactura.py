@@ -25,6 +25,7 @@ from zeep.plugins import HistoryPlugin
 from mockserver import registry
 from mockserver.providers.expidetufactura import codes
 from mockserver.sat import sign_cancelacion, verify_acuse
+from mockserver.sat import verdict as sat_verdict
 from mockserver.sat.cancelacion import NS as SAT_NS
 from mockserver.sat.cancelacion import Folio, build_cancelacion
 from mockserver.sat.pki import fixture
@@ -152,12 +153,12 @@ def prod(etf: Etf, xml: bytes):  # type: ignore[no-untyped-def]
 def test_a_uuid_cancelled_through_another_provider_is_previously_cancelled(etf, server):
     u = new_uuid()
     with server.runtime.store.tx() as conn:
-        registry.set_status(conn, etf.sandbox.session, u, registry.CANCELADO, at=datetime(2026, 6, 1),
+        registry.set_status(conn, etf.sandbox.session, u, sat_verdict.CANCELADO, at=datetime(2026, 6, 1),
                             rfc_emisor="MOC900101AB1", provider="solucionfactible")
     assert etf.cancelar(signed(folios=[u])).estatusUUIDs == ["202"]
     # ...and one another issuer cancelled is not this issuer's
     with server.runtime.store.tx() as conn:
-        registry.set_status(conn, etf.sandbox.session, u, registry.CANCELADO, at=datetime(2026, 6, 1),
+        registry.set_status(conn, etf.sandbox.session, u, sat_verdict.CANCELADO, at=datetime(2026, 6, 1),
                             rfc_emisor="OTR900101AA1", provider="solucionfactible")
     assert prod(etf, signed(folios=[u])).estatusUUIDs == ["203"]
     assert etf.cancelar(signed(folios=[u])).estatusUUIDs == ["202"]  # the test environment: cancelled is 202

@@ -602,15 +602,16 @@ def test_pruebas_answers_only_201_and_202_unless_a_scenario_asks_for_more(xpd):
 
 def test_a_cfdi_stamped_moments_ago_is_205_in_production(xpd, server):
     from mockserver import registry
+    from mockserver.sat import verdict as sat_verdict
     from mockserver.sat.cancelacion import MEXICO_TZ
 
     xpd.overlay(PRODUCTIVO)
     recent, older = new_uuid(), new_uuid()
     now = NOW.replace(tzinfo=MEXICO_TZ)
     with server.runtime.store.tx() as conn:  # what MYSuite registers when it stamps a CFDI
-        registry.set_status(conn, xpd.sandbox.session, recent, registry.VIGENTE, at=now - timedelta(minutes=4),
+        registry.set_status(conn, xpd.sandbox.session, recent, sat_verdict.VIGENTE, at=now - timedelta(minutes=4),
                             rfc_emisor="MOC900101AB1", provider="mysuite")
-        registry.set_status(conn, xpd.sandbox.session, older, registry.VIGENTE, at=now - timedelta(minutes=6),
+        registry.set_status(conn, xpd.sandbox.session, older, sat_verdict.VIGENTE, at=now - timedelta(minutes=6),
                             rfc_emisor="MOC900101AB1", provider="mysuite")
     assert xpd.productivo(signed(folios=[recent, older])).estatus == ["205", "201"]
     xpd.freeze(NOW + timedelta(minutes=2))

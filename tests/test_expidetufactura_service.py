@@ -19,13 +19,14 @@ from mockserver.providers.expidetufactura.service import (
     estatus_folio,
     rule_fields,
 )
-from mockserver.providers.expidetufactura.wire import answer as cancelar
-from mockserver.providers.expidetufactura.wire import read_cancelar, write_respuesta
+from mockserver.providers.expidetufactura.wire import SERVICES, answer, read_cancelar, write_respuesta
 from mockserver.runtime import Runtime
 from mockserver.sat import SatError, sign_cancelacion, verify_acuse
+from mockserver.sat import verdict as sat_verdict
 from mockserver.sat.pki import fixture
 from mockserver.scenarios.model import SatCfdi
 from mockserver.settings import Settings
+from mockserver.soap.service import Call
 
 NOW = datetime(2026, 6, 1, 12, 0, 0)
 FECHA = NOW - timedelta(minutes=1)
@@ -54,6 +55,12 @@ def request(folios=None, usuario="pruebas", token="123456", name="csd_moral", **
     return CancelarRequest(usuario, token, xml)
 
 
+def cancelar(ctx, environment: str, req: CancelarRequest):  # type: ignore[no-untyped-def]
+    """What the wire answers to one call on the ``environment``'s port (no HTTP, no envelope)."""
+    [service] = [s for s in SERVICES if s.environment == environment]
+    return answer(Call(ctx, service, service.operations[0], request=None, data=req))
+
+
 # --- the service ------------------------------------------------------------------------------------
 
 
@@ -64,7 +71,7 @@ def test_success_cancels_registers_and_seals_an_acuse(ctx):
     assert (r.cod_estatus, r.folios) == ("200", [(u, "201"), ("00000000-0000-4000-8000-000000000205", "201")])
     assert verify_acuse(r.acuse.encode()).folios == tuple(r.folios)
     with ctx.store.read() as conn:
-        assert registry.status_of(conn, ctx.session, u) == registry.CANCELADO
+        assert registry.status_of(conn, ctx.session, u) == sat_verdict.CANCELADO
     assert r.summary["estatus"] == {"201": 2}
     again = cancelar(ctx, "pruebas", request([u]))
     assert again.folios == [(u, "202")]
@@ -122,7 +129,7 @@ def test_check_validity_off_accepts_an_expired_csd(ctx, runtime):
     ],
 )
 def test_estatus_folio(known, seed, expected):
-    assert estatus_folio(registry.verdict("MOC900101AB1", known, seed)) == expected
+    assert estatus_folio(sat_verdict.verdict("MOC900101AB1", known, seed)) == expected
 
 
 # --- the catalogue and the mapping ------------------------------------------------------------------
@@ -141,15 +148,18 @@ def test_every_sat_cancellation_error_has_a_catalogue_code():
         if cls is sat_module.BadUuid:
             continue
         assert cls.reason in codes.SAT_REASONS, cls.__name__
-        code, message = codes.for_sat_error(cls("detalle"))
+        refusal = codes.refuse_sat(cls("detalle"))
+        code, message = str(refusal.code), refusal.message
         assert code in codes.CODES
         plain = codes.SAT_REASONS[cls.reason][1]
         # the table's text first, then the guide's plain message and/or the detail
         assert message.startswith(codes.CODES[code])
         assert (plain is not None and plain in message) or message.endswith("detalle")
-    assert codes.for_sat_error(sat_module.RfcMismatch()) == (
+    mismatch = codes.refuse_sat(sat_module.RfcMismatch())
+    assert (mismatch.code, mismatch.message) == (
         "303", "Sello no corresponde a emisor: RFC no corresponde al del certificado")
-    assert codes.for_sat_error(sat_module.BadUuid("x")) == (
+    bad_uuid = codes.refuse_sat(sat_module.BadUuid("x"))
+    assert (bad_uuid.code, bad_uuid.message) == (
         "500", "UUID inválido, favor de verificar: No se tiene un UUID válido para cancelar")
 
 

@@ -95,7 +95,7 @@ def test_default_provider_settings_and_sat(default: Scenarios):
     assert not mys.size_limit("pruebas").accepts(4_000_001) and mys.size_limit("productivo").accepts(40_000_000)
     assert mys.processing_time(3_000_000) == timedelta(seconds=5)
     assert default.sat.is_taxpayer("MOC900101AB1") and not default.sat.is_taxpayer("XNO900101XX1")
-    assert not default.sat.cfdi("00000000-0000-4000-8000-000000000205").exists
+    assert default.sat.cfdi("00000000-0000-4000-8000-000000000205").status == "no_encontrado"
     assert default.sat.cfdi("11111111-1111-4111-8111-111111111111") is None
     assert default.trust.fixture_ca and default.clock is None and default.seed is None
 
@@ -274,7 +274,7 @@ def test_overlay_replaces_accounts_and_puts_rules_first(default: Scenarios):
     assert m.provider(SF).resolve_within == timedelta(seconds=30)
     assert m.provider(SF).stored_csds["MOC900101AB1"] == "csd_moral"  # untouched settings kept
     assert m.provider(MYS).size_limit("productivo").max == 40_000_000
-    assert m.sat.cfdi("00000000-0000-4000-8000-000000000205").exists
+    assert m.sat.cfdi("00000000-0000-4000-8000-000000000205").status != "no_encontrado"
     assert m.sat.cfdi("00000000-0000-4000-8000-000000000203").issuer == "OTR900101AA1"
     ids = [r.id for r in m.match(SF, "cancelarAsincrono", {"uuid": "E329DD15-7D0B-44E9-A204-51A7443D1FBE"})]
     assert ids == ["first", "sf-sandbox-204"]

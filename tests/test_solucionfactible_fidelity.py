@@ -404,3 +404,34 @@ def test_a_new_transaction_is_not_resolved_by_what_was_left_of_the_old_one(sf):
     assert status_of(sf, u)[:2] == (211, DOCUMENTED[211])  # minute 10: the old timer is gone
     advance(sf, "3m")
     assert status_of(sf, u)[0] == 200
+
+
+# ---------------------------------------------------------------- unforeseen errors (500, 501)
+
+
+def test_a_database_error_answers_501(sf, monkeypatch):
+    import sqlite3
+
+    from mockserver.providers.solucionfactible import models
+
+    def locked(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(models, "get", locked)
+    u = new_uuid()
+    assert asincrono(sf, u) == (codes.ASYNC_DB, codes.message(codes.ASYNC_DB))
+    monkeypatch.undo()
+    assert registry(sf, u) is None  # nothing was registered
+    assert asincrono(sf, u)[0] == codes.OK  # and the same request goes through once the store answers
+
+
+def test_an_unforeseen_error_answers_500(sf, monkeypatch):
+    from mockserver.providers.solucionfactible import lifecycle
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(lifecycle, "sat_verdict", broken)
+    u = new_uuid()
+    assert asincrono(sf, u) == (codes.INTERNAL, codes.message(codes.INTERNAL))
+    assert registry(sf, u) is None

@@ -23,6 +23,7 @@ from mockserver.providers.solucionfactible import (
     parameters,
     service,
     state,
+    synchronous,
 )
 from mockserver.providers.solucionfactible.messages import (
     Answer,
@@ -31,6 +32,8 @@ from mockserver.providers.solucionfactible.messages import (
     StatusRequest,
 )
 from mockserver.runtime import Runtime
+from mockserver.sat import verdict as sat_verdict
+from mockserver.sat.cancelacion import Folio
 from mockserver.sat.errors import SatError
 from mockserver.sat.pki import fixture
 from mockserver.sat.policy import REASONS as POLICY_REASONS
@@ -130,7 +133,7 @@ def test_registration_resolution_registry_and_outbox(ctx):
     assert (answer.status, answer.mensaje) == (200, u.lower())
     assert answer.summary["code"] == 200 and "password" not in answer.summary
     with ctx.store.read() as conn:
-        assert registry.status_of(conn, ctx.session, u) == registry.EN_PROCESO
+        assert registry.status_of(conn, ctx.session, u) == sat_verdict.EN_PROCESO
     assert status(ctx, u).status == 211
     [timer] = ctx.timers.pending(ctx.session)
     assert datetime.fromisoformat(timer["due_at"]) == T0 + timedelta(minutes=5)
@@ -138,7 +141,7 @@ def test_registration_resolution_registry_and_outbox(ctx):
     answer = status(later, u)
     assert answer.status == 200 and answer.acuse.startswith(b"<?xml")
     with later.store.read() as conn:
-        assert registry.status_of(conn, later.session, u) == registry.CANCELADO
+        assert registry.status_of(conn, later.session, u) == sat_verdict.CANCELADO
         row = models.get(conn, later.session, u)
     assert row.resolved_at == (T0 + timedelta(minutes=5)).isoformat()
     [mail] = outbox_for(later.runtime).messages(later.session)
@@ -247,9 +250,56 @@ def _sat_error_classes(cls=SatError):
         yield from _sat_error_classes(sub)
 
 
+# Every SAT core error and the code it answers (its most specific reason in SAT_CODES).
+SAT_ERROR_CODES = {
+    "bad-digest": codes.BAD_SEAL,
+    "bad-fecha": codes.INVALID_DATA,
+    "bad-motivo": codes.INVALID_DATA,
+    "bad-rfc-emisor": codes.INVALID_DATA,
+    "bad-seal": codes.BAD_SEAL,
+    "bad-structure": codes.MALFORMED_XML,
+    "bad-uuid": codes.INVALID_DATA,
+    "cancelacion-error": codes.INVALID_DATA,
+    "certificate-error": codes.NOT_A_CSD,
+    "certificate-expired": codes.OUTSIDE_VALIDITY,
+    "certificate-format": codes.NOT_A_CSD,
+    "certificate-not-yet-valid": codes.OUTSIDE_VALIDITY,
+    "certificate-revoked": codes.REVOKED,
+    "certificate-unreadable": codes.BAD_SEAL,
+    "certificate-without-rfc": codes.RFC_MISMATCH,
+    "fecha-outside-validity": codes.OUTSIDE_VALIDITY,
+    "folio-sustitucion-forbidden": codes.INVALID_DATA,
+    "folio-sustitucion-required": codes.INVALID_DATA,
+    "invalid-seal": codes.BAD_SEAL,
+    "issuer-name-mismatch": codes.BAD_SEAL,
+    "key-error": codes.NOT_A_CSD,
+    "key-format": codes.NOT_A_CSD,
+    "key-mismatch": codes.NOT_A_CSD,
+    "key-wrong-password": codes.NOT_A_CSD,
+    "malformed-signature": codes.BAD_SEAL,
+    "malformed-xml": codes.MALFORMED_XML,
+    "no-folios": codes.INVALID_DATA,
+    "not-csd": codes.NOT_A_CSD,
+    "rfc-mismatch": codes.RFC_MISMATCH,
+    "serial-number-mismatch": codes.BAD_SEAL,
+    "signature-error": codes.BAD_SEAL,
+    "too-many-folios": codes.INVALID_DATA,
+    "unsigned-content": codes.BAD_SEAL,
+    "unsupported-algorithm": codes.BAD_SEAL,
+    "untrusted-issuer": codes.NOT_FROM_SAT,
+    "wrong-namespace": codes.MALFORMED_XML,
+    "wrong-root": codes.MALFORMED_XML,
+}
+
+
+def test_every_sat_error_has_its_expected_code():
+    assert set(SAT_ERROR_CODES) == {c.reason for c in _sat_error_classes()}
+
+
 @pytest.mark.parametrize("error", sorted(set(_sat_error_classes()), key=lambda c: c.reason), ids=lambda c: c.reason)
-def test_every_sat_reason_maps_to_a_catalogue_code(error):
-    assert code_for(error(), codes.SAT_CODES) in codes.CODES
+def test_every_sat_reason_maps_to_its_catalogue_code(error):
+    assert code_for(error(), codes.SAT_CODES) == SAT_ERROR_CODES[error.reason]
+    assert SAT_ERROR_CODES[error.reason] in codes.CODES
 
 
 POLICY_CODES = {"untrusted-issuer": 308, "not-csd": 306, "certificate-revoked": 304, "certificate-expired": 305,
@@ -268,6 +318,40 @@ def test_every_reason_of_the_certificate_policy_is_covered():
 
 
 def test_every_verdict_of_the_registry_has_a_code():
-    assert set(codes.VERDICT_CODES) == set(registry.Verdict)
+    assert set(codes.VERDICT_CODES) == set(sat_verdict.Verdict)
     assert set(codes.VERDICT_CODES.values()) <= set(codes.CODES)
 
+
+
+@pytest.fixture
+def registry_reads(monkeypatch):
+    """How often each registry read runs (the bulk ones once per request, whatever the folios)."""
+    counts: dict[str, int] = {}
+    for name in ("entry_of", "entries_of", "stamped_since"):
+        original = getattr(registry, name)
+
+        def counted(*args, _original=original, _name=name, **kwargs):
+            counts[_name] = counts.get(_name, 0) + 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(registry, name, counted)
+    return counts
+
+
+def test_an_asynchronous_request_reads_the_registry_once_for_all_its_folios(ctx, registry_reads):
+    folios = [Folio(new_uuid(), "02") for _ in range(3)]
+    answers = lifecycle.register_async(ctx, usuario=USER, operation="enviarSolicitudCancelacionAsincrono", rfc=RFC,
+                                       folios=folios, email=None, certificate_number=None,
+                                       outcome_for=lambda _u, _f: None)
+    assert [a.status for a in answers] == [codes.OK] * 3
+    assert registry_reads == {"entries_of": 1, "stamped_since": 1}
+
+
+def test_a_synchronous_request_reads_the_registry_once_and_sees_its_own_writes(ctx, registry_reads):
+    u = new_uuid()
+    folios = [Folio(new_uuid(), "02"), Folio(u, "02"), Folio(u, "02")]
+    answer = synchronous.cancel_now(ctx, usuario=USER, operation="cancelar", rfc=None, folios=folios,
+                                    certificate_number=None, outcome_for=lambda _u, _f: None)
+    # the repeated UUID was cancelled by the same request a moment before: previously cancelled
+    assert answer.mensaje.endswith(f"{folios[0].uuid}: 201; {u}: 201; {u}: 202)")
+    assert registry_reads == {"entries_of": 1, "stamped_since": 1}

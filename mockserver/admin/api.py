@@ -250,8 +250,6 @@ def requests_count():
     return jsonify({"count": n})
 
 
-
-
 def _uuid_filter() -> str | None:
     uuid = (request.args.get("uuid") or "").strip()
     if uuid and not is_uuid(uuid):

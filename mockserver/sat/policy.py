@@ -1,7 +1,7 @@
 """SAT's certificate policy: may this certificate seal a cancellation now, for this Fecha?
 
 One function, one order of checks, for every provider. Each failure is a :class:`CertificateError`
-with a stable ``reason``; providers map the reasons to their own codes (``providers.errors.code_for``).
+with a stable ``reason`` (:data:`REASONS`), which callers map to their own answers.
 
 Order (the first failure answers):
 
@@ -13,7 +13,7 @@ Order (the first failure answers):
 4. ``certificate-not-yet-valid`` / ``certificate-expired`` — outside its validity at ``at`` (now);
 5. ``fecha-outside-validity`` — the Cancelacion's Fecha lies outside its validity.
 
-Steps 4 and 5 are skipped with ``check_validity=False`` (a sandbox running old fixtures).
+Steps 4 and 5 are skipped with ``check_validity_dates=False`` (a sandbox running old fixtures).
 """
 
 from __future__ import annotations

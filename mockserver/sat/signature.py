@@ -26,7 +26,7 @@ import base64
 import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
@@ -113,11 +113,6 @@ class VerifiedCancelacion:
     certificate: Certificate
     signature_method: str  # "rsa-sha1" | "rsa-sha256"
     digest_method: str  # "sha1" | "sha256"
-
-    def fecha_within_validity(self) -> bool:
-        """Fecha (Mexico City wall clock) lies within the certificate's validity period."""
-        fecha = self.cancelacion.fecha_aware().astimezone(UTC)
-        return self.certificate.not_before <= fecha <= self.certificate.not_after
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import re2
 
-from .. import registry
+from ..sat.verdict import ACEPTA, SIN_ACEPTACION, VIGENTE
 from . import declared
 from .loader import LineMap
 from .model import (
@@ -197,9 +197,9 @@ class Builder:
             seen[key] = line or 0
             after = c.get("recipient_after")
             cfdis.append(SatCfdi(
-                uuid=key, status=c.get("status", registry.VIGENTE),
-                cancelable=c.get("cancelable", registry.SIN_ACEPTACION),
-                issuer=c.get("issuer"), receiver=c.get("receiver"), recipient=c.get("recipient", registry.ACEPTA),
+                uuid=key, status=c.get("status", VIGENTE),
+                cancelable=c.get("cancelable", SIN_ACEPTACION),
+                issuer=c.get("issuer"), receiver=c.get("receiver"), recipient=c.get("recipient", ACEPTA),
                 recipient_after=self.duration((*path, "recipient_after"), after) if after is not None else None,
                 description=c.get("description"), line=line,
             ))

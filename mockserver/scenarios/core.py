@@ -5,9 +5,12 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..sat.certificates import Certificate
+from ..sat.policy import check_certificate_policy
 from . import declared
 from .build import Builder
 from .loader import LineMap, parse_yaml, validate
@@ -58,6 +61,12 @@ class Scenarios:
         return f"<Scenarios {self.source} rules={len(self.rules)} accounts={len(self._accounts)}>"
 
     # ------------------------------------------------------------ queries
+
+    def certificate_policy(self, cert: Certificate, now: datetime, fecha: datetime | None = None) -> None:
+        """SAT's certificate policy with this scenario's trust store, revocation list and validity
+        setting (``sat.check_certificate_policy``); raises its :class:`~mockserver.sat.SatError`."""
+        check_certificate_policy(cert, self.trust.store(), now, fecha=fecha, revoked=self.sat.revoked_certificates,
+                                 check_validity_dates=self.trust.check_validity)
 
     def provider(self, provider: str) -> ProviderSettings:
         """Settings for ``provider`` (defaults when the file has no section for it)."""

@@ -10,8 +10,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from .. import registry
-
 AccountState = Literal["active", "blocked", "password_expired", "inactive"]
 Environment = Literal["pruebas", "productivo"]
 FaultKind = Literal["delay", "http_status", "soap_fault", "drop", "truncate", "malformed"]
@@ -93,10 +91,6 @@ class SatCfdi:
     description: str | None = None
     line: int | None = None
 
-    @property
-    def exists(self) -> bool:
-        return self.status != registry.NO_ENCONTRADO
-
 
 @dataclass(frozen=True)
 class SatRegistry:
@@ -116,9 +110,6 @@ class SatRegistry:
         if rfc in self.not_taxpayers:
             return False
         return self.taxpayers == "any" or rfc in self.taxpayers
-
-    def is_revoked(self, certificate_number: str) -> bool:
-        return certificate_number in self.revoked_certificates
 
     def cfdi(self, uuid: str) -> SatCfdi | None:
         """The seed entry for ``uuid``: an exact entry first, then the first matching glob."""

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from ...registry import Verdict
 from ...sat import SatError
+from ...sat.verdict import Verdict
 from ..errors import ProviderError, code_for
 
 # codEstatus, by the guide's meaning (003:144-160).
@@ -165,7 +165,6 @@ BAD_BASE64 = "xmlBytes no es base64 válido"
 NO_XML = "No se recibió xmlBytes"
 NOT_UTF8 = "el xml de cancelación debe enviarse en bytes UTF-8"
 LINE_BREAKS = "el xml contiene saltos de línea; genérelo sin saltos de línea"
-REVOKED = "el SAT revocó el certificado {number}"
 FECHA_FUTURA = "es posterior a la hora actual"
 FECHA_VENCIDA = "tiene más de 72 horas"
 
@@ -187,12 +186,6 @@ def refuse_sat(error: SatError) -> ProviderError:
     if answer.whole:
         return refuse(answer.code, error.message, text=answer.plain)
     return refuse(answer.code, error.message if answer.explain else None, plain=answer.plain)
-
-
-def for_sat_error(error: SatError) -> tuple[str, str]:
-    """(codEstatus, codMensaje) for a SAT-core error."""
-    refusal = refuse_sat(error)
-    return str(refusal.code), refusal.message
 
 
 def is_folio_code(code: int | str | None) -> bool:

@@ -1,8 +1,10 @@
 """Expide Tu Factura state: stamps used per account, and what SAT knows about each UUID.
 
 Stamps are the store's counters (``Store.counter``/``increment``) and UUID states live in the shared
-SAT registry, so the provider needs no table of its own and writes no SQL. Every function taking ``conn`` runs inside the caller's write
-transaction, which is what makes a stamp count-down and a 201-vs-202 decision atomic across workers.
+SAT registry, so the provider needs no table of its own and writes no SQL. Every function here runs
+inside the caller's write transaction (those taking ``conn`` are handed it; :func:`take_stamp` takes
+the store and joins it through ``store.tx()``), which is what makes a stamp count-down and a
+201-vs-202 decision atomic across workers.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ... import registry
+from ...sat.verdict import CANCELADO, EN_PROCESO, RECHAZADO, Entry
 
 if TYPE_CHECKING:
     from ...context import Context, Sandbox
@@ -24,7 +27,7 @@ _STAMPS = "expidetufactura:stamps-used:"
 
 
 # What the shared SAT registry holds for one UUID.
-Known = registry.Entry
+Known = Entry
 
 
 # ---------------------------------------------------------------- stamps
@@ -57,27 +60,27 @@ def known(conn: sqlite3.Connection, session: str, uuids: list[str]) -> dict[str,
 
 
 def mark_cancelled(conn: sqlite3.Connection, session: str, uuids: list[str], rfc: str, at: datetime) -> None:
-    registry.set_statuses(conn, session, uuids, registry.CANCELADO, at=at, rfc_emisor=rfc, provider=PROVIDER_ID)
+    registry.set_statuses(conn, session, uuids, CANCELADO, at=at, rfc_emisor=rfc, provider=PROVIDER_ID)
 
 
 def mark_pending(
     ctx: Context, conn: sqlite3.Connection, uuid: str, rfc: str, at: datetime, answer_in: timedelta, accepted: bool
 ) -> None:
     """A cancellation that waits for the recipient: in process now, resolved by a timer."""
-    registry.set_status(conn, ctx.session, uuid, registry.EN_PROCESO, at=at, rfc_emisor=rfc, provider=PROVIDER_ID)
+    registry.set_status(conn, ctx.session, uuid, EN_PROCESO, at=at, rfc_emisor=rfc, provider=PROVIDER_ID)
     ctx.timers.schedule(
         conn,
         ctx.session,
         RECIPIENT_TIMER,
         at + answer_in,
-        {"uuid": uuid, "status": registry.CANCELADO if accepted else registry.RECHAZADO},
+        {"uuid": uuid, "status": CANCELADO if accepted else RECHAZADO},
     )
 
 
 def resolve_recipient(firing: Firing) -> None:
     """The recipient answered (or the acceptance period ran out): settle the UUID if still pending."""
     uuid = firing.payload["uuid"]
-    if registry.status_of(firing.conn, firing.session, uuid) == registry.EN_PROCESO:
+    if registry.status_of(firing.conn, firing.session, uuid) == EN_PROCESO:
         registry.set_status(
             firing.conn, firing.session, uuid, firing.payload["status"], at=firing.due_at, provider=PROVIDER_ID
         )

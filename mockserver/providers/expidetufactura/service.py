@@ -1,7 +1,8 @@
 """Expide Tu Factura ``cancelar`` rules: credentials, the signed Cancelacion, dates, SAT's answers.
 
 No XML envelopes and no HTTP here: :func:`cancelar` takes what the wire read and returns what the
-wire writes. Order of checks (the first failure answers):
+wire writes, or raises :class:`ProviderError` with the code that answers the whole request. Order of
+checks (the first failure answers):
 
 1. credentials: 501 unknown user, wrong token, or an account of the other environment; 502
    "Acceso Denegado" account not active, 502 without the ``cancel`` permission; 503 "Es necesario
@@ -50,12 +51,13 @@ from ...sat import (
     SatError,
     VerifiedCancelacion,
     build_acuse,
-    check_certificate_policy,
     parse_cancelacion,
     verify_seal,
 )
 from ...sat.cancelacion import has_line_breaks, is_uuid
 from ...sat.certificates import certificate_number_of
+from ...sat.verdict import CANCELADO, NOT_YET_KNOWN, RECHAZA, SIN_RESPUESTA, UuidVerdict, Verdict
+from ...sat.verdict import verdict as sat_verdict
 from ..errors import ProviderError
 from . import codes, models
 from .codes import refuse
@@ -247,14 +249,7 @@ def _check_document(
     )
     _check_fecha(ctx, cancelacion)
     try:
-        check_certificate_policy(
-            cert,
-            ctx.scenarios.trust.store(),
-            ctx.now(),
-            fecha=cancelacion.fecha_aware(),
-            revoked=ctx.scenarios.sat.revoked_certificates,
-            check_validity_dates=ctx.scenarios.trust.check_validity,
-        )
+        ctx.scenarios.certificate_policy(cert, ctx.now(), cancelacion.fecha_aware())
     except SatError as error:
         raise codes.refuse_sat(error) from None
     if not ctx.scenarios.sat.is_taxpayer(cancelacion.rfc_emisor):
@@ -339,13 +334,13 @@ def _cancel_folios(
             # another request used the last stamp meanwhile
             raise refuse(codes.SIN_TIMBRES, plain=codes.RECONTRATAR)
         known = models.known(conn, ctx.session, cancelacion.uuids)
-        recent = registry.stamped_since(conn, ctx.session, cancelacion.uuids, now - registry.NOT_YET_KNOWN,
+        recent = registry.stamped_since(conn, ctx.session, cancelacion.uuids, now - NOT_YET_KNOWN,
                                         stampers=ctx.runtime.stampers)
         cancelled: list[str] = []
         for folio, own in zip(cancelacion.folios, outcomes, strict=True):
             uuid = folio.uuid
             seed = sat.cfdi(uuid)
-            verdict = registry.verdict(rfc, known.get(uuid.upper()), seed, recently_stamped=uuid.upper() in recent)
+            verdict = sat_verdict(rfc, known.get(uuid.upper()), seed, recently_stamped=uuid.upper() in recent)
             estatus, action = estatus_folio(verdict, pruebas_only)
             forced = _forced_estatus(uuid, own, with_uuid_codes)
             if forced is not None:
@@ -353,12 +348,12 @@ def _cancel_folios(
             if action == CANCELAR:
                 cancelled.append(uuid)
                 # a UUID repeated later in the same request is then "previously cancelled"
-                known[uuid.upper()] = Known(registry.CANCELADO, rfc)
+                known[uuid.upper()] = Known(CANCELADO, rfc)
             elif action == ESPERAR and seed is not None:
-                accepted = seed.recipient != registry.RECHAZA
+                accepted = seed.recipient != RECHAZA
                 wait = seed.recipient_after
                 if wait is None:
-                    wait = PLAZO_RECEPTOR if seed.recipient == registry.SIN_RESPUESTA else timedelta(0)
+                    wait = PLAZO_RECEPTOR if seed.recipient == SIN_RESPUESTA else timedelta(0)
                 models.mark_pending(ctx, conn, uuid, rfc, now, wait, accepted)
             folios.append((uuid, estatus))
         models.mark_cancelled(conn, ctx.session, cancelled, rfc, now)
@@ -370,7 +365,7 @@ CANCELAR = "cancelar"  # cancel it now
 ESPERAR = "esperar"  # ask the recipient; a timer settles it
 
 
-def estatus_folio(verdict: registry.UuidVerdict, pruebas_only: bool = False) -> tuple[str, str | None]:
+def estatus_folio(verdict: UuidVerdict, pruebas_only: bool = False) -> tuple[str, str | None]:
     """SAT's EstatusUUID for one folio (the registry's neutral verdict in the guide's codes), and what
     to do: :data:`CANCELAR`, :data:`ESPERAR` (the recipient) or None.
 
@@ -378,12 +373,12 @@ def estatus_folio(verdict: registry.UuidVerdict, pruebas_only: bool = False) -> 
     202, anything else is cancelled now.
     """
     if pruebas_only:
-        if verdict.status == registry.CANCELADO:
+        if verdict.status == CANCELADO:
             return codes.PREVIAMENTE_CANCELADO, None
-        return codes.CANCELADO, (ESPERAR if verdict.verdict == registry.Verdict.NEEDS_ACCEPTANCE else CANCELAR)
+        return codes.CANCELADO, (ESPERAR if verdict.verdict == Verdict.NEEDS_ACCEPTANCE else CANCELAR)
     estatus = codes.VERDICTS[verdict.verdict]
-    if verdict.verdict == registry.Verdict.CANCELABLE:
+    if verdict.verdict == Verdict.CANCELABLE:
         return estatus, CANCELAR
-    if verdict.verdict == registry.Verdict.NEEDS_ACCEPTANCE:
+    if verdict.verdict == Verdict.NEEDS_ACCEPTANCE:
         return estatus, ESPERAR
     return estatus, None

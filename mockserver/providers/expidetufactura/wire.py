@@ -12,7 +12,7 @@ import base64
 import binascii
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lxml import etree
 
@@ -25,10 +25,6 @@ from ..errors import ProviderError
 from . import codes
 from . import conformance as checks
 from .service import CancelarRequest, RespuestaCancelacion, cancelar, rule_fields
-
-if TYPE_CHECKING:
-    from ...context import Context
-    from ...scenarios.model import Outcome
 
 NS = "http://service.xpd.mx/"
 WSDL_DIR = Path(__file__).parent / "wsdl"
@@ -65,34 +61,27 @@ def write_respuesta(respuesta: RespuestaCancelacion) -> etree._Element:
     return response
 
 
-def answer(
-    ctx: Context,
-    environment: str,
-    request: CancelarRequest,
-    outcome: Outcome | None = None,
-    summary: dict[str, Any] | None = None,
-) -> RespuestaCancelacion:
+def answer(call: Call) -> RespuestaCancelacion:
     """The ``respuestaCancelacion`` for a call: the service's, or the refusal it raised."""
-    summary = {} if summary is None else summary
     try:
-        respuesta = cancelar(ctx, environment, request, outcome, summary)
+        respuesta = cancelar(call.ctx, call.service.environment, call.data, call.outcome, call.summary)
     except ProviderError as error:
-        respuesta = refusal(error)
-        summary.update(code=respuesta.cod_estatus, message=respuesta.cod_mensaje)
+        return refusal(error, call.summary)
+    respuesta.summary = call.summary
+    return respuesta
+
+
+def refusal(error: ProviderError, summary: dict[str, Any]) -> RespuestaCancelacion:
+    """The one place a refusal becomes Expide Tu Factura's answer: its code and message, nothing else;
+    ``summary`` (the journal's) gets them and becomes the answer's."""
+    respuesta = RespuestaCancelacion(str(error.code), error.message)
+    summary.update(code=respuesta.cod_estatus, message=respuesta.cod_mensaje)
     respuesta.summary = summary
     return respuesta
 
 
-def refusal(error: ProviderError) -> RespuestaCancelacion:
-    """The one place a refusal becomes Expide Tu Factura's answer: its code and message, nothing else."""
-    return RespuestaCancelacion(str(error.code), error.message)
-
-
-def _handler(environment: str) -> Callable[[Call], etree._Element]:
-    def handle(call: Call) -> etree._Element:
-        return write_respuesta(answer(call.ctx, environment, call.data, call.outcome, call.summary))
-
-    return handle
+def handle(call: Call) -> etree._Element:
+    return write_respuesta(answer(call))
 
 
 def _fields(environment: str) -> Callable[[CancelarRequest], dict]:
@@ -107,9 +96,7 @@ def refuse(call: Call, finding: Finding) -> etree._Element:
     code = CONFORMANCE.check(finding.check).refusal
     if not code.isdigit():
         raise SoapFault(f"{finding.message} ({finding.check}, {finding.source})", code="Sender")
-    respuesta = refusal(codes.refuse(code, f"{finding.message} ({finding.check})"))
-    call.summary.update(code=respuesta.cod_estatus, message=respuesta.cod_mensaje)
-    return write_respuesta(respuesta)
+    return write_respuesta(refusal(codes.refuse(code, f"{finding.message} ({finding.check})"), call.summary))
 
 
 CONFORMANCE = Conformance(checks.CHECKS, checks.inspect, refuse)
@@ -120,7 +107,7 @@ def _service(name: str, environment: str) -> SoapService:
         provider="expidetufactura",
         name=name,
         wsdl_file=WSDL_DIR / f"{name}.wsdl",
-        operations=[Operation("cancelar", NS, _handler(environment), _fields(environment), read_cancelar)],
+        operations=[Operation("cancelar", NS, handle, _fields(environment), read_cancelar)],
         versions=(SOAP11,),
         environment=environment,
         conformance=CONFORMANCE,

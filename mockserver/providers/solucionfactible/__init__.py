@@ -3,10 +3,11 @@
 from .. import Provider
 from . import codes, lifecycle, models, settings, state
 from .admin import blueprint
+from .messages import PROVIDER as PROVIDER_ID
 from .wire import RULE_FIELDS, SERVICE
 
 PROVIDER = Provider(
-    id="solucionfactible",
+    id=PROVIDER_ID,
     title="Solución Factible",
     services=[SERVICE],
     schema=models.SCHEMA,

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ...registry import Verdict
 from ...sat.errors import SatError
+from ...sat.verdict import Verdict
 from ..errors import ProviderError, code_for, raiser
 
 OK = 200
@@ -123,7 +123,7 @@ def refuse_sat(error: SatError) -> ProviderError:
     return refuse(code_for(error, SAT_CODES), error.message)
 
 
-# SAT's neutral verdict on cancelling a UUID (``registry.verdict``) → SF codes.
+# SAT's neutral verdict on cancelling a UUID (``sat.verdict.verdict``) → SF codes.
 VERDICT_CODES: dict[Verdict, int] = {
     Verdict.NOT_FOUND: NOT_FOUND,
     Verdict.NOT_OF_ISSUER: NOT_OF_ISSUER,

@@ -19,7 +19,7 @@ from collections import OrderedDict
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from ...sat import Certificate, SatError, check_certificate_policy, load_certificate, load_private_key
+from ...sat import Certificate, SatError, load_certificate, load_private_key
 from ...sat.keys import ensure_key_matches
 from ...sat.signature import VerifiedCancelacion, verify_seal
 from . import codes
@@ -55,12 +55,8 @@ def resolve_csd(ctx: Context, account: Account, rfc: str, csd: Csd) -> Certifica
 
 def check_policy(ctx: Context, cert: Certificate, fecha: datetime | None = None) -> None:
     """SAT's certificate policy (issuer 308, a CSD 306, revoked 304, validity now and at ``fecha`` 305)."""
-    trust = ctx.scenarios.trust
     try:
-        check_certificate_policy(
-            cert, trust.store(), ctx.now(), fecha=fecha, revoked=ctx.scenarios.sat.revoked_certificates,
-            check_validity_dates=trust.check_validity,
-        )
+        ctx.scenarios.certificate_policy(cert, ctx.now(), fecha)
     except SatError as exc:
         raise codes.refuse_sat(exc) from None
 

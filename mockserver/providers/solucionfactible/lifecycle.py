@@ -25,11 +25,12 @@ from typing import TYPE_CHECKING
 from ... import registry
 from ...mail import outbox_for
 from ...sat import Folio, build_acuse
+from ...sat.verdict import CANCELADO, EN_PROCESO, RECHAZA, RECHAZADO, SIN_RESPUESTA, VIGENTE
 from . import codes, models
 from .codes import message, refuse
 from .messages import PROVIDER, Answer, OutcomeFor
 from .notification import notification
-from .verdict import Verdict, rule_code, rule_message, sat_verdict
+from .verdict import UuidAnswer, rule_code, rule_message, sat_verdict
 
 if TYPE_CHECKING:
     import sqlite3
@@ -44,9 +45,9 @@ GENERIC_RFC = "XAXX010101000"  # acuses for a UUID whose issuer nobody named
 
 # What a resolution's code means for the shared SAT registry (any other code leaves the CFDI vigente).
 REGISTRY_STATUS = {
-    codes.OK: registry.CANCELADO,
-    codes.PREVIOUSLY_CANCELLED: registry.CANCELADO,
-    codes.DENIED: registry.RECHAZADO,
+    codes.OK: CANCELADO,
+    codes.PREVIOUSLY_CANCELLED: CANCELADO,
+    codes.DENIED: RECHAZADO,
 }
 
 
@@ -63,18 +64,20 @@ def register_async(
     outcomes = [outcome_for(f.uuid, f) for f in folios]
     # A refusal (701) leaves the block by an exception, which rolls every folio of the request back.
     with ctx.store.tx() as conn:
+        known = registry.Snapshot(conn, ctx.session, [f.uuid for f in folios], ctx.now(), stampers=ctx.runtime.stampers)
         return [
-            open_transaction(ctx, conn, usuario=usuario, operation=operation, rfc=rfc, folio=f, email=email,
+            open_transaction(ctx, conn, known, usuario=usuario, operation=operation, rfc=rfc, folio=f, email=email,
                              certificate_number=certificate_number, outcome=o)
             for f, o in zip(folios, outcomes, strict=True)
         ]
 
 
 def open_transaction(
-    ctx: Context, conn: sqlite3.Connection, *, usuario: str, operation: str, rfc: str | None, folio: Folio,
+    ctx: Context, conn: sqlite3.Connection, known: registry.Snapshot, *, usuario: str, operation: str, rfc: str | None, folio: Folio,
     email: str | None, certificate_number: str | None, outcome: Outcome | None,
 ) -> Answer:
-    """Open the transaction of one folio in ``conn``'s transaction, or answer at once what stops it."""
+    """Open the transaction of one folio in ``conn``'s transaction, or answer at once what stops it
+    (``known``: what the registry knows of the request's UUIDs)."""
     uuid = folio.uuid
     existing = models.get(conn, ctx.session, uuid)
     # One transaction at a time per UUID (701). A finished one does not block SAT's next step: a
@@ -84,7 +87,7 @@ def open_transaction(
     forced = rule_code(outcome, uuid)
     if forced is not None and forced not in (codes.OK, codes.IN_PROCESS):
         return Answer(forced, rule_message(outcome, forced, uuid))
-    verdict = sat_verdict(ctx, conn, uuid, rfc)
+    verdict = sat_verdict(ctx, known, uuid, rfc)
     if forced is None and verdict.code not in (codes.OK, codes.IN_PROCESS):
         return Answer(verdict.code, message(verdict.code))
     if existing is not None:
@@ -108,22 +111,23 @@ def open_transaction(
         certificate_number=certificate_number, status=codes.IN_PROCESS, mensaje=in_process,
         acuse=None, created_at=now.isoformat(), updated_at=now.isoformat(), resolved_at=None,
     ))
-    registry.set_status(conn, ctx.session, uuid, registry.EN_PROCESO, at=now, rfc_emisor=rfc, provider=PROVIDER)
+    registry.set_status(conn, ctx.session, uuid, EN_PROCESO, at=now, rfc_emisor=rfc, provider=PROVIDER)
+    known.note(uuid, EN_PROCESO, rfc)
     for after, code, text in _lifecycle(outcome, forced, verdict, settings.resolve_within):
         ctx.timers.schedule(conn, ctx.session, TIMER_KIND, now + after, {"uuid": uuid, "code": code, "message": text})
     return answer
 
 
 def _lifecycle(
-    outcome: Outcome | None, forced: int | None, verdict: Verdict, resolve_within: timedelta
+    outcome: Outcome | None, forced: int | None, verdict: UuidAnswer, resolve_within: timedelta
 ) -> Iterable[tuple[timedelta, int, str | None]]:
     if outcome is not None and outcome.then:
         return [(t.after, t.code, t.message) for t in outcome.then]
     if forced == codes.OK or verdict.recipient is None:
         return [(resolve_within, codes.OK, None)]
-    if verdict.recipient == "sin_respuesta":
+    if verdict.recipient == SIN_RESPUESTA:
         return []
-    code = codes.DENIED if verdict.recipient == "rechaza" else codes.OK
+    code = codes.DENIED if verdict.recipient == RECHAZA else codes.OK
     return [(verdict.recipient_after or resolve_within, code, None)]
 
 
@@ -141,7 +145,7 @@ def resolve(
     # 200 carries the UUID, as cancelarAsincrono's first 200 does; other codes their description.
     mensaje = text or (row.uuid.lower() if code == codes.OK else message(code))
     models.update_state(conn, session, uuid, code, mensaje, at, final=True, acuse=acuse)
-    registry.set_status(conn, session, uuid, REGISTRY_STATUS.get(code, registry.VIGENTE), at=at,
+    registry.set_status(conn, session, uuid, REGISTRY_STATUS.get(code, VIGENTE), at=at,
                         rfc_emisor=row.rfc_emisor, provider=PROVIDER)
     if row.email:
         outbox_for(runtime).enqueue(conn, session, notification(row, code, mensaje, at), at=at)

@@ -86,9 +86,11 @@ class Answer:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-def refused(error: ProviderError) -> Answer:
-    """The answer to a refused call: the error's code as ``status`` and its message as ``mensaje``."""
-    return Answer(int(error.code), error.message)
+def refused(error: ProviderError, summary: dict[str, Any]) -> Answer:
+    """The one place a refusal becomes Solución Factible's answer: the error's code as ``status`` and
+    its message as ``mensaje``; ``summary`` (the journal's) gets the code and becomes the answer's."""
+    summary["code"] = int(error.code)
+    return Answer(int(error.code), error.message, summary=summary)
 
 
 # A per-UUID rule lookup: (uuid, folio) -> Outcome | None. The first UUID uses the dispatcher's outcome.

@@ -22,6 +22,8 @@ A rule stops a call by raising :class:`~mockserver.providers.errors.ProviderErro
 from __future__ import annotations
 
 import functools
+import logging
+import sqlite3
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -52,12 +54,16 @@ if TYPE_CHECKING:
 
 Request = TypeVar("Request")
 Summary = dict[str, Any]
+log = logging.getLogger(__name__)
 
 
 def operation(
     run: Callable[[Context, Request, Any, Summary], Answer],
 ) -> Callable[[Context, Request, Any], Answer]:
-    """The service boundary: ``run`` fills the journal summary and answers, or raises a ProviderError."""
+    """The service boundary: ``run`` fills the journal summary and answers, or raises a ProviderError.
+
+    An error nobody foresaw is answered from the catalogue, never as a fault: a database error 501
+    "Data Base conection error.", anything else 500 (both logged with their stack trace)."""
 
     @functools.wraps(run)
     def answer(ctx: Context, req: Request, outcome: Any) -> Answer:
@@ -65,7 +71,13 @@ def operation(
         try:
             result = run(ctx, req, outcome, summary)
         except ProviderError as error:
-            result = refused(error)
+            return refused(error, summary)
+        except sqlite3.Error:
+            log.exception("Solución Factible: database error")
+            return refused(refuse(codes.ASYNC_DB), summary)
+        except Exception:
+            log.exception("Solución Factible: unforeseen error")
+            return refused(refuse(codes.INTERNAL), summary)
         result.summary = {**summary, "code": result.status}
         return result
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from ... import registry
 from ...sat import Folio
+from ...sat.verdict import CANCELADO
 from . import codes, models
 from .codes import message
 from .lifecycle import open_transaction, signed_acuse
@@ -35,6 +36,7 @@ def cancel_now(
     results: list[tuple[str, int]] = []
     now = ctx.now()
     with ctx.store.tx() as conn:
+        known = registry.Snapshot(conn, ctx.session, [f.uuid for f in folios], now, stampers=ctx.runtime.stampers)
         issuer = rfc
         for folio, outcome in zip(folios, outcomes, strict=True):
             uuid = folio.uuid
@@ -45,18 +47,19 @@ def cancel_now(
             elif existing is not None and existing.status not in codes.FINAL:
                 code = codes.IN_PROCESS
             else:
-                verdict = sat_verdict(ctx, conn, uuid, rfc)
+                verdict = sat_verdict(ctx, known, uuid, rfc)
                 code = codes.CANCELLED if verdict.code == codes.OK else verdict.code
                 if verdict.code == codes.IN_PROCESS and existing is None:
-                    open_transaction(ctx, conn, usuario=usuario, operation=operation, rfc=rfc, folio=folio,
+                    open_transaction(ctx, conn, known, usuario=usuario, operation=operation, rfc=rfc, folio=folio,
                                      email=None, certificate_number=certificate_number, outcome=None)
             if code == codes.CANCELLED:
-                registry.set_status(conn, ctx.session, uuid, registry.CANCELADO, at=now, rfc_emisor=rfc,
+                registry.set_status(conn, ctx.session, uuid, CANCELADO, at=now, rfc_emisor=rfc,
                                     provider=PROVIDER)
+                known.note(uuid, CANCELADO, rfc)
             if issuer is None:
                 seed = ctx.scenarios.sat.cfdi(uuid)
-                known = registry.entry_of(conn, ctx.session, uuid)
-                issuer = (seed.issuer if seed else None) or (known.rfc_emisor if known else None)
+                entry = known.entry(uuid)
+                issuer = (seed.issuer if seed else None) or (entry.rfc_emisor if entry else None)
             results.append((uuid, code))
     distinct = {code for _, code in results}
     if len(distinct) == 1:

@@ -1,7 +1,7 @@
 """What decides one UUID: a scenario rule's code, else what SAT knows of it.
 
 A rule's ``code`` (per UUID with ``uuid_codes``) replaces the result of the real checks. What SAT knows
-is the core's one verdict (``registry.verdict``, its precedence documented there), from the shared
+is the core's one verdict (``sat.verdict.verdict``, its precedence documented there), from the shared
 registry and the scenarios' seeds (``sat.cfdis``), mapped by ``codes.VERDICT_CODES``: 205 unknown, 203
 another issuer, 202 already cancelled, 211 in process or acceptance by the recipient needed, 204 not
 cancelable, else 200.
@@ -13,34 +13,33 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from ... import registry
+from ...sat.verdict import ACEPTA
 from . import codes
 from .codes import message
 
 if TYPE_CHECKING:
-    import sqlite3
-
     from ...context import Context
+    from ...registry import Snapshot
     from ...scenarios.model import Outcome
 
 
 @dataclass(frozen=True)
-class Verdict:
-    """SAT's view of one UUID at request time: 200 cancelable now, 211 needs the recipient, else final."""
+class UuidAnswer:
+    """SAT's answer for one UUID at request time, in SF's codes: 200 cancelable now, 211 needs the
+    recipient, else final."""
 
     code: int
     recipient: str | None = None  # acepta | rechaza | sin_respuesta (with 211 when the seed names one)
     recipient_after: timedelta | None = None
 
 
-def sat_verdict(ctx: Context, conn: sqlite3.Connection, uuid: str, rfc: str | None) -> Verdict:
-    """SAT's verdict (``registry.verdict_of``: the registry over the scenario's seed) in SF's codes."""
-    found = registry.verdict_of(conn, ctx.session, uuid, rfc, ctx.scenarios.sat.cfdi(uuid), ctx.now(),
-                                stampers=ctx.runtime.stampers)
+def sat_verdict(ctx: Context, known: Snapshot, uuid: str, rfc: str | None) -> UuidAnswer:
+    """SAT's verdict (the registry's ``known`` over the scenario's seed) in SF's codes."""
+    found = known.verdict(uuid, rfc, ctx.scenarios.sat.cfdi(uuid))
     code = codes.VERDICT_CODES[found.verdict]
     if code == codes.IN_PROCESS:  # the recipient decides; one already asked accepts unless the seed says otherwise
-        return Verdict(code, found.recipient or registry.ACEPTA, found.recipient_after)
-    return Verdict(code)
+        return UuidAnswer(code, found.recipient or ACEPTA, found.recipient_after)
+    return UuidAnswer(code)
 
 
 def rule_code(outcome: Outcome | None, uuid: str) -> int | None:

@@ -277,8 +277,7 @@ def refuse(call: Call, finding: Finding) -> etree._Element:
     code = CONFORMANCE.check(finding.check).refusal
     if not code.isdigit():
         raise SoapFault(f"{finding.message} ({finding.check}, {finding.source})", code="Sender")
-    answer = refused(codes.refuse(int(code), f"{finding.message} ({finding.check})"))
-    answer.summary = {"code": answer.status}
+    answer = refused(codes.refuse(int(code), f"{finding.message} ({finding.check})"), call.summary)
     build = async_response if call.operation.name in ASYNC_OPERATIONS else status_response
     return _finish(call, answer, build)
 
