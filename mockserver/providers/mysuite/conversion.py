@@ -20,6 +20,7 @@ from faker import Faker
 
 from ... import registry
 from ...mail import Attachment, Mail, outbox_for
+from ...sat.verdict import VIGENTE
 from . import documents
 from .ids import derived_guid
 from .models import (
@@ -147,7 +148,7 @@ def _convert(runtime: Sandbox, job: Job) -> None:
             blobs.put(conn, session, job.blob_key, CFDI, cfdi)
             # SAT now knows the stamped CFDI: other providers can cancel it.
             registry.set_status(
-                conn, session, cfdi_uuid(job), registry.VIGENTE, at=job.due_at, rfc_emisor=job.entity, provider=PROVIDER
+                conn, session, cfdi_uuid(job), VIGENTE, at=job.due_at, rfc_emisor=job.entity, provider=PROVIDER
             )
             if mail is not None:
                 outbox_for(runtime).enqueue(conn, session, mail, at=job.due_at)
