@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import uuid
 from dataclasses import dataclass
 
@@ -13,6 +14,16 @@ from mockserver.server import BackgroundServer
 from mockserver.settings import Settings
 
 from helpers import reserved_port
+
+
+def pytest_collection_modifyitems(config, items):
+    """Soak runs (marker ``slow``) are deselected unless ``PAC_MOCK_LONG=1`` asks for them."""
+    if os.environ.get("PAC_MOCK_LONG") == "1":
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
 
 
 @pytest.fixture(scope="session")
