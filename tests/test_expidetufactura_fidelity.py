@@ -28,7 +28,8 @@ from test_expidetufactura import new_uuid, signed
 from mockserver.providers.expidetufactura import codes
 from mockserver.sat import verify_acuse
 from mockserver.sat.cancelacion import Folio, build_cancelacion
-from mockserver.sat.certificates import load_certificate, parse_name, same_name
+from mockserver.sat.certificates import load_certificate
+from mockserver.sat.names import parse_name, same_name
 from mockserver.sat.pki import fixture
 from mockserver.sat.signature import sign_enveloped
 

@@ -27,7 +27,8 @@ from mockserver.sat import (
     load_certificate,
     load_private_key,
 )
-from mockserver.sat.certificates import certificate_number_of, names_equal, parse_name
+from mockserver.sat.certificates import certificate_number_of
+from mockserver.sat.names import names_equal, parse_name
 from mockserver.sat.pki import FIXTURE_NAMES, PASSWORD, export, fixture, generate_pki, packaged_dir
 
 REPO = Path(__file__).resolve().parent.parent

@@ -53,14 +53,7 @@ from .cancelacion import (
     cancelacion_from_element,
     validate_folio,
 )
-from .certificates import (
-    Certificate,
-    TrustStore,
-    load_certificate,
-    parse_name,
-    same_name,
-    short_label,
-)
+from .certificates import Certificate, TrustStore, load_certificate
 from .errors import (
     BadDigest,
     BadSeal,
@@ -76,6 +69,7 @@ from .errors import (
     WrongRoot,
 )
 from .keys import ensure_key_matches
+from .names import parse_name, same_name, short_label
 from .policy import check_certificate_policy
 
 C14N_10 = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"

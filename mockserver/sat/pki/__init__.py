@@ -24,8 +24,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
-from ..certificates import OID_NAME, Certificate, load_certificate, serial_of_certificate_number
+from ..certificates import Certificate, load_certificate, serial_of_certificate_number
 from ..keys import encrypt_private_key, load_private_key
+from ..names import OID_NAME
 
 PASSWORD = "12345678a"
 """The password of every ``.key`` in the fake PKI (the same one SAT uses for its public test keys)."""
