@@ -66,7 +66,7 @@ class Journal:
         with self.store.tx() as conn:
             cur = conn.execute(
                 "INSERT INTO journal(session, at, provider, operation, method, path, soap_version, status, "
-                "duration_ms, summary, request, response) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "duration_ms, summary, request, response) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
                 (
                     entry.session,
                     entry.at.isoformat(),
@@ -82,7 +82,7 @@ class Journal:
                     response,
                 ),
             )
-            new_id = cur.lastrowid
+            new_id = cur.fetchone()[0]
             self._writes += 1
             # Trimming costs a scan: do it now and then, not on every request.
             if self._writes % 200 == 0:

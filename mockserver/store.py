@@ -1,4 +1,6 @@
 """State in SQLite: one file shared by every worker process (WAL), or memory for in-process tests.
+A ``postgresql://`` target gives the same interface on PostgreSQL (mockserver/store_pg.py), for
+several replicas on one database.
 
 Every table carries a ``session`` column so that one server can hold isolated per-test sessions and
 reset one of them. Providers add their own tables by passing their DDL to :class:`Store`.
@@ -78,6 +80,13 @@ class Store:
     server); one connection is then shared under a lock.
     """
 
+    def __new__(cls, path: str | Path | None = None, schemas: Iterable[str] = ()) -> Store:
+        if cls is Store and isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
+            from .store_pg import PgStore  # psycopg is needed only by those who use it
+
+            return super().__new__(PgStore)
+        return super().__new__(cls)
+
     def __init__(self, path: str | Path | None, schemas: Iterable[str] = ()) -> None:
         self.path = None if path in (None, ":memory:") else Path(path)
         self._local = threading.local()
@@ -94,6 +103,14 @@ class Store:
     @property
     def in_memory(self) -> bool:
         return self.path is None
+
+    @property
+    def shared(self) -> bool:
+        """Several machines may use this store (PostgreSQL); a SQLite file is one machine's."""
+        return False
+
+    def describe(self) -> str:
+        return "memory" if self.path is None else str(self.path)
 
     def _connect(self, target: str) -> sqlite3.Connection:
         conn = sqlite3.connect(target, timeout=30, isolation_level=None, check_same_thread=False)
@@ -161,7 +178,7 @@ class Store:
         """Atomically bind ``key`` to ``value`` once. Returns (won, value now bound)."""
         with self.tx() as conn:
             cur = conn.execute(
-                "INSERT OR IGNORE INTO claims(session, scope, key, value) VALUES (?, ?, ?, ?)",
+                "INSERT INTO claims(session, scope, key, value) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (session, scope, key, value),
             )
             if cur.rowcount == 1:
@@ -178,7 +195,9 @@ class Store:
         if row is not None:
             return row["value"]
         with self.tx() as conn:
-            conn.execute("INSERT OR IGNORE INTO server_state(name, value) VALUES (?, ?)", (name, make()))
+            conn.execute(
+                "INSERT INTO server_state(name, value) VALUES (?, ?) ON CONFLICT DO NOTHING", (name, make())
+            )
             return conn.execute("SELECT value FROM server_state WHERE name=?", (name,)).fetchone()["value"]
 
     def increment(self, session: str, key: str, by: int = 1) -> int:
@@ -186,7 +205,7 @@ class Store:
         with self.tx() as conn:
             row = conn.execute(
                 "INSERT INTO counters(session, key, n) VALUES (?, ?, ?) "
-                "ON CONFLICT(session, key) DO UPDATE SET n = n + excluded.n RETURNING n",
+                "ON CONFLICT(session, key) DO UPDATE SET n = counters.n + excluded.n RETURNING n",
                 (session, key, by),
             ).fetchone()
             return int(row["n"])

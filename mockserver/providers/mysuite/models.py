@@ -259,7 +259,8 @@ class Blobs:
         """Store ``data``; in table mode inside the caller's transaction ``conn``."""
         if self.directory is None:
             conn.execute(
-                "INSERT OR REPLACE INTO mysuite_blobs(session, blob_key, kind, data) VALUES (?, ?, ?, ?)",
+                "INSERT INTO mysuite_blobs(session, blob_key, kind, data) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (session, blob_key, kind) DO UPDATE SET data = excluded.data",
                 (session, key, kind, data),
             )
             return
@@ -315,7 +316,9 @@ def blobs_for(runtime: Sandbox) -> Blobs:
     """The runtime's document files (one ``Blobs`` per runtime, kept by the runtime)."""
 
     def make() -> Blobs:
-        directory = None if runtime.store.in_memory else Path(runtime.settings.data_dir) / "mysuite"
+        # A shared database keeps documents too: every replica reads them, no shared volume needed.
+        store = runtime.store
+        directory = None if store.in_memory or store.shared else Path(runtime.settings.data_dir) / "mysuite"
         return Blobs(runtime.store, directory)
 
     return runtime.owned("mysuite.blobs", make)
