@@ -6,6 +6,7 @@
 #   node-soap (npm)      node-soap against the sandbox, into tests/clients/.deps (git-ignored)
 #   jaxws + a JDK        JAX-WS wsimport clients against the sandbox (tests/test_jaxws_client.py)
 #   mono-devel           Mono's wsdl (.NET) clients against the sandbox (tests/test_mono_client.py)
+#   postgresql           the PostgreSQL store's tests (tests/postgres.py starts a server of its own)
 set -u
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 NODE_DEPS="$ROOT/tests/clients/.deps"
@@ -74,5 +75,14 @@ elif can_apt; then
   apt_install "Mono (wsdl, mcs)" mono-devel
 else
   echo "Mono is not installed and cannot be installed here; the Mono test will skip."
+fi
+
+# PostgreSQL: its binaries only; the tests make and start a throw-away cluster in a temporary folder
+if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1; then
+  echo "PostgreSQL: present."
+elif can_apt; then
+  apt_install PostgreSQL postgresql
+else
+  echo "PostgreSQL is not installed and cannot be installed here; the PostgreSQL store tests will skip."
 fi
 exit 0
