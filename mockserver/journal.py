@@ -143,6 +143,7 @@ def _filters(session: str, provider: str | None, operation: str | None,
             clauses.append(f"{column} = ?")
             args.append(value)
     if uuid:
-        clauses.append("(summary LIKE ? OR request LIKE ? OR response LIKE ?)")
-        args += [f"%{uuid}%"] * 3
+        # lower() on both sides: SQLite's LIKE ignores case, PostgreSQL's does not.
+        clauses.append("(lower(summary) LIKE ? OR lower(request) LIKE ? OR lower(response) LIKE ?)")
+        args += [f"%{uuid.lower()}%"] * 3
     return " AND ".join(clauses), args

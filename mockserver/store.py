@@ -69,6 +69,13 @@ CREATE TABLE IF NOT EXISTS sat_registry (
 );
 """
 
+try:  # what a failed statement raises, on either engine
+    import psycopg
+
+    DATABASE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, psycopg.Error)
+except ImportError:  # the PostgreSQL store is not installed
+    DATABASE_ERRORS = (sqlite3.Error,)
+
 # Tables that belong to no session: a reset, even of everything, leaves them alone.
 KEPT_ON_RESET = frozenset({"server_state"})
 
