@@ -23,6 +23,9 @@ class Settings:
     # Where state lives: None = <data_dir>/pac-mock.sqlite3; "sqlite:///path" (sqlite:////abs/path);
     # "postgresql://…" for several replicas on one database (mockserver/store_pg.py).
     store: str | None = None
+    # Large documents (MYSuite's): None = files under data_dir, or rows of the database when the store
+    # is PostgreSQL; with replicas, a directory every replica mounts is faster (docs/replicas.md).
+    documents_dir: Path | None = None
     workers: int = 2  # processes; 2 measured best on 2 cores
     threads: int = 256  # per worker: threads that run requests (waits hold one each; docs/performance.md)
     smtp_host: str | None = None

@@ -143,7 +143,7 @@ class Connection:
         self.in_transaction = False
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> Cursor:
-        cursor = self.raw.cursor()
+        cursor = self.raw.cursor(binary=True)
         if params is None or len(params) == 0:
             cursor.execute(sql)  # no parameters: psycopg leaves '%' alone
         else:

@@ -95,7 +95,7 @@ def https(server, tmp_path_factory):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def postgres_server():
     """A PostgreSQL server of this test run (tests/postgres.py); skipped with the reason where none can run."""
-    from postgres import PostgresServer, missing
+    from mockserver.testing.postgres import PostgresServer, missing
 
     reason = missing()
     if reason:

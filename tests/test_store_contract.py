@@ -234,3 +234,18 @@ def test_replicas_starting_together_apply_the_schema_once(postgres_url):
     finally:
         for store in stores:
             store.close()
+
+
+def test_documents_kept_as_rows_are_read_by_every_process(open_store):
+    from mockserver.providers.mysuite.models import Blobs
+
+    stores = [open_store(), open_store()]
+    document = bytes(range(256)) * 4096  # 1 MiB, every byte value
+    with stores[0].tx() as conn:
+        Blobs(stores[0], None).put(conn, "s1", "abc123", "native", document)
+    with stores[0].tx() as conn:  # written again: replaced, not doubled
+        Blobs(stores[0], None).put(conn, "s1", "abc123", "native", document[::-1])
+    assert Blobs(stores[1], None).get("s1", "abc123", "native") == document[::-1]
+    with stores[1].tx() as conn:
+        Blobs(stores[1], None).delete(conn, "s1", "abc123", "native")
+    assert Blobs(stores[0], None).get("s1", "abc123", "native") is None

@@ -1,5 +1,6 @@
-"""A throw-away PostgreSQL server for the tests: Debian's binaries (installed by scripts/test-deps.sh),
-a cluster made by initdb in a temporary directory, listening on a Unix socket only.
+"""A throw-away PostgreSQL server for tests and benchmarks: Debian's binaries (the project's
+scripts/test-deps.sh installs them), a cluster made by initdb in a temporary directory, listening on a
+Unix socket only, with durability off (fsync) since it is thrown away.
 
 PostgreSQL refuses to run as root: as root the server runs as the ``postgres`` user (or ``nobody``).
 """
@@ -42,7 +43,9 @@ def missing() -> str | None:
 class PostgresServer:
     """``start()`` makes and starts a cluster; ``database()`` gives the URL of a new empty database."""
 
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        """``durable``: keep PostgreSQL's defaults (fsync, full page writes), as a real server would (bench)."""
+        self.durable = durable
         self.bin = binaries()
         assert self.bin is not None, missing()
         # Not under pytest's tmp folder: its parents are closed to the server's user when we are root.
@@ -69,9 +72,10 @@ class PostgresServer:
 
     def start(self) -> PostgresServer:
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                  "--no-sync", "--locale=C")
-        options = (f"-k {self.socket_dir} -c listen_addresses='' -p {self.port} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
+                  "--locale=C", *([] if self.durable else ["--no-sync"]))
+        options = f"-k {self.socket_dir} -c listen_addresses='' -p {self.port} -c max_connections=300"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "server.log"), "-o", options, "-w",
                   "-t", "60", "start")
         return self
