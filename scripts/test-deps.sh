@@ -78,11 +78,5 @@ else
 fi
 
 # PostgreSQL: its binaries only; the tests make and start a throw-away cluster in a temporary folder
-if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1; then
-  echo "PostgreSQL: present."
-elif can_apt; then
-  apt_install PostgreSQL postgresql
-else
-  echo "PostgreSQL is not installed and cannot be installed here; the PostgreSQL store tests will skip."
-fi
+"$ROOT/scripts/postgres-deps.sh"
 exit 0
