@@ -157,6 +157,13 @@ class Store:
             conn.execute("COMMIT")
 
     @contextmanager
+    def append(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction whose statements no other writer's outcome depends on (rows only added,
+        or old ones trimmed: the journal). SQLite has one writer anyway: the same as ``tx()``."""
+        with self.tx() as conn:
+            yield conn
+
+    @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
         with self._lock if self._shared is not None else _nullcontext():
             yield self._conn()

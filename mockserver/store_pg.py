@@ -253,10 +253,26 @@ class PgStore(Store):
             finally:
                 self._local.conn = None
 
-    def _transaction(self, conn: Connection) -> Iterator[Connection]:
+    @contextmanager
+    def append(self) -> Iterator[Connection]:  # type: ignore[override]
+        """A write transaction without the write lock: what it writes (rows added, old ones trimmed)
+        decides nothing for other writers, so it need not wait for them nor make them wait."""
+        current: Connection | None = getattr(self._local, "conn", None)
+        if current is not None:  # inside tx() or read() of this thread: as tx() does
+            with self.tx() as conn:
+                yield conn
+            return
+        with self._pool.connection() as raw:
+            conn = self._local.conn = Connection(raw)
+            try:
+                yield from self._transaction(conn, lock=False)
+            finally:
+                self._local.conn = None
+
+    def _transaction(self, conn: Connection, lock: bool = True) -> Iterator[Connection]:
         conn.in_transaction = True
         try:
-            conn.raw.execute(BEGIN_LOCKED)  # one round trip
+            conn.raw.execute(BEGIN_LOCKED if lock else "BEGIN")  # one round trip
             yield conn
         except BaseException:
             conn.in_transaction = False

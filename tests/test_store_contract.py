@@ -249,3 +249,14 @@ def test_documents_kept_as_rows_are_read_by_every_process(open_store):
     with stores[1].tx() as conn:
         Blobs(stores[1], None).delete(conn, "s1", "abc123", "native")
     assert Blobs(stores[0], None).get("s1", "abc123", "native") is None
+
+
+def test_journal_entries_written_at_once_by_two_processes_are_all_kept(open_store):
+    """The journal writes outside the write lock on PostgreSQL (Store.append): nothing is lost or merged."""
+    journals = [Journal(open_store(), limit=10_000), Journal(open_store(), limit=10_000)]
+    ids = together(8, lambda i: [journals[i % 2].record(Entry("s1", datetime.now(UTC), "POST", f"/p{i}", status=200))
+                                 for _ in range(10)])
+    flat = [n for batch in ids for n in batch]
+    assert len(set(flat)) == 80
+    assert journals[0].count("s1") == 80
+    assert {e["path"] for e in journals[1].query("s1", limit=100)} == {f"/p{i}" for i in range(8)}
