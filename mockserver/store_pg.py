@@ -36,7 +36,11 @@ SCHEMES = ("postgresql://", "postgres://")
 WRITE_LOCK = 0x7061_636D_6F63_6B01  # "pacmock" + 1: one writer at a time
 SCHEMA_LOCK = 0x7061_636D_6F63_6B02  # schema changes at start
 
-BEGIN_LOCKED = f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+# The SQLite store's durability (WAL, synchronous=NORMAL): a crash of the sandbox loses nothing, a
+# crash of the machine may lose the last commits, never consistency. A commit then does not wait for
+# the disk while it holds the write lock. SET LOCAL: nothing outlives the transaction (PgBouncer-safe).
+BEGIN = "BEGIN; SET LOCAL synchronous_commit = off"
+BEGIN_LOCKED = f"{BEGIN}; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
 
 POOL_SIZE = 16  # connections per process; a request holds one only while it reads or writes
 
@@ -158,13 +162,6 @@ class Connection:
         return Cursor(cursor)
 
 
-def _configure(conn: psycopg.Connection) -> None:
-    # The SQLite store's durability (WAL, synchronous=NORMAL): a crash of the sandbox loses nothing, a
-    # crash of the machine may lose the last commits, never consistency. A commit then does not wait for
-    # the disk while it holds the write lock (bench/replicas.py measures the difference).
-    conn.execute("SET synchronous_commit = off")
-
-
 class PgStore(Store):
     """The :class:`Store` interface on PostgreSQL (``Store("postgresql://…", schemas)`` builds one)."""
 
@@ -177,7 +174,6 @@ class PgStore(Store):
             min_size=1,
             max_size=POOL_SIZE,
             kwargs={"autocommit": True, "row_factory": _row_factory},
-            configure=_configure,
             name="pac-mock",
             open=True,
             timeout=60,
@@ -272,7 +268,7 @@ class PgStore(Store):
     def _transaction(self, conn: Connection, lock: bool = True) -> Iterator[Connection]:
         conn.in_transaction = True
         try:
-            conn.raw.execute(BEGIN_LOCKED if lock else "BEGIN")  # one round trip
+            conn.raw.execute(BEGIN_LOCKED if lock else BEGIN)  # one round trip
             yield conn
         except BaseException:
             conn.in_transaction = False

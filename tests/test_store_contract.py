@@ -260,3 +260,15 @@ def test_journal_entries_written_at_once_by_two_processes_are_all_kept(open_stor
     assert len(set(flat)) == 80
     assert journals[0].count("s1") == 80
     assert {e["path"] for e in journals[1].query("s1", limit=100)} == {f"/p{i}" for i in range(8)}
+
+
+def test_postgresql_writes_are_as_durable_as_sqlite_wal_and_hold_no_session_state(postgres_url):
+    setting = "SELECT setting, source FROM pg_settings WHERE name = 'synchronous_commit'"
+    store = Store(postgres_url, SCHEMAS)
+    try:
+        with store.tx() as conn:  # SQLite's synchronous=NORMAL: no wait for the disk at commit
+            assert tuple(conn.execute(setting).fetchone()) == ("off", "session")
+        with store.read() as conn:  # SET LOCAL: gone with the transaction (PgBouncer may share connections)
+            assert conn.execute(setting).fetchone()["source"] != "session"
+    finally:
+        store.close()
