@@ -16,11 +16,14 @@ import time
 import uuid as uuid_module
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 
 import pytest
 import requests
 from lxml import etree
 
+from mockserver.sat import sign_cancelacion
+from mockserver.sat.pki import fixture
 from mockserver.testing.mysuite import native_document
 
 from helpers import ServeProcess, smtp_server
@@ -101,6 +104,15 @@ class Client:
         body = (f'<e:Envelope xmlns:e="{SOAP11}" xmlns:m="{MS_NS}"><e:Body><m:RequestTransaction>{children}'
                 "</m:RequestTransaction></e:Body></e:Envelope>")
         r = requests.post(self.url + "/mx.com.fact.wsfront/factwsfront.asmx", data=body.encode(),
+                          headers={"Content-Type": "text/xml"}, timeout=60)
+        return etree.fromstring(r.content)
+
+
+    def xpd_cancel(self, xml: bytes) -> etree._Element:
+        body = (f'<e:Envelope xmlns:e="{SOAP11}"><e:Body><x:cancelar xmlns:x="http://service.xpd.mx/">'
+                f"<usuario>prod</usuario><token>s3creto</token>"
+                f"<xmlBytes>{base64.b64encode(xml).decode()}</xmlBytes></x:cancelar></e:Body></e:Envelope>")
+        r = requests.post(self.url + "/cancelacion/CancelacionProductivo", data=body.encode(),
                           headers={"Content-Type": "text/xml"}, timeout=60)
         return etree.fromstring(r.content)
 
@@ -209,6 +221,26 @@ def test_a_mysuite_document_converted_by_one_replica_is_retrieved_from_the_other
         [name] = archive.namelist()
         cfdi = archive.read(name)
     assert record["DocumentGUID"].lower().encode() in cfdi.lower()  # the stamped CFDI carries its UUID
+
+
+def test_an_expide_tu_factura_cancellation_awaiting_the_recipient_is_settled_through_the_other_replica(replicas):
+    a, b = clients(replicas)
+    a.admin("PUT", "scenarios", data="providers:\n  expidetufactura:\n    accounts:\n"
+            "      - {user: prod, password: s3creto, environment: productivo}\n",
+            headers={"Content-Type": "application/yaml"})  # a session's overlay, read by both replicas
+    now = datetime(2026, 6, 1, 12, 0, 0)
+    a.admin("POST", "clock", json={"freeze": now.isoformat()})
+    awaiting = "00000000-0000-4000-8000-00000000A213"  # the SAT seed's "the recipient must accept"
+    info = fixture("csd_moral")
+    xml = sign_cancelacion(info.certificate(), info.private_key(), info.certificate().rfc, [awaiting],
+                           now - timedelta(minutes=5))
+    answer = b.xpd_cancel(xml)
+    assert answer.findtext(".//codEstatus") == "200" and answer.findtext(".//estatusUUIDs") == "201"
+    status = {e["uuid"]: e["status"] for e in a.admin("GET", "registry").json()["uuids"]}
+    assert status[awaiting] == "en_proceso"
+    a.admin("POST", "clock", json={"advance": "10m"})  # the recipient's answer is due: a timer of either replica
+    status = {e["uuid"]: e["status"] for e in b.admin("GET", "registry").json()["uuids"]}
+    assert status[awaiting] == "rechazado"
 
 
 def test_when_one_replica_is_killed_the_other_keeps_serving_and_finishes_its_work(replicas, inbox):
