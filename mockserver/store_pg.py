@@ -42,6 +42,7 @@ SCHEMA_LOCK = 0x7061_636D_6F63_6B02  # schema changes at start
 BEGIN = "BEGIN; SET LOCAL synchronous_commit = off"
 BEGIN_LOCKED = f"{BEGIN}; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
 
+CONNECT_TIMEOUT = 10  # seconds
 POOL_SIZE = 16  # connections per process; a request holds one only while it reads or writes
 
 # Functions the owners' SQL uses that PostgreSQL lacks, with SQLite's meaning.
@@ -169,6 +170,9 @@ class PgStore(Store):
         self.url = url
         self.path = None
         self._local = threading.local()
+        # One connection first: a wrong address or password fails now, with libpq's own words (they
+        # never quote the password), instead of the pool's time-out a minute later.
+        psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT).close()
         self._pool = ConnectionPool(
             url,
             min_size=1,

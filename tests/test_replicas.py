@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import io
 import json
+import subprocess
+import sys
 import threading
 import time
 import uuid as uuid_module
@@ -26,7 +28,7 @@ from mockserver.sat import sign_cancelacion
 from mockserver.sat.pki import fixture
 from mockserver.testing.mysuite import native_document
 
-from helpers import ServeProcess, smtp_server
+from helpers import ServeProcess, server_env, smtp_server
 
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 SF_NS = "http://ws.cfdi.solucionfactible.com"
@@ -283,3 +285,15 @@ def test_when_one_replica_is_killed_the_other_keeps_serving_and_finishes_its_wor
     assert sorted(delivered) == sorted(kept)
     replicas[0].start()  # the killed replica comes back on the same database
     assert Client(replicas[0], "x").admin("GET", "health").json()
+
+
+def test_a_database_that_cannot_be_reached_stops_the_start_in_one_line(tmp_path, free_port):
+    pytest.importorskip("psycopg", reason="the PostgreSQL store is not installed (pip install -e '.[test]')")
+    url = f"postgresql://pacmock:s3cret-pw@/pacmock?host={tmp_path}/no-server-here&port=5432"
+    result = subprocess.run(
+        [sys.executable, "-m", "mockserver", "serve", "--port", str(free_port), "--data-dir", str(tmp_path / "d"),
+         "--store", url], capture_output=True, text=True, timeout=120, env=server_env())
+    assert result.returncode == 2
+    assert "cannot open the database postgresql://pacmock:***@/pacmock" in result.stderr
+    assert "No such file or directory" in result.stderr  # libpq's reason
+    assert "s3cret-pw" not in result.stderr + result.stdout
