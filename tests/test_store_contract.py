@@ -93,46 +93,40 @@ def test_a_server_value_is_made_once(open_store):
 
 def test_a_failed_transaction_leaves_nothing_and_a_nested_one_joins_it(open_store):
     store = open_store()
-    with pytest.raises(RuntimeError), store.tx() as conn:
-        conn.execute("INSERT INTO claims(session, scope, key, value) VALUES (?, ?, ?, ?)", ("s", "a", "k", "v"))
-        with store.tx() as inner:  # joins: it commits nothing of its own
-            inner.execute("INSERT INTO claims(session, scope, key, value) VALUES (?, ?, ?, ?)", ("s", "a", "k2", "v"))
+    with pytest.raises(RuntimeError), store.tx():
+        assert store.claim("s", "scope", "k", "v") == (True, "v")  # claim's own tx() joins this one
+        with store.tx():  # so does this: it commits nothing of its own
+            store.increment("s", "calls")
         raise RuntimeError("the handler failed")
-    with store.read() as conn:
-        assert conn.execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0
+    assert store.claim("s", "scope", "k", "again") == (True, "again")
+    assert store.counter("s", "calls") == 0
 
 
 def test_a_read_inside_a_transaction_sees_its_own_writes_and_others_do_not(open_store):
     store, other = open_store(), open_store()
-    with store.tx() as conn:
-        conn.execute("INSERT INTO claims(session, scope, key, value) VALUES (?, ?, ?, ?)", ("s", "a", "k", "mine"))
-        with store.read() as same:
-            assert same.execute("SELECT value FROM claims WHERE key=?", ("k",)).fetchone()["value"] == "mine"
-        with other.read() as theirs:
-            assert theirs.execute("SELECT value FROM claims WHERE key=?", ("k",)).fetchone() is None
-    with other.read() as theirs:
-        assert theirs.execute("SELECT value FROM claims WHERE key=?", ("k",)).fetchone()["value"] == "mine"
+    with store.tx():
+        store.increment("s", "calls", by=3)
+        assert store.counter("s", "calls") == 3  # read() on this thread: the transaction's connection
+        assert other.counter("s", "calls") == 0  # another process: not committed yet
+    assert other.counter("s", "calls") == 3
 
 
-def test_rows_read_by_name_and_position_and_inserts_return_their_id(open_store):
+def test_rows_read_by_name_and_position_and_statements_say_what_they_did(open_store):
     store = open_store()
     with store.tx() as conn:
-        first = conn.execute(
-            "INSERT INTO timers(session, kind, due_at, payload, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
-            ("s", "k", 1.5, "{}", "now"),
-        ).fetchone()[0]
+        inserted = conn.execute(
+            "INSERT INTO counters(session, key, n) VALUES (?, ?, ?) ON CONFLICT DO NOTHING RETURNING n",
+            ("s", "k", 41),
+        ).fetchone()
         ignored = conn.execute(
-            "INSERT INTO server_state(name, value) VALUES (?, ?) ON CONFLICT DO NOTHING", ("n", "v")
+            "INSERT INTO counters(session, key, n) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", ("s", "k", 1)
         ).rowcount
-        again = conn.execute(
-            "INSERT INTO server_state(name, value) VALUES (?, ?) ON CONFLICT DO NOTHING", ("n", "w")
-        ).rowcount
+        updated = conn.execute("UPDATE counters SET n = n + 1 WHERE session = ? AND key LIKE 'k%'", ("s",)).rowcount
     with store.read() as conn:
-        row = conn.execute("SELECT id, kind, due_at FROM timers WHERE id=?", (first,)).fetchone()
-        like = conn.execute("SELECT COUNT(*) AS n FROM server_state WHERE name LIKE 'n%'").fetchone()
-    assert (row["id"], row[1], row["due_at"]) == (first, "k", 1.5)
-    assert dict(row) == {"id": first, "kind": "k", "due_at": 1.5}
-    assert (ignored, again, like["n"]) == (1, 0, 1)
+        row = conn.execute("SELECT key, n, n * 0.5 AS half FROM counters WHERE session = ?", ("s",)).fetchone()
+    assert (inserted[0], ignored, updated) == (41, 0, 1)
+    assert (row["key"], row[1], row["half"]) == ("k", 42, 21.0)
+    assert dict(row) == {"key": "k", "n": 42, "half": 21.0} and list(row) == ["k", 42, 21.0]
 
 
 def test_a_reset_forgets_one_session_and_keeps_the_server_state(open_store):
