@@ -19,9 +19,10 @@ from mockserver.journal import Entry, Journal
 from mockserver.providers import all_providers
 from mockserver.settings import Settings
 from mockserver.store import Store
+from mockserver.timers import SCHEMA as TIMERS_SCHEMA
 from mockserver.timers import Timers
 
-SCHEMAS = [mail.SCHEMA, *(p.schema for p in all_providers() if p.schema)]
+SCHEMAS = [TIMERS_SCHEMA, mail.SCHEMA, *(p.schema for p in all_providers() if p.schema)]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
