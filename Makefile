@@ -38,10 +38,13 @@ test: $(foreach v,$(TEST_VERSIONS),.venv-$(v)/.installed)
 	  .venv-$$v/bin/python -m pytest $(PYTEST_ARGS); \
 	done
 
-# Speed and memory against WireMock (needs wrk, Java 17+ and npm; about 6 minutes): bench/results/
+# Speed and memory against WireMock (needs wrk, Java 17+ and npm; about 6 minutes), then SF throughput on
+# SQLite beside one and two replicas on PostgreSQL (about 2 minutes): bench/results/
 bench: install
-	.venv/bin/python -m pip install $(PIP_QUIET) -e '.[bench]'
+	.venv/bin/python -m pip install $(PIP_QUIET) -e '.[bench,postgresql]'
 	.venv/bin/python -m bench
+	scripts/postgres-deps.sh
+	.venv/bin/python -m bench.replicas
 
 # A minute of mixed load on loopback, without and then with 200 slow or waiting clients: lost or
 # duplicated requests, errors, p50/p99 (SOAK_ARGS="--duration 120" for longer)

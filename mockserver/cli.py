@@ -22,6 +22,7 @@ def _serve(args: argparse.Namespace) -> int:
             port=args.port,
             scenarios=args.scenarios,
             data_dir=args.data_dir,
+            store=args.store,
             workers=args.workers,
             threads=args.threads,
             memory=True if args.memory else None,
@@ -64,7 +65,7 @@ def _serve(args: argparse.Namespace) -> int:
         lines.append(f"  {'Admin API':<18} {base}/__admin/health   dashboard: {base}/__admin/")
         if settings.tls:
             lines.append(f"  {'HTTPS':<18} {settings.tls_base_url}  (same paths; CA: pac-mock tls ca)")
-        lines.append(f"  state: {'memory' if settings.memory else settings.database}   Ctrl+C stops")
+        lines.append(f"  state: {settings.store_label}   Ctrl+C stops")
         return "\n".join(lines)
 
     if settings.tls and settings.memory:
@@ -179,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default 8080; PAC_MOCK_PORT)")
     serve.add_argument("--scenarios", type=Path, help="scenarios file (default ./scenarios.yaml; PAC_MOCK_SCENARIOS)")
     serve.add_argument("--data-dir", type=Path, help="where state is kept (default ./data; PAC_MOCK_DATA_DIR)")
+    serve.add_argument("--store", help="sqlite:///path (default <data-dir>/pac-mock.sqlite3) or postgresql://… "
+                       "for replicas sharing one database (PAC_MOCK_STORE)")
     serve.add_argument("--workers", type=int, help="worker processes (default 2; PAC_MOCK_WORKERS)")
     serve.add_argument("--threads", type=int, help="request threads per worker (default 256; PAC_MOCK_THREADS)")
     serve.add_argument("--memory", action="store_true", help="keep state in memory only (one worker)")

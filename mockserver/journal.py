@@ -63,10 +63,10 @@ class Journal:
         """Store ``entry``; its bodies pass the redaction here, so nothing else can store a secret."""
         request = None if entry.request is None else redact(entry.request, self.secrets)
         response = None if entry.response is None else redact(entry.response, self.secrets)
-        with self.store.tx() as conn:
+        with self.store.append() as conn:  # no other writer depends on it (PostgreSQL: no write lock)
             cur = conn.execute(
                 "INSERT INTO journal(session, at, provider, operation, method, path, soap_version, status, "
-                "duration_ms, summary, request, response) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "duration_ms, summary, request, response) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
                 (
                     entry.session,
                     entry.at.isoformat(),
@@ -82,7 +82,7 @@ class Journal:
                     response,
                 ),
             )
-            new_id = cur.lastrowid
+            new_id = cur.fetchone()[0]
             self._writes += 1
             # Trimming costs a scan: do it now and then, not on every request.
             if self._writes % 200 == 0:
@@ -143,6 +143,7 @@ def _filters(session: str, provider: str | None, operation: str | None,
             clauses.append(f"{column} = ?")
             args.append(value)
     if uuid:
-        clauses.append("(summary LIKE ? OR request LIKE ? OR response LIKE ?)")
-        args += [f"%{uuid}%"] * 3
+        # lower() on both sides: SQLite's LIKE ignores case, PostgreSQL's does not.
+        clauses.append("(lower(summary) LIKE ? OR lower(request) LIKE ? OR lower(response) LIKE ?)")
+        args += [f"%{uuid.lower()}%"] * 3
     return " AND ".join(clauses), args

@@ -139,7 +139,7 @@ class Outbox:
         """Record ``mail`` inside the caller's transaction; ``at`` is the (mock) time it was written."""
         cur = conn.execute(
             "INSERT INTO outbox(session, created_at, provider, uuid, mail_from, mail_to, subject, headers, body, "
-            "status, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "status, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 session,
                 at.isoformat(),
@@ -154,7 +154,7 @@ class Outbox:
                 time.time() if self.delivers else None,
             ),
         )
-        outbox_id = int(cur.lastrowid)
+        outbox_id = int(cur.fetchone()[0])
         for position, attachment in enumerate(mail.attachments):
             conn.execute(
                 "INSERT INTO outbox_attachments(outbox_id, position, session, filename, content_type, data) "

@@ -71,7 +71,8 @@ def set_statuses(
     conn.executemany(
         "INSERT INTO sat_registry(session, uuid, rfc_emisor, status, provider, updated_at) "
         "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(session, uuid) DO UPDATE SET status=excluded.status, "
-        "rfc_emisor=COALESCE(excluded.rfc_emisor, rfc_emisor), provider=COALESCE(excluded.provider, provider), "
+        "rfc_emisor=COALESCE(excluded.rfc_emisor, sat_registry.rfc_emisor), "
+        "provider=COALESCE(excluded.provider, sat_registry.provider), "
         "updated_at=excluded.updated_at",
         [(session, u.upper(), rfc_emisor, status, provider, at.isoformat()) for u in uuids],
     )

@@ -206,7 +206,11 @@ def recover(settings: Settings) -> None:
     try:
         store = Store(settings.database, [p.schema for p in all_providers() if p.schema])
     except Exception as exc:  # sqlite3.Error and OSError: a damaged or unreadable file
-        raise StartupError(f"cannot open the database {settings.database}: {exc}") from None
+        raise StartupError(f"cannot open the database {settings.store_label}: {exc}") from None
+    if store.shared:
+        # Other replicas may be alive: their claims are theirs until they expire.
+        store.close()
+        return
     try:
         for provider in all_providers():
             if provider.on_server_start is not None:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 ENV_PREFIX = "PAC_MOCK_"
+SQLITE_SCHEME = "sqlite:///"
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,12 @@ class Settings:
     scenarios: Path | None = None  # None: ./scenarios.yaml when present, else the packaged default
     data_dir: Path = Path("data")
     memory: bool = False  # keep state in memory only (the in-process test server)
+    # Where state lives: None = <data_dir>/pac-mock.sqlite3; "sqlite:///path" (sqlite:////abs/path);
+    # "postgresql://…" for several replicas on one database (mockserver/store_pg.py).
+    store: str | None = None
+    # Large documents (MYSuite's): None = files under data_dir, or rows of the database when the store
+    # is PostgreSQL; with replicas, a directory every replica mounts is faster (docs/replicas.md).
+    documents_dir: Path | None = None
     workers: int = 2  # processes; 2 measured best on 2 cores
     threads: int = 256  # per worker: threads that run requests (waits hold one each; docs/performance.md)
     smtp_host: str | None = None
@@ -39,8 +47,31 @@ class Settings:
     tls_key: Path | None = None
 
     @property
-    def database(self) -> Path | None:
-        return None if self.memory else self.data_dir / "pac-mock.sqlite3"
+    def database(self) -> Path | str | None:
+        """The SQLite file, the PostgreSQL URL, or None (memory)."""
+        if self.memory:
+            return None
+        if self.store is None:
+            return self.data_dir / "pac-mock.sqlite3"
+        if self.store.startswith(SQLITE_SCHEME):
+            return Path(self.store[len(SQLITE_SCHEME):])
+        return self.store
+
+    @property
+    def shared_store(self) -> bool:
+        """State lives in PostgreSQL, which several replicas may share."""
+        return not self.memory and self.store is not None and self.store.startswith(POSTGRES_SCHEMES)
+
+    @property
+    def store_label(self) -> str:
+        """Where state lives, fit to print (a PostgreSQL URL without its password)."""
+        if self.memory:
+            return "memory"
+        if self.shared_store:
+            import re
+
+            return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", str(self.store))
+        return str(self.database)
 
     @property
     def max_body_bytes(self) -> int:
@@ -117,6 +148,10 @@ class Settings:
 
 
 def _coerce(settings: Settings, name: str, value: object) -> object:
+    if name == "store" and isinstance(value, str):
+        if not value.startswith((SQLITE_SCHEME, *POSTGRES_SCHEMES)) or value == SQLITE_SCHEME:
+            raise ValueError(f"{ENV_PREFIX}STORE must be sqlite:///path or postgresql://…, not {value.split('://')[0]!r}")
+        return value
     current = getattr(Settings, name, None)
     annotation = {f.name: f.type for f in fields(settings)}[name]
     if isinstance(value, str):

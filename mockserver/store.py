@@ -1,4 +1,6 @@
 """State in SQLite: one file shared by every worker process (WAL), or memory for in-process tests.
+A ``postgresql://`` target gives the same interface on PostgreSQL (mockserver/store_pg.py), for
+several replicas on one database.
 
 Every table carries a ``session`` column so that one server can hold isolated per-test sessions and
 reset one of them. Providers add their own tables by passing their DDL to :class:`Store`.
@@ -67,6 +69,13 @@ CREATE TABLE IF NOT EXISTS sat_registry (
 );
 """
 
+try:  # what a failed statement raises, on either engine
+    import psycopg
+
+    DATABASE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, psycopg.Error)
+except ImportError:  # the PostgreSQL store is not installed
+    DATABASE_ERRORS = (sqlite3.Error,)
+
 # Tables that belong to no session: a reset, even of everything, leaves them alone.
 KEPT_ON_RESET = frozenset({"server_state"})
 
@@ -77,6 +86,13 @@ class Store:
     With ``path=None`` the database lives in memory for this process only (the in-process test
     server); one connection is then shared under a lock.
     """
+
+    def __new__(cls, path: str | Path | None = None, schemas: Iterable[str] = ()) -> Store:
+        if cls is Store and isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
+            from .store_pg import PgStore  # psycopg is needed only by those who use it
+
+            return super().__new__(PgStore)
+        return super().__new__(cls)
 
     def __init__(self, path: str | Path | None, schemas: Iterable[str] = ()) -> None:
         self.path = None if path in (None, ":memory:") else Path(path)
@@ -94,6 +110,14 @@ class Store:
     @property
     def in_memory(self) -> bool:
         return self.path is None
+
+    @property
+    def shared(self) -> bool:
+        """Several machines may use this store (PostgreSQL); a SQLite file is one machine's."""
+        return False
+
+    def describe(self) -> str:
+        return "memory" if self.path is None else str(self.path)
 
     def _connect(self, target: str) -> sqlite3.Connection:
         conn = sqlite3.connect(target, timeout=30, isolation_level=None, check_same_thread=False)
@@ -133,6 +157,13 @@ class Store:
             conn.execute("COMMIT")
 
     @contextmanager
+    def append(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction whose statements no other writer's outcome depends on (rows only added,
+        or old ones trimmed: the journal). SQLite has one writer anyway: the same as ``tx()``."""
+        with self.tx() as conn:
+            yield conn
+
+    @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
         with self._lock if self._shared is not None else _nullcontext():
             yield self._conn()
@@ -161,7 +192,7 @@ class Store:
         """Atomically bind ``key`` to ``value`` once. Returns (won, value now bound)."""
         with self.tx() as conn:
             cur = conn.execute(
-                "INSERT OR IGNORE INTO claims(session, scope, key, value) VALUES (?, ?, ?, ?)",
+                "INSERT INTO claims(session, scope, key, value) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (session, scope, key, value),
             )
             if cur.rowcount == 1:
@@ -178,7 +209,9 @@ class Store:
         if row is not None:
             return row["value"]
         with self.tx() as conn:
-            conn.execute("INSERT OR IGNORE INTO server_state(name, value) VALUES (?, ?)", (name, make()))
+            conn.execute(
+                "INSERT INTO server_state(name, value) VALUES (?, ?) ON CONFLICT DO NOTHING", (name, make())
+            )
             return conn.execute("SELECT value FROM server_state WHERE name=?", (name,)).fetchone()["value"]
 
     def increment(self, session: str, key: str, by: int = 1) -> int:
@@ -186,7 +219,7 @@ class Store:
         with self.tx() as conn:
             row = conn.execute(
                 "INSERT INTO counters(session, key, n) VALUES (?, ?, ?) "
-                "ON CONFLICT(session, key) DO UPDATE SET n = n + excluded.n RETURNING n",
+                "ON CONFLICT(session, key) DO UPDATE SET n = counters.n + excluded.n RETURNING n",
                 (session, key, by),
             ).fetchone()
             return int(row["n"])

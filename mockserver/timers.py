@@ -70,12 +70,12 @@ class Timers:
     ) -> int:
         """Add a timer inside the caller's transaction (so it exists iff the caller's change does)."""
         cur = conn.execute(
-            "INSERT INTO timers(session, kind, due_at, payload, created_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO timers(session, kind, due_at, payload, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
             (session, kind, due_at.timestamp(), json.dumps(payload), real_now().isoformat()),
         )
         # No wake-up here: the background work's next round (every ``interval``) is soon enough, and
         # waking it on every request doubled the cost of a request that schedules work.
-        return int(cur.lastrowid)
+        return int(cur.fetchone()[0])
 
     def cancel(self, conn: sqlite3.Connection, session: str, kind: str, **payload: str) -> int:
         """Drop the pending timers of ``kind`` whose payload has these values (inside the caller's transaction)."""

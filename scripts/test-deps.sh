@@ -6,6 +6,7 @@
 #   node-soap (npm)      node-soap against the sandbox, into tests/clients/.deps (git-ignored)
 #   jaxws + a JDK        JAX-WS wsimport clients against the sandbox (tests/test_jaxws_client.py)
 #   mono-devel           Mono's wsdl (.NET) clients against the sandbox (tests/test_mono_client.py)
+#   postgresql           the PostgreSQL store's tests (tests/postgres.py starts a server of its own)
 set -u
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 NODE_DEPS="$ROOT/tests/clients/.deps"
@@ -75,4 +76,7 @@ elif can_apt; then
 else
   echo "Mono is not installed and cannot be installed here; the Mono test will skip."
 fi
+
+# PostgreSQL: its binaries only; the tests make and start a throw-away cluster in a temporary folder
+"$ROOT/scripts/postgres-deps.sh"
 exit 0

@@ -27,8 +27,14 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
-def server():
-    with BackgroundServer(Settings(port=0, memory=True)) as srv:
+def server(request):
+    """The in-process sandbox; PAC_MOCK_TEST_STORE=postgresql runs it on the test PostgreSQL server
+    (the whole suite against the PostgreSQL store)."""
+    settings = Settings(port=0, memory=True)
+    if os.environ.get("PAC_MOCK_TEST_STORE") == "postgresql":
+        url = request.getfixturevalue("postgres_server").database()
+        settings = Settings(port=0, store=url, data_dir=request.getfixturevalue("tmp_path_factory").mktemp("data"))
+    with BackgroundServer(settings) as srv:
         yield srv
 
 
@@ -84,3 +90,24 @@ def https(server, tmp_path_factory):  # type: ignore[no-untyped-def]
 
     with BackgroundHttps(server.app, ensure_certificates(tmp_path_factory.mktemp("tls"))) as listener:
         yield listener
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A PostgreSQL server of this test run (tests/postgres.py); skipped with the reason where none can run."""
+    from mockserver.testing.postgres import PostgresServer, missing
+
+    reason = missing()
+    if reason:
+        pytest.skip(reason)
+    server = PostgresServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """The URL of a new, empty database on the test run's PostgreSQL server."""
+    return postgres_server.database()

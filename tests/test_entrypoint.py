@@ -155,7 +155,7 @@ def test_image_entrypoint_serves_and_stops_on_sigterm(tmp_path, reserve_port):
     port = reserve_port()
     image = read_dockerfile()
     assert image.entrypoint and image.cmd, "the Dockerfile must say how the image starts"
-    assert any("pip install" in run and " ." in run for run in image.runs)
+    assert any("pip install" in run and (" ." in run or " '.[" in run) for run in image.runs)  # the context
 
     app = tmp_path / "app"  # stands for WORKDIR
     _build_context(image, app)
@@ -303,3 +303,34 @@ def test_dockerignore_keeps_what_the_image_copies_and_nothing_heavy():
     for heavy in (".venv", ".venv-3.12/bin/python", ".git/HEAD", "data/pac-mock.sqlite3", "bench/.cache/x",
                   "tests/test_cli.py", "mockserver/__pycache__/app.cpython-312.pyc"):
         assert _docker_ignored(heavy, patterns), f"{heavy} would be sent to the docker daemon"
+
+
+def test_compose_replicas_profile_puts_two_replicas_on_one_database_behind_the_proxy():
+    compose = yaml.safe_load(COMPOSE.read_text())
+    services = compose["services"]
+    replica, postgres, proxy = services["pac-mock-replica"], services["postgres"], services["proxy"]
+    for service in (replica, postgres, proxy):
+        assert service["profiles"] == ["replicas"]  # the plain `up` is unchanged
+    assert "profiles" not in services["pac-mock"]
+    assert replica["deploy"]["replicas"] == 2
+    env = replica["environment"]
+    db = postgres["environment"]
+    assert env["PAC_MOCK_STORE"].startswith(f"postgresql://{db['POSTGRES_USER']}:")
+    assert env["PAC_MOCK_STORE"].endswith(f"@postgres:5432/{db['POSTGRES_DB']}")
+    assert replica["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert postgres["healthcheck"]["test"] and ":" in postgres["image"] and not postgres["image"].endswith(":latest")
+    # documents in one volume every replica mounts
+    volume, target = replica["volumes"][0].split(":")
+    assert target == env["PAC_MOCK_DOCUMENTS_DIR"] and volume in compose["volumes"]
+    assert "ports" not in replica  # reached through the proxy only
+    # the proxy forwards to the replicas' service name and port, with the sandbox's body limit
+    source, mounted = proxy["volumes"][0].split(":")[:2]
+    conf = (COMPOSE.parent / source).read_text()
+    assert mounted.startswith("/etc/nginx/")
+    assert "set $replicas pac-mock-replica;" in conf and f"http://$replicas:{image_port()}" in conf
+    assert "client_max_body_size 64m;" in conf
+    assert proxy["depends_on"]["pac-mock-replica"]["condition"] == "service_healthy"
+
+
+def image_port() -> str:
+    return read_dockerfile().env["PAC_MOCK_PORT"]

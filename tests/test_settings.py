@@ -52,3 +52,17 @@ def test_missing_file_and_bad_environment_values(tmp_path):
 def test_to_env_round_trips():
     s = Settings(port=8181, memory=True, smtp_host="smtp.test", threads=3)
     assert Settings.from_env(s.to_env()) == s
+
+
+def test_the_store_setting_names_sqlite_or_postgresql():
+    P = Path
+    assert Settings().database == P("data") / "pac-mock.sqlite3"  # unset: the data directory's file
+    assert Settings().with_overrides(store="sqlite:///state/x.db").database == P("state/x.db")
+    assert Settings().with_overrides(store="sqlite:////var/x.db").database == P("/var/x.db")
+    pg = Settings.from_env({"PAC_MOCK_STORE": "postgresql://u:s3cret@db:5432/pac"})
+    assert pg.database == "postgresql://u:s3cret@db:5432/pac" and pg.shared_store
+    assert "s3cret" not in pg.store_label and pg.store_label == "postgresql://u:***@db:5432/pac"
+    assert Settings(memory=True, store="postgresql://db/pac").database is None
+    for wrong in ("mysql://db/pac", "sqlite:///", "/tmp/x.db"):
+        with pytest.raises(ValueError, match="PAC_MOCK_STORE must be"):
+            Settings().with_overrides(store=wrong)

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import logging
 import re
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -58,6 +57,7 @@ from ...sat.cancelacion import has_line_breaks, is_uuid
 from ...sat.certificates import certificate_number_of
 from ...sat.verdict import CANCELADO, NOT_YET_KNOWN, RECHAZA, SIN_RESPUESTA, UuidVerdict, Verdict
 from ...sat.verdict import verdict as sat_verdict
+from ...store import DATABASE_ERRORS
 from ..errors import ProviderError
 from . import codes, models
 from .codes import refuse
@@ -190,7 +190,7 @@ def cancelar(
         acuse = build_acuse(cancelacion.rfc_emisor, ctx.now(), folios).decode("utf-8")
     except ProviderError:
         raise
-    except sqlite3.Error:
+    except DATABASE_ERRORS:
         log.exception("Expide Tu Factura: database error")
         raise refuse(codes.ERROR_DEL_SERVICIO, plain=codes.INTENTE_MAS_TARDE) from None
     except Exception:  # the guide's answer to an unforeseen error, never a stack trace

@@ -124,7 +124,7 @@ def failures(conn: sqlite3.Connection, session: str, usuario: str) -> tuple[int,
 def add_failure(conn: sqlite3.Connection, session: str, usuario: str, at: datetime) -> int:
     row = conn.execute(
         "INSERT INTO sf_login_failures(session, usuario, failures, last_failure_at) VALUES (?, ?, 1, ?) "
-        "ON CONFLICT(session, usuario) DO UPDATE SET failures=failures+1, last_failure_at=excluded.last_failure_at "
+        "ON CONFLICT(session, usuario) DO UPDATE SET failures=sf_login_failures.failures+1, last_failure_at=excluded.last_failure_at "
         "RETURNING failures",
         (session, usuario, at.isoformat()),
     ).fetchone()

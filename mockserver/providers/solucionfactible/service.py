@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import functools
 import logging
-import sqlite3
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ...sat.cancelacion import UUID_RE
+from ...store import DATABASE_ERRORS
 from ..errors import ProviderError
 from . import codes, models
 from .auth import CANCEL, CANCEL_ASYNC, SECTOR_PRIMARIO, SUBMIT_SIGNED, authenticate
@@ -72,7 +72,7 @@ def operation(
             result = run(ctx, req, outcome, summary)
         except ProviderError as error:
             return refused(error, summary)
-        except sqlite3.Error:
+        except DATABASE_ERRORS:  # either engine's
             log.exception("Solución Factible: database error")
             return refused(refuse(codes.ASYNC_DB), summary)
         except Exception:
