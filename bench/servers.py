@@ -26,9 +26,11 @@ class ServerConfig:
     """One way to serve the app."""
 
     name: str
-    server: str  # granian | gunicorn | waitress
+    server: str  # granian | bare | gunicorn | waitress
     workers: int = 1
-    threads: int | None = None  # granian blocking threads, gunicorn gthread threads, waitress threads
+    # pac-mock serve and bare: request threads per worker; granian WSGI: blocking threads;
+    # gunicorn gthread threads; waitress threads
+    threads: int | None = None
     via_cli: bool = True  # granian through ``pac-mock serve`` (the shipped settings)
     factory: str = FACTORY  # the app factory (bench/experiments.py has variants with one change)
     note: str = ""
@@ -57,12 +59,23 @@ def start(config: ServerConfig, log_dir: Path, timeout: float = 20.0) -> tuple[S
     port = free_port()
     data_dir = fresh_data_dir(config.name)
     settings = Settings(port=port, data_dir=data_dir, workers=config.workers, scenarios=scenarios_path())
+    if config.threads:
+        settings = settings.with_overrides(threads=config.threads)
     env = settings.to_env()
     bind = f"127.0.0.1:{port}"
     if config.server == "granian" and config.via_cli:
         command = [
             sys.executable, "-m", "mockserver", "serve",
             "--port", str(port), "--data-dir", str(data_dir), "--workers", str(config.workers),
+        ]  # fmt: skip
+        if config.threads:
+            command += ["--threads", str(config.threads)]
+    elif config.server == "bare":
+        # The same granian interface, front and thread pool as pac-mock serve; the app is bench/bare.py.
+        command = [
+            sys.executable, "-m", "granian", "--interface", "asgi", "--factory",
+            "--host", "127.0.0.1", "--port", str(port), "--workers", str(config.workers),
+            "--log-level", "warning", "bench.bare:create_front_from_env",
         ]  # fmt: skip
     elif config.server == "granian":
         command = [
