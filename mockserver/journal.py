@@ -98,11 +98,19 @@ class Journal:
         uuid: str | None = None,
         limit: int = 100,
         include_bodies: bool = True,
+        mentions: str | None = None,
     ) -> list[dict]:
+        """The latest ``limit`` entries that match the filters, newest first; with ``mentions``, only
+        those of them whose summary holds that text (any case): a look back over recent calls that
+        decodes the few that matter, not all of them."""
         where, args = _filters(session, provider, operation, uuid)
         args.append(max(0, min(limit, self.limit)))
+        sql = f"SELECT * FROM journal WHERE {where} ORDER BY id DESC LIMIT ?"
+        if mentions is not None:
+            sql = f"SELECT * FROM ({sql}) WHERE instr(lower(summary), lower(?)) > 0 ORDER BY id DESC"
+            args.append(json.dumps(mentions, ensure_ascii=False)[1:-1])  # as the summary's JSON writes it
         with self.store.read() as conn:
-            rows = conn.execute(f"SELECT * FROM journal WHERE {where} ORDER BY id DESC LIMIT ?", args).fetchall()
+            rows = conn.execute(sql, args).fetchall()
         out = []
         for row in rows:
             item = dict(row)
