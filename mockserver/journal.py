@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -51,6 +52,18 @@ def clip(data: bytes | str | None, size: int | None = None) -> str | None:
     return text
 
 
+class _Pending:
+    """One entry waiting for the group commit."""
+
+    __slots__ = ("done", "error", "id", "row")
+
+    def __init__(self, row: tuple) -> None:
+        self.row = row
+        self.id: int | None = None
+        self.error: Exception | None = None
+        self.done = False
+
+
 class Journal:
     def __init__(self, store: Store, limit: int = 10_000, secrets: Iterable[str] = SECRET_FIELDS) -> None:
         self.store = store
@@ -58,36 +71,71 @@ class Journal:
         # Element names whose content is never stored: the core's and every provider's (Provider.secrets).
         self.secrets = frozenset(secrets) | SECRET_FIELDS
         self._writes = 0
+        self._queue: list[_Pending] = []
+        self._queue_lock = threading.Lock()  # held only to add to or take the queue
+        self._flush_lock = threading.Lock()  # held by the one thread that writes a batch
 
     def record(self, entry: Entry) -> int:
-        """Store ``entry``; its bodies pass the redaction here, so nothing else can store a secret."""
+        """Store ``entry``; its bodies pass the redaction here, so nothing else can store a secret.
+
+        Entries of calls that end at the same time in this process share one write transaction (a
+        group commit): the first caller to get the turn writes every entry waiting, the others find
+        theirs written. Each caller returns only once its entry is committed, so a client that reads
+        the journal right after its answer finds its call, from any worker process.
+        """
+        pending = _Pending(self._row(entry))
+        with self._queue_lock:
+            self._queue.append(pending)
+        with self._flush_lock:
+            if not pending.done:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                self._write(batch)
+        if pending.error is not None:
+            raise pending.error
+        assert pending.id is not None
+        return pending.id
+
+    def _row(self, entry: Entry) -> tuple:
         request = None if entry.request is None else redact(entry.request, self.secrets)
         response = None if entry.response is None else redact(entry.response, self.secrets)
-        with self.store.append() as conn:  # no other writer depends on it (PostgreSQL: no write lock)
-            cur = conn.execute(
-                "INSERT INTO journal(session, at, provider, operation, method, path, soap_version, status, "
-                "duration_ms, summary, request, response) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
-                (
-                    entry.session,
-                    entry.at.isoformat(),
-                    entry.provider,
-                    entry.operation,
-                    entry.method,
-                    entry.path,
-                    entry.soap_version,
-                    entry.status,
-                    round(entry.duration_ms, 3),
-                    json.dumps(entry.summary, ensure_ascii=False, default=str),
-                    request,
-                    response,
-                ),
-            )
-            new_id = cur.fetchone()[0]
-            self._writes += 1
-            # Trimming costs a scan: do it now and then, not on every request.
-            if self._writes % 200 == 0:
-                conn.execute("DELETE FROM journal WHERE id <= ?", (new_id - self.limit,))
-        return new_id
+        return (
+            entry.session,
+            entry.at.isoformat(),
+            entry.provider,
+            entry.operation,
+            entry.method,
+            entry.path,
+            entry.soap_version,
+            entry.status,
+            round(entry.duration_ms, 3),
+            json.dumps(entry.summary, ensure_ascii=False, default=str),
+            request,
+            response,
+        )
+
+    def _write(self, batch: list[_Pending]) -> None:
+        try:
+            with self.store.append() as conn:  # no other writer depends on it (PostgreSQL: no write lock)
+                ids = []
+                for item in batch:
+                    ids.append(conn.execute(
+                        "INSERT INTO journal(session, at, provider, operation, method, path, soap_version, "
+                        "status, duration_ms, summary, request, response) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+                        "RETURNING id",
+                        item.row,
+                    ).fetchone()[0])
+                before = self._writes
+                self._writes += len(batch)
+                # Trimming costs a scan: do it now and then, not on every request.
+                if self._writes // 200 != before // 200:
+                    conn.execute("DELETE FROM journal WHERE id <= ?", (ids[-1] - self.limit,))
+        except Exception as exc:  # nothing of the batch was written
+            for item in batch:
+                item.error, item.done = exc, True
+            return
+        for item, new_id in zip(batch, ids, strict=True):
+            item.id, item.done = new_id, True
 
     def query(
         self,
