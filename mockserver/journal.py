@@ -12,6 +12,8 @@ from datetime import datetime
 from .redaction import SECRET_FIELDS, decode_body, redact
 from .store import Store
 
+_HEAD_COLUMNS = "id, session, at, provider, operation, method, path, soap_version, status, duration_ms, summary"
+
 # How much of a body the journal keeps; MYSuite requests can be 40 MB.
 BODY_LIMIT = 64 * 1024
 
@@ -153,9 +155,12 @@ class Journal:
         decodes the few that matter, not all of them."""
         where, args = _filters(session, provider, operation, uuid)
         args.append(max(0, min(limit, self.limit)))
-        sql = f"SELECT * FROM journal WHERE {where} ORDER BY id DESC LIMIT ?"
+        # Bodies (up to 64 KB each) are read from the file only when asked for.
+        columns = "*" if include_bodies else _HEAD_COLUMNS
+        sql = f"SELECT {columns} FROM journal WHERE {where} ORDER BY id DESC LIMIT ?"
         if mentions is not None:
-            sql = f"SELECT * FROM ({sql}) WHERE instr(lower(summary), lower(?)) > 0 ORDER BY id DESC"
+            sql = (f"SELECT {columns} FROM journal WHERE id IN (SELECT id FROM journal WHERE {where} "
+                   "ORDER BY id DESC LIMIT ?) AND instr(lower(summary), lower(?)) > 0 ORDER BY id DESC")
             args.append(json.dumps(mentions, ensure_ascii=False)[1:-1])  # as the summary's JSON writes it
         with self.store.read() as conn:
             rows = conn.execute(sql, args).fetchall()
