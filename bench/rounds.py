@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import statistics
 import tempfile
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -54,7 +55,20 @@ def once(url: str, process: ServerProcess, workload: Workload, seconds: float, a
         result = run_wrk(url, workload, connections=args.connections, threads=args.threads, duration=seconds)
     result["cpu"] = cpu.result
     result["peak_rss_mb"] = round(process.tree.peak() / MB, 1)
+    result["settle_s"] = settle(process)
     return result
+
+
+def settle(process: ServerProcess, limit_s: float = 10.0) -> float:
+    """Wait until the server is idle again (under 5 % of one core over 0.5 s): work it left for after
+    the answers (journal, background threads) must not run during the next server's measurement."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit_s:
+        with CpuWatch(process.tree) as cpu:
+            time.sleep(0.5)
+        if cpu.ticks["server"] <= 0.05 * 0.5 * cpu.hz:
+            break
+    return round(time.monotonic() - t0, 2)
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -131,6 +145,7 @@ def summarize(rounds: list[dict]) -> dict:
     out["other cpu %"] = spread(
         (m["cpu"]["other_cpu_pct"] for r in rounds for n in RATIO_OPERATIONS for m in r[n].values()), 1
     )
+    out["ours settle s"] = spread((r[n]["ours"]["settle_s"] for r in rounds for n in RATIO_OPERATIONS), 2)
     out["ours peak rss mb"] = spread((r["sf.cancelarAsincrono"]["ours"]["peak_rss_mb"] for r in rounds), 1)
     out["wiremock peak rss mb"] = spread((r["wiremock"]["peak_rss_mb"] for r in rounds), 1)
     return out
