@@ -12,6 +12,10 @@ from datetime import datetime
 from .redaction import SECRET_FIELDS, decode_body, redact
 from .store import Store
 
+# The journal's own index beside the core table's (store.py): a look-back over one operation's calls
+# (conformance, the admin filters) must not walk every other call of the session.
+SCHEMA = "CREATE INDEX IF NOT EXISTS journal_operation ON journal(session, provider, operation, id);"
+
 _HEAD_COLUMNS = "id, session, at, provider, operation, method, path, soap_version, status, duration_ms, summary"
 
 # How much of a body the journal keeps; MYSuite requests can be 40 MB.

@@ -24,6 +24,7 @@ from . import scenarios as scenario_module
 from .background import Runner
 from .clock import OUT_OF_RANGE, Clock, parse_instant, read_clocks, sessions_with_clocks, write_clock
 from .context import Context, PendingOutcome
+from .journal import SCHEMA as JOURNAL_SCHEMA
 from .journal import Journal
 from .scenarios.loader import parse_yaml
 from .store import Store
@@ -133,7 +134,7 @@ class Runtime:
         self.settings = settings
         self.providers = list(providers)
         self.stampers = tuple(p.id for p in self.providers if p.stamps)
-        self.store = Store(settings.database, [TIMERS_SCHEMA, mail.SCHEMA,
+        self.store = Store(settings.database, [TIMERS_SCHEMA, JOURNAL_SCHEMA, mail.SCHEMA,
                                                *(p.schema for p in self.providers if p.schema)])
         self.journal = Journal(self.store, settings.journal_limit,
                                secrets=frozenset().union(*(p.secrets for p in self.providers)))
