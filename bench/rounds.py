@@ -31,7 +31,7 @@ RATIO_OPERATIONS = (
 )
 
 # Workers × request threads of ``pac-mock serve`` compared (the shipped default first).
-SETTINGS = ((2, 256), (2, 32), (2, 8), (2, 2), (1, 256), (3, 256))
+SETTINGS = ((2, 256), (2, 8), (2, 2), (1, 256), (3, 256))
 
 
 def spread(values: Iterable[float | None], digits: int = 3) -> dict | None:
