@@ -164,8 +164,10 @@ class Journal:
         sql = f"SELECT {columns} FROM journal WHERE {where} ORDER BY id DESC LIMIT ?"
         if mentions is not None:
             sql = (f"SELECT {columns} FROM journal WHERE id IN (SELECT id FROM journal WHERE {where} "
-                   "ORDER BY id DESC LIMIT ?) AND instr(lower(summary), lower(?)) > 0 ORDER BY id DESC")
-            args.append(json.dumps(mentions, ensure_ascii=False)[1:-1])  # as the summary's JSON writes it
+                   "ORDER BY id DESC LIMIT ?) AND lower(summary) LIKE lower(?) ESCAPE '\\' ORDER BY id DESC")
+            written = json.dumps(mentions, ensure_ascii=False)[1:-1]  # as the summary's JSON writes it
+            escaped = written.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            args.append(f"%{escaped}%")
         with self.store.read() as conn:
             rows = conn.execute(sql, args).fetchall()
         out = []

@@ -134,8 +134,11 @@ class Runtime:
         self.settings = settings
         self.providers = list(providers)
         self.stampers = tuple(p.id for p in self.providers if p.stamps)
-        self.store = Store(settings.database, [TIMERS_SCHEMA, JOURNAL_SCHEMA, mail.SCHEMA,
+        self.store = Store(settings.database, [TIMERS_SCHEMA, JOURNAL_SCHEMA, versions.SCHEMA, mail.SCHEMA,
                                                *(p.schema for p in self.providers if p.schema)])
+        with self.store.tx() as conn:
+            if versions.current(conn) is None:
+                versions.bump(conn)  # from now on each process may keep copies of clocks and overlays
         self.journal = Journal(self.store, settings.journal_limit,
                                secrets=frozenset().union(*(p.secrets for p in self.providers)))
         self.scenarios = ScenarioSource(settings.scenarios or scenario_module.default_path())
@@ -171,6 +174,8 @@ class Runtime:
         """This process's copies of the clocks and overlays, current as of ``versions`` (one row read):
         the version is read before the rows, so a copy is never older than the version it is kept under."""
         version = versions.current(conn)
+        if version is None:  # no version yet (or a reset under way): nothing may be kept
+            return _Settled(None)
         settled = self._settled_cache
         if settled.version != version or len(settled.scenarios) > _SETTLED_SESSIONS:
             settled = self._settled_cache = _Settled(version)

@@ -65,3 +65,5 @@ def test_mentions_finds_a_text_among_the_latest_entries_only(tmp_path):
         journal.record(_entry(n))
     assert [e["summary"]["n"] for e in journal.query("s", limit=5, mentions="req-1")] == [1]
     assert journal.query("s", limit=3, mentions="req-1") == []  # older than the look-back
+    assert journal.query("s", limit=5, mentions="%") == []  # a wildcard is a character like any other
+    assert journal.query("s", limit=5, mentions="REQ_") == []
