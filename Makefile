@@ -38,8 +38,9 @@ test: $(foreach v,$(TEST_VERSIONS),.venv-$(v)/.installed)
 	  .venv-$$v/bin/python -m pytest $(PYTEST_ARGS); \
 	done
 
-# Speed and memory against WireMock (needs wrk, Java 17+ and npm; about 6 minutes), then SF throughput on
-# SQLite beside one and two replicas on PostgreSQL (about 2 minutes): bench/results/
+# Speed and memory against a bare Flask + lxml route and WireMock in alternating rounds (needs wrk,
+# Java 17+ and npm; under 10 minutes), then SF throughput on SQLite beside one and two replicas on
+# PostgreSQL (about 2 minutes): bench/results/
 bench: install
 	.venv/bin/python -m pip install $(PIP_QUIET) -e '.[bench,postgresql]'
 	.venv/bin/python -m bench

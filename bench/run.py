@@ -1,10 +1,11 @@
 """``python -m bench``: the whole benchmark in one run (under 10 minutes on 2 cores).
 
-Order: cold start; every provider operation at 16 connections on ``pac-mock serve``; 500-folio
-verification; the provider benchmark scripts (``bench/bench_<provider>.py``) when present; MYSuite
-4 MB / 40 MB ingest; WireMock with the same SF request; the WSGI servers compared on the SF route;
-a profile of the hot paths. Then the targets are checked and ``bench/results/latest.{json,md}``
-written.
+Order: cold start and idle memory; the ratio targets in alternating rounds (ours, the bare Flask +
+lxml route under the same server settings, WireMock, ours, …: ``bench/rounds.py``); ``pac-mock
+serve`` with several workers × threads, also in alternating rounds; every provider operation at 16
+connections; 500-folio verification; the provider benchmark scripts (``bench/bench_<provider>.py``);
+MYSuite 4 MB / 40 MB ingest; a profile of the hot paths. Then the targets are checked and
+``bench/results/latest.{json,md}`` written.
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import RESULTS_DIR, report, wiremock
+from . import RESULTS_DIR, report, rounds
 from .ingest import post_document, use_production
 from .load import Workload, ensure_wrk, probe, run_wrk
 from .procs import MB, CpuWatch, ServerProcess, load_average
-from .servers import REPO, ServerConfig, available, start
+from .servers import REPO, ServerConfig, start
 from .workloads import (
     Fixtures,
     mysuite_workloads,
@@ -43,32 +44,10 @@ from .workloads import (
 )
 
 PROVIDER_SCRIPTS = ("bench_solucionfactible", "bench_expidetufactura", "bench_mysuite")
+INGEST_REPEAT = 3
 COLD_START_GIVE_UP_S = 8.0  # a start not healthy by then is counted as hung
-BUDGET_S = 570  # stop starting optional sections after this; the whole run must stay under 10 minutes
-
-# The server configurations compared on the SF cancelarAsincrono route.
-COMPARED = (
-    ServerConfig("granian-w1", "granian", workers=1, note="pac-mock serve"),
-    ServerConfig("granian-w2", "granian", workers=2, note="pac-mock serve"),
-    ServerConfig("granian-w3", "granian", workers=3, note="pac-mock serve"),
-    ServerConfig("granian-w1-bt1", "granian", workers=1, threads=1, via_cli=False),
-    ServerConfig("granian-w2-bt1", "granian", workers=2, threads=1, via_cli=False),
-    ServerConfig("granian-w2-bt2", "granian", workers=2, threads=2, via_cli=False),
-    ServerConfig("granian-w2-bt8", "granian", workers=2, threads=8, via_cli=False),
-    ServerConfig(
-        "granian-w2-bt8-writelock",
-        "granian",
-        workers=2,
-        threads=8,
-        via_cli=False,
-        factory="bench.experiments:create_app_serialized_writes",
-        note="what-if: per-process write lock",
-    ),
-    ServerConfig("waitress-t8", "waitress", workers=1, threads=8),
-    ServerConfig("gunicorn-sync-w2", "gunicorn", workers=2),
-    ServerConfig("gunicorn-gthread-w2x4", "gunicorn", workers=2, threads=4),
-)
-
+BUDGET_S = 480  # stop starting optional sections after this; the whole run must stay under 10 minutes
+IDLE_AFTER_S = 1.5  # a fresh server is measured idle this long after it first answered
 
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
@@ -125,9 +104,10 @@ class Bench:
     def cold_start(self) -> None:
         """Process start to the first 200 from /__admin/health, with a fresh data dir each time."""
         out = {}
-        plan = {self.args.workers: 4, 1: 3} if self.args.workers != 1 else {1: 4}
+        plan = {self.args.workers: 5, 1: 3} if self.args.workers != 1 else {1: 5}
         for workers, runs in plan.items():
             times = []
+            idle = []
             failures = []
             for _ in range(runs):
                 try:
@@ -137,6 +117,8 @@ class Bench:
                     failures.append(str(exc))
                     continue
                 times.append(process.cold_start_s)
+                time.sleep(IDLE_AFTER_S)  # the workers' start-up work (timers, scenarios) is over
+                idle.append(process.tree.rss() / MB)
                 process.stop()
             out[f"workers_{workers}"] = {
                 "runs_s": [round(t, 3) for t in times],
@@ -144,6 +126,7 @@ class Bench:
                 "max_s": round(max(times), 3) if times else None,
                 "starts": runs,
                 "hung_starts": len(failures),
+                "idle_rss_mb": rounds.spread(idle, 1),
             }
             self.say(f"cold start --workers {workers}: {out[f'workers_{workers}']['runs_s']}")
         self.results["cold_start"] = out
@@ -155,8 +138,7 @@ class Bench:
     def operations(self, base_url: str, process: ServerProcess, workloads: list[Workload]) -> None:
         ops = []
         for workload in workloads:
-            seconds = self.args.duration * (1.6 if workload.name in HEADLINE else 1.0)
-            ops.append(self.operation(base_url, process, workload, seconds))
+            ops.append(self.operation(base_url, process, workload, self.args.duration))
         self.results["operations"] = ops
 
     def operation(self, base_url: str, process: ServerProcess, workload: Workload, seconds: float) -> dict:
@@ -243,97 +225,34 @@ class Bench:
             out["4MB"] = post_document(base_url, process.tree, 4_000_000 - 4096)
             self.say(f"ingest 4 MB: {out['4MB']}")
             production = use_production(base_url)
-            out["40MB"] = post_document(production, process.tree, 40_000_000 - 4096)
+            runs = [post_document(production, process.tree, 40_000_000 - 4096) for _ in range(INGEST_REPEAT)]
+            out["40MB"] = {**runs[0], "runs": runs,
+                           "seconds_spread": rounds.spread(r["seconds"] for r in runs),
+                           "growth_x_spread": rounds.spread((r["rss_growth_x_document"] for r in runs), 2),
+                           "accepted": all(r["accepted"] for r in runs)}
             out["40MB"]["session"] = "MYSuite account in productivo (session overlay)"
-            self.say(f"ingest 40 MB: {out['40MB']}")
+            self.say(f"ingest 40 MB: {out['40MB']['seconds_spread']} s, growth {out['40MB']['growth_x_spread']}x")
         except Exception as exc:
             out["error"] = f"{type(exc).__name__}: {exc}"
             self.say(f"ingest failed: {exc}")
         self.results["ingest"] = out
 
-    def wiremock(self, sf: Workload) -> None:
-        jar = wiremock.jar()
-        root = Path(tempfile.mkdtemp(prefix="pac-mock-bench-wiremock-", dir="/tmp"))
-        process = wiremock.server(root, self.log_dir / "wiremock.log").start()
-        base_url = f"http://127.0.0.1:{process.port}"
-        try:
-            answer = probe(base_url, sf)
-            # The JVM needs a while to compile the matching code: warm it before measuring.
-            for _ in range(3):
-                run_wrk(
-                    base_url,
-                    sf,
-                    connections=self.args.connections,
-                    threads=self.args.threads,
-                    duration=self.args.duration,
-                )
-            result = self.measure(base_url, process, sf, self.args.duration * 1.6)
-            result.update(
-                name="wiremock.cancelarAsincrono (XPath-matched canned)",
-                version=wiremock.version_of(jar),
-                cold_start_s=round(process.cold_start_s, 3),
-                probe=answer,
-                java=java_version(),
-            )
-        finally:
-            process.stop()
-        self.results["wiremock"] = result
-        self.say(
-            f"wiremock: {result['rps']:.0f} req/s  p99 {result['p99_ms']} ms  peak {result['peak_rss_mb']} MB  "
-            f"{cpu_text(result['cpu'])}"
-        )
+    def ratios(self, workloads: dict[str, Workload]) -> None:
+        self.results["ratios"] = rounds.ratios(self, workloads, self.start_retrying)
 
-    def compare_servers(self, sf: Workload) -> None:
-        out = []
-        for config in COMPARED:
-            if not self.args.all_servers and config.server != "granian" and self.args.quick:
-                continue
-            if not available(config.server):
-                out.append(
-                    {
-                        "name": config.name,
-                        "describe": config.describe(),
-                        "skipped": f"{config.server} not installed",
-                    }
-                )
-                continue
-            if self.elapsed() > BUDGET_S - 30:
-                out.append({"name": config.name, "describe": config.describe(), "skipped": "time budget"})
-                continue
-            try:
-                process, base_url = start(config, self.log_dir)
-            except RuntimeError as exc:
-                out.append({"name": config.name, "describe": config.describe(), "error": str(exc)})
-                continue
-            try:
-                answer = probe(base_url, sf)
-                result = self.measure(base_url, process, sf, self.args.duration)
-            finally:
-                process.stop()
-            result = {
-                "name": config.name,
-                "describe": config.describe(),
-                "cold_start_s": round(process.cold_start_s, 3),
-                **result,
-                "status": answer["status"],
-            }
-            out.append(result)
-            self.say(
-                f"{config.describe():<32} {result['rps']:>7.0f} req/s  p99 {result['p99_ms']:6.2f} ms  "
-                f"peak {result['peak_rss_mb']} MB  {cpu_text(result['cpu'])}"
-            )
-        self.results["servers"] = out
+    def server_settings(self, sf: Workload) -> None:
+        self.results["settings"] = rounds.server_settings(self, sf, self.start_retrying)
 
     def profile(self, fx: Fixtures) -> None:
         from . import profiling
 
         target = profiling.InProcess()
         out = {}
-        n = 400 if self.args.quick else 1500
+        n = 300 if self.args.quick else 600
         plan = (
-            (sf_cancelar_asincrono(fx), 300, n),
-            (xpd_cancelar(fx, pool=300), 300, n // 2),
-            (xpd_cancelar(fx, pool=40, folios=500), 30, 0),
+            (sf_cancelar_asincrono(fx), 200, n),
+            (xpd_cancelar(fx, pool=200), 200, n // 2),
+            (xpd_cancelar(fx, pool=20, folios=500), 15, 0),
         )
         try:
             for workload, requests, sampled in plan:
@@ -382,7 +301,10 @@ class Bench:
         fx = Fixtures()
         sf = sf_cancelar_asincrono(fx)
         workloads = [*sf_workloads(fx), xpd_cancelar(fx), *mysuite_workloads()]
+        by_name = {w.name: w for w in workloads}
         self.section("cold_start", self.cold_start)
+        self.section("ratios", self.ratios, by_name)
+        self.section("settings", self.server_settings, sf)
         main = ServerConfig("main", "granian", workers=self.args.workers)
         if any(self.wanted(s) for s in ("operations", "xpd_500", "provider_scripts", "ingest")):
             process, base_url = self.start_retrying(main)
@@ -396,16 +318,11 @@ class Bench:
                 self.section("ingest", self.ingest, base_url, process)
             finally:
                 process.stop()
-        self.section("wiremock", self.wiremock, sf)
-        self.section("servers", self.compare_servers, sf)
         self.section("profile", self.profile, fx)
         self.results["meta"]["seconds"] = round(self.elapsed(), 1)
+        self.results["meta"]["load_average_at_end"] = load_average()
         self.results["targets"] = report.targets(self.results)
-        self.results["recommendation"] = report.recommend(self.results)
         return self.results
-
-
-HEADLINE = {"sf.cancelarAsincrono", "xpd.cancelar"}
 
 
 def cpu_text(cpu: dict) -> str:
@@ -425,6 +342,8 @@ def journal_durations(base_url: str, operation: str, limit: int) -> dict | None:
         return None
     return {
         "count": len(values),
+        "min": round(values[0], 3),
+        "max": round(values[-1], 3),
         "p50": round(statistics.median(values), 3),
         "p99": round(values[int(0.99 * (len(values) - 1))], 3),
     }
@@ -499,6 +418,9 @@ def meta(args: argparse.Namespace) -> dict:
         "connections": args.connections,
         "wrk_threads": args.threads,
         "duration_s": args.duration,
+        "rounds": args.rounds,
+        "round_seconds": args.round_seconds,
+        "load_average": load_average(),
         "workers": args.workers,
         "load": "wrk closed loop on 127.0.0.1; client and server share the machine",
     }
@@ -506,7 +428,13 @@ def meta(args: argparse.Namespace) -> dict:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per measurement (default 5)")
+    parser.add_argument("--duration", type=float, default=2.0,
+                        help="seconds per measurement of the operations table (default 2)")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds for the ratios (default 5)")
+    parser.add_argument("--settings-rounds", type=int, default=3,
+                        help="alternating rounds for the server settings (default 3)")
+    parser.add_argument("--round-seconds", type=float, default=3.0,
+                        help="seconds per measurement in a round (default 3)")
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections (default 16)")
     parser.add_argument(
         "--threads", type=int, default=1, help="wrk threads (default 1: leaves the CPU to the server)"
@@ -515,19 +443,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--workers", type=int, default=2, help="pac-mock serve --workers for the main run (default 2)"
     )
     parser.add_argument(
-        "--quick", action="store_true", help="short run: 2 s measurements, granian only in the comparison"
-    )
-    parser.add_argument(
-        "--all-servers", action="store_true", help="compare waitress/gunicorn even with --quick"
+        "--quick", action="store_true", help="short run: 2 s measurements, 3 rounds, 2 settings rounds"
     )
     sections = [
         "cold_start",
+        "ratios",
+        "settings",
         "operations",
         "xpd_500",
         "provider_scripts",
         "ingest",
-        "wiremock",
-        "servers",
         "profile",
     ]
     parser.add_argument("--only", nargs="*", choices=sections, default=[], help="run only these sections")
@@ -540,8 +465,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="where latest.json and latest.md go")
     args = parser.parse_args(argv)
-    if args.quick and args.duration == 5.0:
-        args.duration = 2.0
+    if args.quick:
+        args.duration = min(args.duration, 2.0)
+        args.round_seconds = min(args.round_seconds, 2.0)
+        args.rounds = min(args.rounds, 3)
+        args.settings_rounds = min(args.settings_rounds, 2)
     return args
 
 

@@ -1,8 +1,8 @@
-"""How the sandbox is started for a measurement: ``pac-mock serve`` and the other WSGI servers compared.
+"""How the servers are started for a measurement: ``pac-mock serve`` and the bare route (``bench/bare.py``).
 
 Every server gets a fresh data directory (a new SQLite file) and the repository's ``scenarios.yaml``,
-so each run starts from the same state. The other servers load the same app factory as granian's
-workers (``mockserver.app:create_app_from_env``) with the same ``PAC_MOCK_*`` environment.
+so each run starts from the same state. The bare route runs under the same granian interface, front
+and ``PAC_MOCK_*`` settings.
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ class ServerConfig:
     """One way to serve the app."""
 
     name: str
-    server: str  # granian | gunicorn | waitress
+    server: str  # granian | bare
     workers: int = 1
-    threads: int | None = None  # granian blocking threads, gunicorn gthread threads, waitress threads
+    # pac-mock serve and bare: request threads per worker; granian WSGI (via_cli=False): blocking threads
+    threads: int | None = None
     via_cli: bool = True  # granian through ``pac-mock serve`` (the shipped settings)
     factory: str = FACTORY  # the app factory (bench/experiments.py has variants with one change)
     note: str = ""
@@ -57,37 +58,28 @@ def start(config: ServerConfig, log_dir: Path, timeout: float = 20.0) -> tuple[S
     port = free_port()
     data_dir = fresh_data_dir(config.name)
     settings = Settings(port=port, data_dir=data_dir, workers=config.workers, scenarios=scenarios_path())
+    if config.threads:
+        settings = settings.with_overrides(threads=config.threads)
     env = settings.to_env()
-    bind = f"127.0.0.1:{port}"
     if config.server == "granian" and config.via_cli:
         command = [
             sys.executable, "-m", "mockserver", "serve",
             "--port", str(port), "--data-dir", str(data_dir), "--workers", str(config.workers),
+        ]  # fmt: skip
+        if config.threads:
+            command += ["--threads", str(config.threads)]
+    elif config.server == "bare":
+        # The same granian interface, front and thread pool as pac-mock serve; the app is bench/bare.py.
+        command = [
+            sys.executable, "-m", "granian", "--interface", "asgi", "--factory",
+            "--host", "127.0.0.1", "--port", str(port), "--workers", str(config.workers),
+            "--log-level", "warning", "bench.bare:create_front_from_env",
         ]  # fmt: skip
     elif config.server == "granian":
         command = [
             sys.executable, "-m", "granian", "--interface", "wsgi", "--factory",
             "--host", "127.0.0.1", "--port", str(port), "--workers", str(config.workers),
             "--blocking-threads", str(config.threads or 1), "--log-level", "warning", config.factory,
-        ]  # fmt: skip
-    elif config.server == "gunicorn":
-        command = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-b",
-            bind,
-            "-w",
-            str(config.workers),
-            "--log-level",
-            "warning",
-        ]
-        if config.threads:
-            command += ["-k", "gthread", "--threads", str(config.threads)]
-        command.append(config.factory + "()")
-    elif config.server == "waitress":
-        command = [
-            sys.executable, "-m", "waitress", f"--listen={bind}", f"--threads={config.threads or 4}", "--call", config.factory,
         ]  # fmt: skip
     else:
         raise ValueError(f"unknown server {config.server!r}")
@@ -101,11 +93,3 @@ def start(config: ServerConfig, log_dir: Path, timeout: float = 20.0) -> tuple[S
     )
     process.data_dir = data_dir  # type: ignore[attr-defined]
     return process.start(timeout), f"http://127.0.0.1:{port}"
-
-
-def available(server: str) -> bool:
-    try:
-        __import__(server)
-    except ImportError:
-        return False
-    return True

@@ -79,3 +79,34 @@ class Clock:
             "offset_seconds": self.offset.total_seconds(),
             "frozen_at": self.frozen_at.isoformat() if self.frozen_at else None,
         }
+
+
+# State: the ``clock`` table (one row per session with a clock of its own). ----------------------
+
+
+def read_clocks(conn, sessions: tuple[str, ...]) -> dict[str, Clock]:
+    """The stored clocks of ``sessions`` (those without a row are left out)."""
+    marks = ",".join("?" * len(sessions))
+    rows = conn.execute(f"SELECT session, offset_s, frozen_at FROM clock WHERE session IN ({marks})", sessions)
+    return {
+        r["session"]: Clock(timedelta(seconds=r["offset_s"]),
+                            datetime.fromisoformat(r["frozen_at"]) if r["frozen_at"] else None)
+        for r in rows
+    }
+
+
+def write_clock(conn, session: str, clock: Clock | None) -> None:
+    """Store a session's clock (None: the session follows the default again); call inside a write
+    transaction, with :func:`mockserver.versions.bump`."""
+    if clock is None:
+        conn.execute("DELETE FROM clock WHERE session=?", (session,))
+        return
+    conn.execute(
+        "INSERT INTO clock(session, offset_s, frozen_at) VALUES (?, ?, ?) "
+        "ON CONFLICT(session) DO UPDATE SET offset_s=excluded.offset_s, frozen_at=excluded.frozen_at",
+        (session, clock.offset.total_seconds(), clock.frozen_at.isoformat() if clock.frozen_at else None),
+    )
+
+
+def sessions_with_clocks(conn) -> list[str]:
+    return [r["session"] for r in conn.execute("SELECT session FROM clock")]

@@ -7,6 +7,7 @@ and this small module is what both sides agree on.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,10 +23,13 @@ if TYPE_CHECKING:
     import random
 
     from .background import Runner
+    from .journal import Entry, Journal
     from .mail import Outbox
     from .scenarios import Scenarios
 
 T = TypeVar("T")
+
+log = logging.getLogger("pac_mock")
 
 
 class Sandbox(Protocol):
@@ -35,6 +39,7 @@ class Sandbox(Protocol):
     store: Store
     timers: Timers
     outbox: Outbox
+    journal: Journal
     background: Runner
     stampers: tuple[str, ...]  # the providers that stamp CFDIs (``Provider.stamps``)
     _random: random.Random
@@ -113,6 +118,17 @@ class Context:
 
     def now(self) -> datetime:
         return self.clock.now()
+
+    def record(self, entry: Entry) -> None:
+        """Journal this call, with what its rules did; a failed write is logged, never raised (the
+        journal must not cost the client its answer). Not to be called inside ``store.tx()``: the
+        journal commits in its own (shared) transaction."""
+        if self.rule_notes:
+            entry.summary["rules"] = self.rule_notes
+        try:
+            self.runtime.journal.record(entry)
+        except Exception:
+            log.exception("journal write failed")
 
     def outcome(self, provider: str, operation: str, fields: Mapping[str, str | None]) -> PendingOutcome | None:
         """The scenario outcome for this call, or None when no rule applies.

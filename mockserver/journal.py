@@ -4,12 +4,19 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from .redaction import SECRET_FIELDS, decode_body, redact
 from .store import Store
+
+# The journal's own index beside the core table's (store.py): a look-back over one operation's calls
+# (conformance, the admin filters) must not walk every other call of the session.
+SCHEMA = "CREATE INDEX IF NOT EXISTS journal_operation ON journal(session, provider, operation, id);"
+
+_HEAD_COLUMNS = "id, session, at, provider, operation, method, path, soap_version, status, duration_ms, summary"
 
 # How much of a body the journal keeps; MYSuite requests can be 40 MB.
 BODY_LIMIT = 64 * 1024
@@ -51,6 +58,18 @@ def clip(data: bytes | str | None, size: int | None = None) -> str | None:
     return text
 
 
+class _Pending:
+    """One entry waiting for the group commit."""
+
+    __slots__ = ("done", "error", "id", "row")
+
+    def __init__(self, row: tuple) -> None:
+        self.row = row
+        self.id: int | None = None
+        self.error: Exception | None = None
+        self.done = False
+
+
 class Journal:
     def __init__(self, store: Store, limit: int = 10_000, secrets: Iterable[str] = SECRET_FIELDS) -> None:
         self.store = store
@@ -58,36 +77,71 @@ class Journal:
         # Element names whose content is never stored: the core's and every provider's (Provider.secrets).
         self.secrets = frozenset(secrets) | SECRET_FIELDS
         self._writes = 0
+        self._queue: list[_Pending] = []
+        self._queue_lock = threading.Lock()  # held only to add to or take the queue
+        self._flush_lock = threading.Lock()  # held by the one thread that writes a batch
 
     def record(self, entry: Entry) -> int:
-        """Store ``entry``; its bodies pass the redaction here, so nothing else can store a secret."""
+        """Store ``entry``; its bodies pass the redaction here, so nothing else can store a secret.
+
+        Entries of calls that end at the same time in this process share one write transaction (a
+        group commit): the first caller to get the turn writes every entry waiting, the others find
+        theirs written. Each caller returns only once its entry is committed, so a client that reads
+        the journal right after its answer finds its call, from any worker process.
+        """
+        pending = _Pending(self._row(entry))
+        with self._queue_lock:
+            self._queue.append(pending)
+        with self._flush_lock:
+            if not pending.done:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                self._write(batch)
+        if pending.error is not None:
+            raise pending.error
+        assert pending.id is not None
+        return pending.id
+
+    def _row(self, entry: Entry) -> tuple:
         request = None if entry.request is None else redact(entry.request, self.secrets)
         response = None if entry.response is None else redact(entry.response, self.secrets)
-        with self.store.append() as conn:  # no other writer depends on it (PostgreSQL: no write lock)
-            cur = conn.execute(
-                "INSERT INTO journal(session, at, provider, operation, method, path, soap_version, status, "
-                "duration_ms, summary, request, response) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
-                (
-                    entry.session,
-                    entry.at.isoformat(),
-                    entry.provider,
-                    entry.operation,
-                    entry.method,
-                    entry.path,
-                    entry.soap_version,
-                    entry.status,
-                    round(entry.duration_ms, 3),
-                    json.dumps(entry.summary, ensure_ascii=False, default=str),
-                    request,
-                    response,
-                ),
-            )
-            new_id = cur.fetchone()[0]
-            self._writes += 1
-            # Trimming costs a scan: do it now and then, not on every request.
-            if self._writes % 200 == 0:
-                conn.execute("DELETE FROM journal WHERE id <= ?", (new_id - self.limit,))
-        return new_id
+        return (
+            entry.session,
+            entry.at.isoformat(),
+            entry.provider,
+            entry.operation,
+            entry.method,
+            entry.path,
+            entry.soap_version,
+            entry.status,
+            round(entry.duration_ms, 3),
+            json.dumps(entry.summary, ensure_ascii=False, default=str),
+            request,
+            response,
+        )
+
+    def _write(self, batch: list[_Pending]) -> None:
+        try:
+            with self.store.append() as conn:  # no other writer depends on it (PostgreSQL: no write lock)
+                ids = []
+                for item in batch:
+                    ids.append(conn.execute(
+                        "INSERT INTO journal(session, at, provider, operation, method, path, soap_version, "
+                        "status, duration_ms, summary, request, response) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+                        "RETURNING id",
+                        item.row,
+                    ).fetchone()[0])
+                before = self._writes
+                self._writes += len(batch)
+                # Trimming costs a scan: do it now and then, not on every request.
+                if self._writes // 200 != before // 200:
+                    conn.execute("DELETE FROM journal WHERE id <= ?", (ids[-1] - self.limit,))
+        except Exception as exc:  # nothing of the batch was written
+            for item in batch:
+                item.error, item.done = exc, True
+            return
+        for item, new_id in zip(batch, ids, strict=True):
+            item.id, item.done = new_id, True
 
     def query(
         self,
@@ -98,11 +152,24 @@ class Journal:
         uuid: str | None = None,
         limit: int = 100,
         include_bodies: bool = True,
+        mentions: str | None = None,
     ) -> list[dict]:
+        """The latest ``limit`` entries that match the filters, newest first; with ``mentions``, only
+        those of them whose summary holds that text (any case): a look back over recent calls that
+        decodes the few that matter, not all of them."""
         where, args = _filters(session, provider, operation, uuid)
         args.append(max(0, min(limit, self.limit)))
+        # Bodies (up to 64 KB each) are read from the file only when asked for.
+        columns = "*" if include_bodies else _HEAD_COLUMNS
+        sql = f"SELECT {columns} FROM journal WHERE {where} ORDER BY id DESC LIMIT ?"
+        if mentions is not None:
+            sql = (f"SELECT {columns} FROM journal WHERE id IN (SELECT id FROM journal WHERE {where} "
+                   "ORDER BY id DESC LIMIT ?) AND lower(summary) LIKE lower(?) ESCAPE '\\' ORDER BY id DESC")
+            written = json.dumps(mentions, ensure_ascii=False)[1:-1]  # as the summary's JSON writes it
+            escaped = written.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            args.append(f"%{escaped}%")
         with self.store.read() as conn:
-            rows = conn.execute(f"SELECT * FROM journal WHERE {where} ORDER BY id DESC LIMIT ?", args).fetchall()
+            rows = conn.execute(sql, args).fetchall()
         out = []
         for row in rows:
             item = dict(row)

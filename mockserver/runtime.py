@@ -9,22 +9,22 @@ from __future__ import annotations
 import logging
 import random
 import re
-import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 
-from . import mail
+from . import mail, overlays, versions
 from . import scenarios as scenario_module
 from .background import Runner
-from .clock import OUT_OF_RANGE, Clock, parse_instant
+from .clock import OUT_OF_RANGE, Clock, parse_instant, read_clocks, sessions_with_clocks, write_clock
 from .context import Context, PendingOutcome
+from .journal import SCHEMA as JOURNAL_SCHEMA
 from .journal import Journal
 from .scenarios.loader import parse_yaml
 from .store import Store
@@ -134,8 +134,11 @@ class Runtime:
         self.settings = settings
         self.providers = list(providers)
         self.stampers = tuple(p.id for p in self.providers if p.stamps)
-        self.store = Store(settings.database, [TIMERS_SCHEMA, mail.SCHEMA,
+        self.store = Store(settings.database, [TIMERS_SCHEMA, JOURNAL_SCHEMA, versions.SCHEMA, mail.SCHEMA,
                                                *(p.schema for p in self.providers if p.schema)])
+        with self.store.tx() as conn:
+            if versions.current(conn) is None:
+                versions.bump(conn)  # from now on each process may keep copies of clocks and overlays
         self.journal = Journal(self.store, settings.journal_limit,
                                secrets=frozenset().union(*(p.secrets for p in self.providers)))
         self.scenarios = ScenarioSource(settings.scenarios or scenario_module.default_path())
@@ -147,6 +150,7 @@ class Runtime:
         self.background.add(self.timers.work(settings.timer_interval))
         self.background.add(self.outbox.work())
         self._overlay_cache: dict[tuple[str, int], scenario_module.Scenarios] = {}
+        self._settled_cache = _Settled(object())
         self._random = random.Random()
         self._owned: dict[str, Any] = {}
         self._owned_lock = threading.Lock()
@@ -166,21 +170,27 @@ class Runtime:
 
     # Clocks ---------------------------------------------------------------------------------
 
+    def _settled(self, conn) -> _Settled:
+        """This process's copies of the clocks and overlays, current as of ``versions`` (one row read):
+        the version is read before the rows, so a copy is never older than the version it is kept under."""
+        version = versions.current(conn)
+        if version is None:  # no version yet (or a reset under way): nothing may be kept
+            return _Settled(None)
+        settled = self._settled_cache
+        if settled.version != version or len(settled.scenarios) > _SETTLED_SESSIONS:
+            settled = self._settled_cache = _Settled(version)
+        return settled
+
     def clock_for(self, session: str) -> Clock:
         """The session's clock; else the default session's; else the scenarios' setting; else real."""
         with self.store.read() as conn:
-            rows = {
-                r["session"]: r
-                for r in conn.execute(
-                    "SELECT session, offset_s, frozen_at FROM clock WHERE session IN (?, ?)",
-                    (session, DEFAULT_SESSION),
-                )
-            }
-        row = rows.get(session) or rows.get(DEFAULT_SESSION)
-        if row is not None:
-            frozen = datetime.fromisoformat(row["frozen_at"]) if row["frozen_at"] else None
-            return Clock(timedelta(seconds=row["offset_s"]), frozen)
-        return self._scenario_clock()
+            clocks = self._settled(conn).clocks
+            if session not in clocks or DEFAULT_SESSION not in clocks:
+                found = read_clocks(conn, (session, DEFAULT_SESSION))
+                clocks[session] = found.get(session)
+                clocks[DEFAULT_SESSION] = found.get(DEFAULT_SESSION)
+        clock = clocks.get(session) or clocks.get(DEFAULT_SESSION)
+        return clock if clock is not None else self._scenario_clock()
 
     def _scenario_clock(self) -> Clock:
         setting = getattr(self.scenarios.get(), "clock", None)
@@ -208,18 +218,8 @@ class Runtime:
                     clock.checked()
             except OverflowError:
                 raise ValueError(OUT_OF_RANGE) from None
-            if clock is None:
-                conn.execute("DELETE FROM clock WHERE session=?", (session,))
-            else:
-                conn.execute(
-                    "INSERT INTO clock(session, offset_s, frozen_at) VALUES (?, ?, ?) "
-                    "ON CONFLICT(session) DO UPDATE SET offset_s=excluded.offset_s, frozen_at=excluded.frozen_at",
-                    (
-                        session,
-                        clock.offset.total_seconds(),
-                        clock.frozen_at.isoformat() if clock.frozen_at else None,
-                    ),
-                )
+            write_clock(conn, session, clock)
+            versions.bump(conn)
         # Moving time makes work due: a context fires it, so the caller sees its effect on return.
         return self.context(session).clock
 
@@ -227,8 +227,7 @@ class Runtime:
 
     def overlay_text(self, session: str) -> str | None:
         with self.store.read() as conn:
-            row = conn.execute("SELECT text FROM overlays WHERE session=?", (session,)).fetchone()
-        return row["text"] if row else None
+            return overlays.text_of(conn, session)
 
     def load_overlay(self, text: str) -> scenario_module.Scenarios:
         """Parse and check overlay text; its CA files may lie only in the scenarios file's folder."""
@@ -242,11 +241,10 @@ class Runtime:
         rules = self.load_overlay(text).rules if text is not None else ()
         with self.store.tx() as conn:
             if text is None:
-                conn.execute("DELETE FROM overlays WHERE session=?", (session,))
-                conn.execute("DELETE FROM counters WHERE session=? AND key LIKE 'overlay-def:%'", (session,))
+                overlays.clear(conn, session)
             else:
-                self._write_overlay(conn, session, text)
-                self._mark_defined(conn, session, (r.id for r in rules))
+                overlays.write(conn, session, text)
+                overlays.mark_defined(conn, session, (r.id for r in rules))
 
     def add_rules(self, session: str, text: str) -> list[str]:
         """Add rules to (or replace them by id in) a session's overlay; the ids added.
@@ -270,21 +268,21 @@ class Runtime:
         added = scenario_module.load_text(yaml.safe_dump({"rules": data}, allow_unicode=True, sort_keys=False),
                                           "<rules>", overlay=True).written_rules
         with self.store.tx() as conn:
-            current = yaml.safe_load(self._overlay_row(conn, session) or "") or {}
+            current = yaml.safe_load(overlays.text_of(conn, session) or "") or {}
             ids = {r.id for r in added}
             kept = [r for r in current.get("rules") or [] if r.get("id") not in ids]
             numbered = [{"id": r.id, **d} if "id" not in d else d for r, d in zip(added, data, strict=True)]
             current["rules"] = kept + numbered
             merged = yaml.safe_dump(current, allow_unicode=True, sort_keys=False)
             self.load_overlay(merged)  # ids stay unique
-            self._write_overlay(conn, session, merged)
-            self._mark_defined(conn, session, ids)
+            overlays.write(conn, session, merged)
+            overlays.mark_defined(conn, session, ids)
         return [r.id for r in added]
 
     def remove_rule(self, session: str, rule_id: str) -> bool:
         """Remove one rule from a session's overlay; False when the overlay has no such rule."""
         with self.store.tx() as conn:
-            current = yaml.safe_load(self._overlay_row(conn, session) or "") or {}
+            current = yaml.safe_load(overlays.text_of(conn, session) or "") or {}
             overlay = self.load_overlay(yaml.safe_dump(current))
             pairs = list(zip(overlay.written_rules, current.get("rules") or [], strict=True))
             # Rules without an id are numbered by position: write their names down to keep them.
@@ -292,34 +290,9 @@ class Runtime:
             if len(kept) == len(pairs):
                 return False
             current["rules"] = kept
-            self._write_overlay(conn, session, yaml.safe_dump(current, allow_unicode=True, sort_keys=False))
-            conn.execute("DELETE FROM counters WHERE session=? AND key=?", (session, f"overlay-def:{rule_id}"))
+            overlays.write(conn, session, yaml.safe_dump(current, allow_unicode=True, sort_keys=False))
+            overlays.forget_defined(conn, session, rule_id)
         return True
-
-    @staticmethod
-    def _overlay_row(conn, session: str) -> str | None:
-        row = conn.execute("SELECT text FROM overlays WHERE session=?", (session,)).fetchone()
-        return row["text"] if row else None
-
-    @staticmethod
-    def _write_overlay(conn, session: str, text: str) -> None:
-        # A fresh random revision (not +1): a cleared and rewritten overlay must never meet a
-        # cached copy of an older text under the same revision in any worker.
-        conn.execute(
-            "INSERT INTO overlays(session, text, revision) VALUES (?, ?, ?) ON CONFLICT(session) "
-            "DO UPDATE SET text=excluded.text, revision=excluded.revision",
-            (session, text, secrets.randbits(62)),
-        )
-
-    @staticmethod
-    def _mark_defined(conn, session: str, rule_ids: Iterable[str]) -> None:
-        """A new definition token for these overlay rules: their call counts start again."""
-        for rid in rule_ids:
-            conn.execute(
-                "INSERT INTO counters(session, key, n) VALUES (?, ?, ?) "
-                "ON CONFLICT(session, key) DO UPDATE SET n=excluded.n",
-                (session, f"overlay-def:{rid}", secrets.randbits(62)),
-            )
 
     def _overlay(self, sid: str, text: str, revision: int) -> scenario_module.Scenarios:
         key = (sid, revision)
@@ -327,8 +300,7 @@ class Runtime:
         if overlay is None:
             overlay = self.load_overlay(text)
             with self.store.read() as conn:
-                tokens = {r["key"][len("overlay-def:"):]: r["n"] for r in conn.execute(
-                    "SELECT key, n FROM counters WHERE session=? AND key LIKE 'overlay-def:%'", (sid,))}
+                tokens = overlays.definition_tokens(conn, sid)
             label = f"<overlay {session_name(sid)}>"
             rules = [replace(r, key=f"{r.key}:{sid}:{tokens.get(r.id, 0)}", source=label) for r in overlay.rules]
             overlay.rules = overlay.written_rules = tuple(rules)
@@ -338,17 +310,19 @@ class Runtime:
 
     def scenarios_for(self, session: str) -> scenario_module.Scenarios:
         """The file, then the default session's overlay, then the session's own overlay on top."""
-        result = self.scenarios.get()
+        base = self.scenarios.get()
         with self.store.read() as conn:
-            rows = conn.execute(
-                "SELECT session, text, revision FROM overlays WHERE session IN (?, ?)",
-                (DEFAULT_SESSION, session),
-            ).fetchall()
-        by_session = {r["session"]: r for r in rows}
+            settled = self._settled(conn)
+            known = settled.scenarios.get(session)
+            if known is not None and known[0] is base:
+                return known[1]
+            by_session = overlays.read(conn, (DEFAULT_SESSION, session))
+        result = base
         for sid in dict.fromkeys((DEFAULT_SESSION, session)):
             row = by_session.get(sid)
             if row is not None:
-                result = result.merged(self._overlay(sid, row["text"], row["revision"]))
+                result = result.merged(self._overlay(sid, *row))
+        settled.scenarios[session] = (base, result)
         return result
 
     def rule_states(self, session: str) -> list[dict]:
@@ -373,8 +347,7 @@ class Runtime:
             rows = conn.execute(
                 "SELECT session, COUNT(*) AS requests, MAX(id) AS last_id, MAX(at) AS last_at "
                 "FROM journal GROUP BY session ORDER BY last_id DESC LIMIT ?", (limit,)).fetchall()
-            others = [r["session"] for r in conn.execute(
-                "SELECT session FROM overlays UNION SELECT session FROM clock")]
+            others = list(dict.fromkeys([*overlays.sessions_with_overlays(conn), *sessions_with_clocks(conn)]))
         found = {r["session"]: {"session": session_name(r["session"]), "requests": r["requests"],
                                 "last_at": r["last_at"]} for r in rows}
         for sid in others:
@@ -394,6 +367,8 @@ class Runtime:
 
     def reset(self, session: str | None = None) -> None:
         self.store.reset(session)
+        with self.store.tx() as conn:
+            versions.bump(conn)  # every process drops its copies of clocks and overlays
         self._overlay_cache.clear()
         for provider in self.providers:
             if provider.on_reset is not None:
@@ -410,3 +385,17 @@ class Runtime:
         """Stop the background work, then close the store it uses."""
         self.stop()
         self.store.close()
+
+
+_SETTLED_SESSIONS = 1000  # sessions whose copies one process keeps at most (then starts afresh)
+
+
+class _Settled:
+    """One process's copies of what rarely changes, valid for one version (mockserver/versions.py)."""
+
+    __slots__ = ("clocks", "scenarios", "version")
+
+    def __init__(self, version: object) -> None:
+        self.version = version
+        self.clocks: dict[str, Clock | None] = {}  # session -> its stored clock (None: none stored)
+        self.scenarios: dict[str, tuple] = {}  # session -> (file scenarios, merged with overlays)

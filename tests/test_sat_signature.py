@@ -362,6 +362,25 @@ def test_acuse_verifies_with_the_published_certificate() -> None:
         verify_acuse(xml, fixture("csd_moral").cer_bytes())
 
 
+def test_acuse_is_byte_for_byte_what_signxml_writes_for_it() -> None:
+    """The acuse is sealed without signxml's generic machinery; its bytes must not change for that."""
+    from mockserver.sat.acuse import NS, XSD_NS, XSI_NS, acuse_signer, format_acuse_fecha
+    from mockserver.sat.signature import sign_enveloped
+
+    folios = [(U1, "201"), (U2, "202")]
+    root = etree.Element(f"{{{NS}}}Acuse", nsmap={None: NS, "xsd": XSD_NS, "xsi": XSI_NS})
+    root.set("Fecha", format_acuse_fecha(NOW))
+    root.set("RfcEmisor", "MOC900101AB1")
+    for uuid, estatus in folios:
+        wrapper = etree.SubElement(root, f"{{{NS}}}Folios")
+        etree.SubElement(wrapper, f"{{{NS}}}UUID").text = uuid
+        etree.SubElement(wrapper, f"{{{NS}}}EstatusUUID").text = estatus
+    by_signxml = etree.fromstring(sign_enveloped(root, *acuse_signer(), algorithm="sha256"))
+    by_signxml.find("{http://www.w3.org/2000/09/xmldsig#}Signature").set("Id", "SelloSAT")
+    expected = etree.tostring(by_signxml, xml_declaration=True, encoding="UTF-8")
+    assert build_acuse("MOC900101AB1", NOW, folios) == expected
+
+
 # --- commands -------------------------------------------------------------------------------------
 
 

@@ -13,18 +13,22 @@ PKI; anyone can verify it with that published certificate (``fixtures/sat_acuse.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
 
-from .cancelacion import MEXICO_TZ, NS, XSD_NS, XSI_NS
+from .cancelacion import DS_NS, MEXICO_TZ, NS, XSD_NS, XSI_NS
 from .certificates import Certificate, load_certificate
 from .errors import BadStructure
-from .signature import sign_enveloped, verify_enveloped
+from .keys import ensure_key_matches
+from .signature import verify_enveloped
 
 ESTATUS_UUID: dict[str, str] = {
     "201": "Solicitud de cancelación recibida",
@@ -75,11 +79,51 @@ def build_acuse(
         etree.SubElement(wrapper, f"{{{NS}}}UUID").text = uuid
         etree.SubElement(wrapper, f"{{{NS}}}EstatusUUID").text = str(estatus)
     cert, key = signer or acuse_signer()
-    signed = sign_enveloped(root, cert, key, algorithm="sha256")
+    if signer is not None:
+        ensure_key_matches(cert, key)
+    _sign(root, cert, key)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+# The fixed parts of the acuse's XMLDSig: enveloped, inclusive C14N 1.0, RSA-SHA256, SHA-256.
+_C14N_10 = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
+_RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+_ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+_SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+
+
+def _ds(parent: etree._Element, name: str, **attrs: str) -> etree._Element:
+    return etree.SubElement(parent, f"{{{DS_NS}}}{name}", attrs)
+
+
+def _sign(root: etree._Element, cert: Certificate, key: rsa.RSAPrivateKey) -> None:
+    """Append the enveloped ``Signature Id="SelloSAT"`` to ``root``.
+
+    The same bytes signxml writes for this layout (a test compares them), without its generic
+    machinery: lxml canonicalizes (C14N 1.0) and ``cryptography`` signs; the digest is taken before the
+    Signature exists, which is what the enveloped transform sees.
+    """
+    digest = hashlib.sha256(etree.tostring(root, method="c14n")).digest()
+    signature = etree.SubElement(root, f"{{{DS_NS}}}Signature", nsmap={None: DS_NS})
+    signed_info = _ds(signature, "SignedInfo")
+    _ds(signed_info, "CanonicalizationMethod", Algorithm=_C14N_10)
+    _ds(signed_info, "SignatureMethod", Algorithm=_RSA_SHA256)
+    reference = _ds(signed_info, "Reference", URI="")
+    _ds(_ds(reference, "Transforms"), "Transform", Algorithm=_ENVELOPED)
+    _ds(reference, "DigestMethod", Algorithm=_SHA256)
+    _ds(reference, "DigestValue").text = base64.b64encode(digest).decode()
+    # lxml's sub-element C14N writes a spurious xmlns="" (see mockserver/sat/signature.py); nothing in
+    # SignedInfo is in no namespace, so dropping it gives the true canonical form, as verifiers read it.
+    canonical = etree.tostring(signed_info, method="c14n").replace(b' xmlns=""', b"")
+    value = key.sign(canonical, padding.PKCS1v15(), hashes.SHA256())
+    _ds(signature, "SignatureValue").text = base64.b64encode(value).decode()
+    x509 = _ds(_ds(signature, "KeyInfo"), "X509Data")
+    issuer_serial = _ds(x509, "X509IssuerSerial")
+    _ds(issuer_serial, "X509IssuerName").text = cert.issuer_name
+    _ds(issuer_serial, "X509SerialNumber").text = str(cert.serial)
+    _ds(x509, "X509Certificate").text = cert.base64()
     # Id is outside what is signed (the enveloped transform drops the whole Signature).
-    doc = etree.fromstring(signed)
-    doc.find("{http://www.w3.org/2000/09/xmldsig#}Signature").set("Id", "SelloSAT")
-    return etree.tostring(doc, xml_declaration=True, encoding="UTF-8")
+    signature.set("Id", "SelloSAT")
 
 
 def verify_acuse(xml: bytes, certificate: Certificate | bytes | None = None) -> VerifiedAcuse:

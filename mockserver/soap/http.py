@@ -13,7 +13,7 @@ from flask import request as current_request
 from lxml import etree
 
 from ..journal import BODY_LIMIT, Entry, clip
-from ..runtime import Runtime
+from ..runtime import Context, Runtime
 from . import conformance, mtom
 from .clipping import clip_fields
 from .envelope import (
@@ -95,7 +95,7 @@ def handle(runtime: Runtime, service: SoapService, request: Request, session: st
         if fault is not None:
             injected = _injected(fault, version, call)
             if injected is not None:
-                return _finish(runtime, entry, call, body, request.content_type, injected, started)
+                return _finish(ctx, entry, call, body, request.content_type, injected, started)
         conformance.inspect(call, request)
         refused = conformance.refusal(call)
         payload = refused if refused is not None else operation.handler(call)
@@ -108,7 +108,7 @@ def handle(runtime: Runtime, service: SoapService, request: Request, session: st
         fault = SoapFault(f"Internal error in the sandbox ({type(exc).__name__})", code="Receiver")
         response = _fault_response(service, version, fault)
         entry.summary["fault"] = fault.message
-    return _finish(runtime, entry, call, body, request.content_type, response, started)
+    return _finish(ctx, entry, call, body, request.content_type, response, started)
 
 
 def _answer_version(service: SoapService, content_type: str | None, body: bytes) -> SoapVersion:
@@ -126,13 +126,12 @@ def _fault_response(service: SoapService, version: SoapVersion, fault: SoapFault
 
 
 def _finish(
-    runtime: Runtime, entry: Entry, call: Call | None, body: bytes, content_type: str | None, response: Response,
+    ctx: Context, entry: Entry, call: Call | None, body: bytes, content_type: str | None, response: Response,
     started: float,
 ) -> Response:
+    """Describe the call in ``entry`` and hand it to the runtime, which journals it."""
     if call is not None:
         entry.summary = {**call.summary, **entry.summary}
-        if call.ctx.rule_notes:
-            entry.summary["rules"] = call.ctx.rule_notes
         if call.findings:
             entry.summary["findings"] = [f.as_dict() for f in call.findings]
     entry.status = response.status_code
@@ -140,10 +139,7 @@ def _finish(
     entry.request = _journal_request(call, body, entry, content_type)
     if not response.is_streamed:
         entry.response = clip(response.get_data())
-    try:
-        runtime.journal.record(entry)
-    except Exception:  # the journal must never cost the client its answer
-        log.exception("journal write failed")
+    ctx.record(entry)
     return response
 
 

@@ -103,7 +103,7 @@ def _inspect_convert(ex: Exchange, data1: etree._Element | None, internal_id: st
                                                 f"{gate}-byte gate of '{ex.environment}'"))
                 break
     if internal_id:
-        for entry in ex.history(operation=ASYNC_CONVERT, limit=HISTORY):
+        for entry in ex.history(operation=ASYNC_CONVERT, limit=HISTORY, mentions=internal_id[:60]):
             summary = entry.get("summary") or {}
             if summary.get("internal_id") == internal_id[:60] and summary.get("result") is True:
                 found.append(DATA2_REUSED.finding(f"Data2 '{internal_id[:60]}' was accepted by request "
@@ -115,7 +115,7 @@ def _inspect_convert(ex: Exchange, data1: etree._Element | None, internal_id: st
 def _inspect_verify(ex: Exchange, request_id: str) -> list[Finding]:
     if not request_id:
         return []
-    for entry in ex.history(operation=ASYNC_VERIFY, limit=HISTORY):
+    for entry in ex.history(operation=ASYNC_VERIFY, limit=HISTORY, mentions=request_id):
         summary = entry.get("summary") or {}
         if (summary.get("request_id") or "").lower() != request_id.lower():
             continue

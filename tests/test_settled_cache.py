@@ -1,0 +1,66 @@
+"""Clocks and overlays are kept per process and re-read only when the shared version moves: a change
+made by one worker process is seen by the others on their next request, never missed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from mockserver.clock import Clock
+from mockserver.providers import all_providers
+from mockserver.runtime import Runtime
+from mockserver.settings import Settings
+
+OVERLAY = """
+rules:
+  - id: cached-rule
+    provider: solucionfactible
+    operation: cancelarAsincrono
+    outcome: {code: 205}
+"""
+
+
+def _pair(tmp_path) -> tuple[Runtime, Runtime]:
+    """Two runtimes on one data dir: what two worker processes share."""
+    settings = Settings(data_dir=tmp_path)
+    return Runtime(settings, all_providers()), Runtime(settings, all_providers())
+
+
+def test_a_clock_set_by_one_process_is_seen_by_the_other_after_it_was_cached(tmp_path):
+    a, b = _pair(tmp_path)
+    assert a.clock_for("s1").mode == "real"  # now cached in a
+    frozen = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    b.set_clock("s1", Clock().frozen(frozen))
+    assert a.clock_for("s1").now() == frozen
+    b.change_clock("s1", lambda c: c.advanced(timedelta(hours=1)))
+    assert a.clock_for("s1").now() == frozen + timedelta(hours=1)
+    b.reset("s1")
+    assert a.clock_for("s1").mode == "real"
+
+
+def test_an_overlay_set_by_one_process_is_seen_by_the_other_after_it_was_cached(tmp_path):
+    a, b = _pair(tmp_path)
+    assert not any(r.id == "cached-rule" for r in a.scenarios_for("s2").rules)
+    b.set_overlay("s2", OVERLAY)
+    assert any(r.id == "cached-rule" for r in a.scenarios_for("s2").rules)
+    b.remove_rule("s2", "cached-rule")
+    assert not any(r.id == "cached-rule" for r in a.scenarios_for("s2").rules)
+    b.set_overlay("s2", OVERLAY)
+    assert any(r.id == "cached-rule" for r in a.scenarios_for("s2").rules)
+    b.reset()
+    assert not any(r.id == "cached-rule" for r in a.scenarios_for("s2").rules)
+
+
+def test_a_request_reads_the_version_row_instead_of_the_clock_and_overlay_rows(tmp_path):
+    a, b = _pair(tmp_path)
+    b.set_overlay("s3", OVERLAY)
+    a.scenarios_for("s3")
+    a.clock_for("s3")
+    statements: list[str] = []
+    with a.store.read() as conn:
+        conn.set_trace_callback(statements.append)
+        try:
+            a.context("s3").scenarios  # noqa: B018
+        finally:
+            conn.set_trace_callback(None)
+    assert any("FROM versions" in s for s in statements), statements
+    assert not any(t in s for s in statements for t in ("FROM clock", "FROM overlays", "FROM counters")), statements
