@@ -3,14 +3,18 @@ returns only once its own entry is committed (readable from another connection a
 
 from __future__ import annotations
 
+import http.client
 import logging
 import threading
 import time
 from datetime import UTC, datetime
 
 import pytest
+import requests
 
 from mockserver.journal import Entry, Journal, JournalError
+from mockserver.server import BackgroundServer
+from mockserver.settings import Settings
 from mockserver.store import Store
 
 
@@ -173,3 +177,16 @@ def test_mentions_finds_a_text_among_the_latest_entries_only(tmp_path):
     assert journal.query("s", limit=3, mentions="req-1") == []  # older than the look-back
     assert journal.query("s", limit=5, mentions="%") == []  # a wildcard is a character like any other
     assert journal.query("s", limit=5, mentions="REQ_") == []
+
+
+def test_a_request_with_a_nul_in_its_path_is_journaled_on_postgresql(postgres_url, tmp_path):
+    with BackgroundServer(Settings(port=0, store=postgres_url, data_dir=tmp_path)) as server:
+        host, port = server.url.split("//")[1].split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        conn.request("POST", "/ws/services/Cancelacion.CancelacionHttpsEndpoint/x%00y", body=b"<a/>",
+                     headers={"Content-Type": "text/xml; charset=utf-8"})
+        answer = conn.getresponse().read()
+        conn.close()
+        journal = requests.get(f"{server.url}/__admin/requests", timeout=30).json()["requests"]
+    assert b"<faultstring>Unknown operation a " in answer  # the provider's own fault, not a stack trace
+    assert [e["path"] for e in journal] == ["/ws/services/Cancelacion.CancelacionHttpsEndpoint/x\ufffdy"]
