@@ -122,7 +122,7 @@ class Context:
     def record(self, entry: Entry) -> None:
         """Journal this call, with what its rules did; a failed write is logged, never raised (the
         journal must not cost the client its answer). Not to be called inside ``store.tx()``: the
-        journal commits in its own (shared) transaction."""
+        journal commits in its own (shared) transaction and refuses to join one (``JournalError``)."""
         if self.rule_notes:
             entry.summary["rules"] = self.rule_notes
         try:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -11,6 +12,8 @@ from datetime import datetime
 
 from .redaction import SECRET_FIELDS, decode_body, redact
 from .store import Store
+
+log = logging.getLogger(__name__)
 
 # The journal's own index beside the core table's (store.py): a look-back over one operation's calls
 # (conformance, the admin filters) must not walk every other call of the session.
@@ -58,6 +61,19 @@ def clip(data: bytes | str | None, size: int | None = None) -> str | None:
     return text
 
 
+class JournalError(RuntimeError):
+    """An entry was not written for a reason of the journal's own (not the database's)."""
+
+
+def _text(value: str | None) -> str | None:
+    """``value`` without NUL characters, which PostgreSQL's text columns refuse (U+FFFD instead)."""
+    return None if value is None else value.replace("\x00", "\ufffd")
+
+
+_INSERT = ("INSERT INTO journal(session, at, provider, operation, method, path, soap_version, status, "
+           "duration_ms, summary, request, response) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id")
+
+
 class _Pending:
     """One entry waiting for the group commit."""
 
@@ -66,7 +82,7 @@ class _Pending:
     def __init__(self, row: tuple) -> None:
         self.row = row
         self.id: int | None = None
-        self.error: Exception | None = None
+        self.error: BaseException | None = None
         self.done = False
 
 
@@ -89,6 +105,10 @@ class Journal:
         theirs written. Each caller returns only once its entry is committed, so a client that reads
         the journal right after its answer finds its call, from any worker process.
         """
+        if self.store.in_transaction():
+            # Its write would join that transaction: entries of other callers would be reported
+            # written before it commits, and on SQLite the store's lock and the batch's would meet.
+            raise JournalError("the journal is not written inside a store transaction of the same thread")
         pending = _Pending(self._row(entry))
         with self._queue_lock:
             self._queue.append(pending)
@@ -99,49 +119,75 @@ class Journal:
                 self._write(batch)
         if pending.error is not None:
             raise pending.error
-        assert pending.id is not None
+        if pending.id is None:
+            raise JournalError("the journal entry was not written")
         return pending.id
 
     def _row(self, entry: Entry) -> tuple:
         request = None if entry.request is None else redact(entry.request, self.secrets)
         response = None if entry.response is None else redact(entry.response, self.secrets)
         return (
-            entry.session,
+            _text(entry.session),
             entry.at.isoformat(),
-            entry.provider,
-            entry.operation,
-            entry.method,
-            entry.path,
-            entry.soap_version,
+            _text(entry.provider),
+            _text(entry.operation),
+            _text(entry.method),
+            _text(entry.path),
+            _text(entry.soap_version),
             entry.status,
             round(entry.duration_ms, 3),
+            # JSON writes a NUL as the escape \u0000: no NUL reaches the column, nothing is lost.
             json.dumps(entry.summary, ensure_ascii=False, default=str),
-            request,
-            response,
+            _text(request),
+            _text(response),
         )
 
     def _write(self, batch: list[_Pending]) -> None:
+        """Write ``batch`` in one transaction; when that fails, each entry in its own, so that one
+        entry the database refuses costs only its own caller. Every item leaves marked done, with
+        its id or its error, whatever happens (a BaseException is re-raised in the writer)."""
         try:
-            with self.store.append() as conn:  # no other writer depends on it (PostgreSQL: no write lock)
-                ids = []
-                for item in batch:
-                    ids.append(conn.execute(
-                        "INSERT INTO journal(session, at, provider, operation, method, path, soap_version, "
-                        "status, duration_ms, summary, request, response) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
-                        "RETURNING id",
-                        item.row,
-                    ).fetchone()[0])
-                before = self._writes
-                self._writes += len(batch)
-                # Trimming costs a scan: do it now and then, not on every request.
-                if self._writes // 200 != before // 200:
-                    conn.execute("DELETE FROM journal WHERE id <= ?", (ids[-1] - self.limit,))
-        except Exception as exc:  # nothing of the batch was written
+            try:
+                with self.store.append() as conn:  # no other writer depends on it (PostgreSQL: no write lock)
+                    ids = [conn.execute(_INSERT, item.row).fetchone()[0] for item in batch]
+            except Exception as exc:
+                if len(batch) == 1:
+                    batch[0].error = exc
+                else:
+                    for item in batch:
+                        self._write_one(item)
+            else:
+                for item, new_id in zip(batch, ids, strict=True):
+                    item.id = new_id
+            self._trim([item.id for item in batch if item.id is not None])
+        except BaseException as exc:
             for item in batch:
-                item.error, item.done = exc, True
+                if item.id is None and item.error is None:
+                    item.error = JournalError(f"the journal write was interrupted ({type(exc).__name__})")
+            raise
+        finally:
+            for item in batch:
+                item.done = True
+
+    def _write_one(self, item: _Pending) -> None:
+        try:
+            with self.store.append() as conn:
+                item.id = conn.execute(_INSERT, item.row).fetchone()[0]
+        except Exception as exc:
+            item.error = exc
+
+    def _trim(self, ids: list[int]) -> None:
+        """Keep the latest ``limit`` entries. Trimming costs a scan: it is done now and then, not on
+        every request, and in its own transaction: entries already written stay written."""
+        before = self._writes
+        self._writes += len(ids)
+        if not ids or self._writes // 200 == before // 200:
             return
-        for item, new_id in zip(batch, ids, strict=True):
-            item.id, item.done = new_id, True
+        try:
+            with self.store.append() as conn:
+                conn.execute("DELETE FROM journal WHERE id <= ?", (max(ids) - self.limit,))
+        except Exception:
+            log.exception("journal trim failed; it is tried again after the next 200 writes")
 
     def query(
         self,

@@ -11,6 +11,7 @@ import random
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -149,7 +150,9 @@ class Runtime:
         self.outbox = mail.Outbox(self.store, settings, wake=lambda: self.background.wake(mail.DELIVERY))
         self.background.add(self.timers.work(settings.timer_interval))
         self.background.add(self.outbox.work())
-        self._overlay_cache: dict[tuple[str, int], scenario_module.Scenarios] = {}
+        # Least recently used first; at most _OVERLAY_SESSIONS sessions (a shared service sees many).
+        self._overlay_cache: OrderedDict[tuple[str, int], scenario_module.Scenarios] = OrderedDict()
+        self._overlay_lock = threading.Lock()
         self._settled_cache = _Settled(object())
         self._random = random.Random()
         self._owned: dict[str, Any] = {}
@@ -296,7 +299,10 @@ class Runtime:
 
     def _overlay(self, sid: str, text: str, revision: int) -> scenario_module.Scenarios:
         key = (sid, revision)
-        overlay = self._overlay_cache.get(key)
+        with self._overlay_lock:
+            overlay = self._overlay_cache.get(key)
+            if overlay is not None:
+                self._overlay_cache.move_to_end(key)
         if overlay is None:
             overlay = self.load_overlay(text)
             with self.store.read() as conn:
@@ -304,8 +310,12 @@ class Runtime:
             label = f"<overlay {session_name(sid)}>"
             rules = [replace(r, key=f"{r.key}:{sid}:{tokens.get(r.id, 0)}", source=label) for r in overlay.rules]
             overlay.rules = overlay.written_rules = tuple(rules)
-            self._overlay_cache = {k: v for k, v in self._overlay_cache.items() if k[0] != sid}
-            self._overlay_cache[key] = overlay
+            with self._overlay_lock:
+                for older in [k for k in self._overlay_cache if k[0] == sid]:
+                    del self._overlay_cache[older]
+                self._overlay_cache[key] = overlay
+                while len(self._overlay_cache) > _OVERLAY_SESSIONS:
+                    self._overlay_cache.popitem(last=False)
         return overlay
 
     def scenarios_for(self, session: str) -> scenario_module.Scenarios:
@@ -366,10 +376,12 @@ class Runtime:
         return Context(self, session, clock)
 
     def reset(self, session: str | None = None) -> None:
-        self.store.reset(session)
+        # One transaction: no process may see the state reset under the old version (and keep copies).
         with self.store.tx() as conn:
+            self.store.reset(session)  # joins it
             versions.bump(conn)  # every process drops its copies of clocks and overlays
-        self._overlay_cache.clear()
+        with self._overlay_lock:
+            self._overlay_cache.clear()
         for provider in self.providers:
             if provider.on_reset is not None:
                 provider.on_reset(self, session)
@@ -388,6 +400,7 @@ class Runtime:
 
 
 _SETTLED_SESSIONS = 1000  # sessions whose copies one process keeps at most (then starts afresh)
+_OVERLAY_SESSIONS = 1000  # sessions whose loaded overlays one process keeps at most (least recently used go)
 
 
 class _Settled:

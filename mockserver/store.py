@@ -149,12 +149,19 @@ class Store:
                 yield conn
                 return
             conn.execute("BEGIN IMMEDIATE")
+            self._local.in_tx = True  # per thread: the in-memory store shares one connection
             try:
                 yield conn
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+            finally:
+                self._local.in_tx = False
             conn.execute("COMMIT")
+
+    def in_transaction(self) -> bool:
+        """Whether this thread is inside ``tx()`` (or ``append()``): what it writes joins that transaction."""
+        return getattr(self._local, "in_tx", False)
 
     @contextmanager
     def append(self) -> Iterator[sqlite3.Connection]:

@@ -253,6 +253,11 @@ class PgStore(Store):
             finally:
                 self._local.conn = None
 
+    def in_transaction(self) -> bool:
+        """Whether this thread is inside ``tx()`` (or ``append()``): what it writes joins that transaction."""
+        current: Connection | None = getattr(self._local, "conn", None)
+        return current is not None and current.in_transaction
+
     @contextmanager
     def append(self) -> Iterator[Connection]:  # type: ignore[override]
         """A write transaction without the write lock: what it writes (rows added, old ones trimmed)
