@@ -3,7 +3,8 @@
 Each piece of work is a :class:`Work`: one round that does what is due now, run again every
 ``every`` seconds or sooner when something wakes it. The :class:`Runner` gives each its own thread
 (one slow SMTP server must not hold timers back), starts them with the runtime and stops them before
-the store closes. Work declared ``idle_stop`` ends its thread after that long without anything to do
+the store closes; a round that takes long asks :meth:`Runner.stopping` between its pieces of work.
+Work declared ``idle_stop`` ends its thread after that long without anything to do
 and a wake starts it again, even in an app that was never started (in-process tests). Rounds that
 must happen once across worker processes guard themselves in the store (timers and mail claim rows).
 """
@@ -82,8 +83,13 @@ class Runner:
             if task.work.after_timers:
                 self.wake(name)
 
-    def stop(self) -> None:
-        """End every thread (waiting for a round in progress); wakes after this start nothing."""
+    def stopping(self) -> bool:
+        """Whether ``stop`` was called: a long round checks it between its pieces of work and returns."""
+        return self._stopped
+
+    def stop(self) -> list[str]:
+        """End every thread, waiting up to each work's ``stop_timeout`` for a round in progress; wakes
+        after this start nothing. Returns (and logs) the work whose thread had not ended by then."""
         with self._lock:
             self._stopped = True
             threads = []
@@ -91,9 +97,12 @@ class Runner:
                 task.event.set()
                 if task.thread is not None:
                     threads.append((task.thread, task.work.stop_timeout))
-                    task.thread = None
         for thread, timeout in threads:
             thread.join(timeout=timeout)
+        left = self.running()
+        if left:
+            log.warning("background work did not end within its stop timeout: %s", ", ".join(left))
+        return left
 
     def _ensure_thread(self, task: _Task) -> None:  # under self._lock
         if self._stopped or not task.work.enabled or (task.thread is not None and task.thread.is_alive()):
@@ -107,7 +116,10 @@ class Runner:
         idle_since = time.monotonic()
         while True:
             with self._lock:
-                if self._stopped or task.thread is not threading.current_thread():
+                if task.thread is not threading.current_thread():
+                    return
+                if self._stopped:
+                    task.thread = None  # ending: a start from now on makes a new thread
                     return
             task.event.clear()  # before the round: a wake during it brings the next one at once
             try:

@@ -37,10 +37,19 @@ def test_work_runs_when_started_and_when_woken_and_not_after_stop():
     runner.wake("count")
     assert ran.wait(30)  # a wake brings the next round at once (the period is an hour)
     runner.stop()
-    assert runner.running() == []
-    after = len(rounds)
-    runner.wake("count")
-    assert runner.running() == [] and len(rounds) == after
+    assert not any(thread.is_alive() for thread in rounds)  # stop waited for the thread to end
+
+
+def test_a_wake_after_stop_starts_nothing():
+    runner = Runner()
+    work, rounds, ran = counting("convert", idle_stop=3600.0)
+    runner.add(work)
+    runner.wake("convert")
+    assert ran.wait(30)
+    runner.stop()
+    assert not rounds[0].is_alive() and runner.running() == []
+    runner.wake("convert")  # a thread it started would be alive now: it waits an hour between rounds
+    assert runner.running() == [] and not any(t.name == "pac-mock-convert" for t in threading.enumerate())
 
 
 def test_on_demand_work_starts_on_a_wake_and_ends_when_idle():
@@ -99,3 +108,58 @@ def test_close_stops_the_runtime_work_and_runtimes_own_their_caches():
         first.close()
         second.close()
     assert first.background.running() == []
+
+
+def test_stop_reports_a_round_that_outlasts_its_stop_timeout(caplog):
+    runtime = Runtime(Settings(memory=True), all_providers())
+    entered, release = threading.Event(), threading.Event()
+    threads: list[threading.Thread] = []
+
+    def stuck() -> None:
+        threads.append(threading.current_thread())
+        entered.set()
+        release.wait(60)
+
+    runtime.background.add(Work("stuck", stuck, every=3600.0, stop_timeout=0.05))
+    runtime.start()
+    try:
+        assert entered.wait(30)
+        runtime.close()  # the store closes all the same
+        assert runtime.background.running() == ["stuck"]
+        assert "stuck" in caplog.text and "did not end" in caplog.text
+    finally:
+        release.set()
+    threads[0].join(30)
+    assert not threads[0].is_alive() and runtime.background.running() == []
+
+
+def test_the_converter_stops_between_jobs_when_the_runner_stops(monkeypatch):
+    from mockserver.providers.mysuite import worker
+
+    runtime = Runtime(Settings(memory=True), all_providers())
+    converting, stop_called, threads = threading.Event(), threading.Event(), []
+    calls: list[str] = []
+    real_stop = runtime.background.stop
+
+    def stop() -> list[str]:
+        stop_called.set()
+        return real_stop()
+
+    def convert(runtime_, session: str, guid: str) -> bool:
+        calls.append(guid)
+        threads.append(threading.current_thread())
+        converting.set()
+        stop_called.wait(30)  # a long conversion, in progress when stop comes
+        return True
+
+    monkeypatch.setattr(runtime.background, "stop", stop)
+
+    monkeypatch.setattr(worker, "ready_jobs", lambda conn, stale_before: [("s", "job-1"), ("s", "job-2")])
+    monkeypatch.setattr(worker, "convert", convert)
+    runtime.start()
+    try:
+        assert converting.wait(30)
+    finally:
+        runtime.close()
+    assert calls == ["job-1"]  # the second job is left for the next start
+    assert not threads[0].is_alive()

@@ -57,10 +57,11 @@ def test_a_status_query_wakes_when_the_conversion_another_holds_ends(served, mon
     woke_after_release: list[bool] = []
     real_wait = JobLocks.wait
 
-    def wait(self: JobLocks, key: str) -> None:
+    def wait(self: JobLocks, key: str) -> bool:
         waiting.set()
-        real_wait(self, key)
-        woke_after_release.append(released.is_set())
+        woke = real_wait(self, key)
+        woke_after_release.append(woke and released.is_set())
+        return woke
 
     monkeypatch.setattr(JobLocks, "wait", wait)
     answers: list[Answer] = []
@@ -151,3 +152,42 @@ def test_the_wsdl_is_read_on_first_use_not_at_import():
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
                          cwd=Path(__file__).resolve().parents[1], check=True).stdout.split()  # fmt: skip
     assert out == ["0", "True"]
+
+
+@pytest.mark.parametrize("mode", ["thread", "file"])
+def test_a_wait_on_a_holder_that_never_lets_go_gives_up_at_its_limit(mode, tmp_path):
+    locks = JobLocks(None if mode == "thread" else tmp_path, wait_limit=0.05)
+    with locks.try_hold("ef56") as held:  # held for the whole wait: the waiter must give up on its own
+        assert held
+        assert locks.wait("ef56") is False
+    assert locks.wait("ef56") is True  # released: nothing to wait for
+    if mode == "file":
+        with locks.try_hold("ef56") as again:  # the waiter that gave up holds nothing
+            assert again
+
+
+def test_a_status_query_answers_pending_when_the_conversion_another_holds_outlasts_the_wait(served, monkeypatch):
+    srv, url = served
+    session = url.rsplit("/", 1)[1]
+    _admin(url, "clock", freeze="2026-03-01T09:00:00")
+    document = base64.b64encode(native_document(1_200_000)).decode("ascii")
+    guid = _post(url, envelope("ASYNC_CONVERT_NATIVE_XML", document, "ESPERA-2")).data(1)
+    with srv.runtime.store.read() as conn:
+        job = get_job(conn, session, guid)
+    locks = blobs_for(srv.runtime).locks
+    monkeypatch.setattr(locks, "wait_limit", 0.05)
+    waits: list[bool] = []
+    real_wait = JobLocks.wait
+
+    def wait(self: JobLocks, key: str) -> bool:
+        waits.append(real_wait(self, key))
+        return waits[-1]
+
+    monkeypatch.setattr(JobLocks, "wait", wait)
+    with locks.try_hold(job.blob_key) as held:  # a converter that never finishes while the query runs
+        assert held
+        _admin(url, "clock", advance="1m")
+        answer = _post(url, envelope("ASYNC_CONVERT_VERIFY", guid))
+    assert waits == [False]  # the query gave up waiting ...
+    record = etree.fromstring(answer.decoded(1))
+    assert record.findtext("Status") == "1" and record.findtext("Uuid") == guid  # ... and answered the job pending

@@ -3,7 +3,10 @@
 - When the processing time has passed, the job's timer marks it ready (or failed, when a scenario
   rule gave it a code); :mod:`.conversion` then turns it into a CFDI.
 - A status query sees the job settled (:func:`settled_job`): it converts a ready job itself, or, when
-  another thread or process is converting it, waits on the job's lock until that conversion ends.
+  another thread or process is converting it, waits on the job's lock until that conversion ends
+  (at most ``JobLocks.wait_limit``; then it answers the job pending). With the documents in database
+  rows and no shared folder the lock is a thread lock: a query does not see a conversion another
+  replica is doing and answers the job pending until that conversion is stored.
 - The PDF and the ZIPs are made on the first download and cached.
 """
 
@@ -36,10 +39,10 @@ def settled_job(ctx: Context, guid: str) -> Job | None:
         job = get_job(conn, ctx.session, guid)
     if job is None or job.status != PENDING or not job.ready:
         return job
-    if not convert(ctx.runtime, ctx.session, job.guid):
-        # Another thread or process holds the job: wake when its conversion ends, then convert here
-        # if it ended without a result (its process died).
-        blobs_for(ctx.runtime).locks.wait(job.blob_key)
+    # When another thread or process holds the job: wake when its conversion ends, then convert here
+    # if it ended without a result (its process died). A conversion that outlasts the wait is left
+    # to its holder: the job is answered as it stands (pending).
+    if not convert(ctx.runtime, ctx.session, job.guid) and blobs_for(ctx.runtime).locks.wait(job.blob_key):
         convert(ctx.runtime, ctx.session, job.guid)
     with ctx.store.read() as conn:
         return get_job(conn, ctx.session, guid)

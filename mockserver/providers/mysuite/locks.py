@@ -2,9 +2,13 @@
 
 A status query that finds a job another thread or process is converting blocks on the job's lock
 and wakes when the converter releases it (done, or dead: the kernel drops the locks of a process
-that ends) instead of polling the row. With a database file the locks are ``flock`` locks on files
-next to the job's documents (``<blob_key>.lock``, removed by the holder when it is done), so they
-hold across worker processes; with the in-memory store (one process) they are thread locks.
+that ends) instead of polling the row; it waits at most ``wait_limit`` seconds and then answers the
+job as it stands (pending). Where the documents are files (a database file, or a folder every
+replica mounts) the locks are ``flock`` locks on files next to them (``<blob_key>.lock``, removed by
+the holder when it is done), so they hold across worker processes and replicas. Where the documents
+are rows (the in-memory store, or PostgreSQL without a shared folder) they are thread locks, which
+no other process sees: a query there does not wait for a conversion another replica is doing; it
+answers the job pending until that conversion is stored.
 
 The lock only wakes; the claim on the job's row (``models.claim_conversion``) is what keeps a job
 from converting twice.
@@ -19,10 +23,15 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+# How long a status query waits for a conversion someone else is doing before it answers the job
+# pending: below the HTTP timeouts of common clients; a 40 MB document converts well within it.
+WAIT_LIMIT_S = 30.0
+
 
 class JobLocks:
-    def __init__(self, directory: Path | None) -> None:
+    def __init__(self, directory: Path | None, wait_limit: float = WAIT_LIMIT_S) -> None:
         self.directory = directory
+        self.wait_limit = wait_limit
         self._guard = threading.Lock()
         self._threads: dict[str, tuple[threading.Lock, list[int]]] = {}  # key -> (lock, [users])
 
@@ -60,21 +69,42 @@ class JobLocks:
         finally:
             os.close(fd)  # closing the file releases its lock
 
-    def wait(self, key: str) -> None:
-        """Block until the holder of ``key``'s lock, if any, releases it."""
+    def wait(self, key: str) -> bool:
+        """Block until the holder of ``key``'s lock, if any, releases it, at most ``wait_limit``
+        seconds. True when it was released (or no one held it), False when the wait gave up."""
         if self.directory is None:
             with self._thread_lock(key) as lock:
-                lock.acquire()
+                if not lock.acquire(timeout=self.wait_limit):
+                    return False
                 lock.release()
-            return
+            return True
         try:
             fd = os.open(self._path(key), os.O_RDWR)
         except FileNotFoundError:
-            return  # no one holds it
+            return True  # no one holds it
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        finally:
-            os.close(fd)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pass
+        else:
+            os.close(fd)  # free: closing the file releases the lock just taken
+            return True
+        # flock has no timeout (SIGALRM would reach only the main thread), so a helper thread blocks
+        # on the lock and this one waits for the helper at most wait_limit. The helper owns the file
+        # and closes it itself once it has the lock: closing it here while the helper may not yet be
+        # inside flock could hand its number to another file. A helper left waiting after the limit
+        # ends when the holder lets go (or dies) and holds the lock only for that moment.
+        released = threading.Event()
+
+        def block() -> None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            finally:
+                os.close(fd)
+                released.set()
+
+        threading.Thread(target=block, name=f"pac-mock-lock-{key[:12]}", daemon=True).start()
+        return released.wait(self.wait_limit)
 
     @contextlib.contextmanager
     def _thread_lock(self, key: str) -> Iterator[threading.Lock]:

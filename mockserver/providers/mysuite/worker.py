@@ -28,16 +28,22 @@ class Converter:
         self._swept = 0.0
 
     def run_once(self) -> int:
-        """Convert every ready job no one holds. Returns how many this call converted."""
+        """Convert every ready job no one holds, until the runner stops (the job in progress ends
+        first; the rest wait for the next start). Returns how many this call converted."""
         done = 0
-        while True:
+        stopping = self.runtime.background.stopping
+        while not stopping():
             with self.runtime.store.read() as conn:
                 batch = ready_jobs(conn, time.time() - STALE_CONVERSION_S)
-            converted = sum(1 for session, guid in batch if convert(self.runtime, session, guid))
+            converted = 0
+            for session, guid in batch:
+                if stopping():
+                    return done + converted
+                converted += convert(self.runtime, session, guid)
             done += converted
             if not converted:
                 break
-        if time.monotonic() - self._swept > SWEEP_EVERY_S:
+        if not stopping() and time.monotonic() - self._swept > SWEEP_EVERY_S:
             self._swept = time.monotonic()
             blobs_for(self.runtime).sweep()
         return done
