@@ -11,19 +11,21 @@ from __future__ import annotations
 import shutil
 import subprocess
 import uuid as uuid_module
-from datetime import datetime
 from functools import cache
 from pathlib import Path
 
 import pytest
-
-from mockserver.sat import sign_cancelacion
-from mockserver.sat.pki import export, fixture
+from generated_clients import (
+    MAINTENANCE_OVERLAY,
+    SF_OPERATIONS,
+    check_answers,
+    read_maintenance_fault,
+    signed_inputs,
+)
 
 from helpers import ROOT
 
 MAIN = ROOT / "tests" / "clients" / "jaxws" / "Main.java"
-NOW = datetime(2026, 6, 1, 12, 0, 0)
 JARS = Path("/usr/share/java")
 # libjaxws-java's runtime and what it needs on JDK 11+, where Java EE left the JDK.
 RUNTIME = ("jaxws-ri-runtime", "jaxws-api", "jws-api", "jaxb-api", "jaxb-core", "jaxb-runtime",
@@ -71,16 +73,10 @@ def jaxws(server, tmp_path_factory):  # type: ignore[no-untyped-def]
 
 
 def inputs(tmp_path: Path, sandbox) -> tuple[list[str], str]:  # type: ignore[no-untyped-def]
-    export(tmp_path / "fx")
-    info = fixture("csd_moral")
-    cert = info.certificate()
     # Main.java cancels <uuid[:34]>00, 01 and 02 on the three ports: the signed UUID must be none of them
     # (one of them would already have a transaction, 701).
     uuid = str(uuid_module.uuid4()).upper()[:34] + "FF"
-    signed = tmp_path / "signed.xml"
-    signed.write_bytes(sign_cancelacion(cert, info.private_key(), cert.rfc, [uuid], NOW))
-    assert sandbox.admin("POST", "clock", json={"freeze": NOW.isoformat()}).ok
-    return [str(tmp_path / "fx" / "csd_moral.cer"), str(tmp_path / "fx" / "csd_moral.key"), str(signed), uuid], uuid
+    return signed_inputs(tmp_path, sandbox, uuid), uuid
 
 
 def run_main(classes: Path, base: str, args: list[str], *jvm: str) -> dict[tuple[str, str], str]:
@@ -95,21 +91,10 @@ def run_main(classes: Path, base: str, args: list[str], *jvm: str) -> dict[tuple
 
 
 SF_PORTS = ("CancelacionHttpsSoap11Endpoint", "CancelacionHttpsSoap12Endpoint", "CancelacionHttpsEndpoint")
-SF_OPERATIONS = ("cancelarAsincrono", "getStatusCancelacionAsincrona", "enviarSolicitudCancelacionAsincrono",
-                 "cancelar", "enviarSolicitudCancelacion", "cancelarSectorPrimario")
 
 
 def check(results: dict, sandbox) -> None:  # type: ignore[no-untyped-def]
-    assert set(results) == {*((p, o) for p in SF_PORTS for o in SF_OPERATIONS),
-                            ("CancelacionPruebasPort", "cancelar"), ("FactWSFrontSoap", "RequestTransaction"),
-                            ("FactWSFrontSoap12", "RequestTransaction")}
-    for port in SF_PORTS:
-        assert results[port, "cancelarAsincrono"] == "200"
-        assert results[port, "getStatusCancelacionAsincrona"] == "211"
-        assert all(results[port, op].isdigit() for op in SF_OPERATIONS)
-    assert results["CancelacionPruebasPort", "cancelar"] == "200 201"
-    assert results["FactWSFrontSoap", "RequestTransaction"] == "false 3141"
-    assert results["FactWSFrontSoap12", "RequestTransaction"] == "false 3141"
+    check_answers(results, SF_PORTS)
     journal = sandbox.admin("GET", "requests", params={"limit": 100, "bodies": 0}).json()["requests"]
     assert not [r for r in journal if r["status"] != 200]
     mtom = [r for r in journal if r["summary"].get("mtom")]
@@ -138,19 +123,8 @@ def test_jaxws_every_operation_over_https_trusting_the_generated_ca(jaxws, sandb
     check(results, sandbox)
 
 
-FAULT_OVERLAY = """
-rules:
-  - id: maintenance
-    provider: solucionfactible
-    outcome:
-      fault: {kind: soap_fault, faultcode: Server, faultstring: En mantenimiento, detail: vuelva en 5 minutos}
-"""
-
-
 def test_jaxws_reads_the_fault_detail_element(jaxws, sandbox):
-    r = sandbox.admin("PUT", "scenarios", data=FAULT_OVERLAY, headers={"Content-Type": "application/yaml"})
+    r = sandbox.admin("PUT", "scenarios", data=MAINTENANCE_OVERLAY, headers={"Content-Type": "application/yaml"})
     assert r.ok, r.text
     results = run_main(jaxws, sandbox.url, ["fault"])
-    expected = "En mantenimiento|urn:pac-mock:fault|error|Server|vuelva en 5 minutos"
-    assert results == {("CancelacionHttpsSoap11Endpoint", "fault"): expected,
-                       ("CancelacionHttpsSoap12Endpoint", "fault"): expected}
+    read_maintenance_fault(results)

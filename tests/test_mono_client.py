@@ -12,25 +12,24 @@ import os
 import shutil
 import subprocess
 import uuid as uuid_module
-from datetime import datetime
 from functools import cache
 from pathlib import Path
 
 import pytest
-
-from mockserver.sat import sign_cancelacion
-from mockserver.sat.pki import export, fixture
+from generated_clients import (
+    MAINTENANCE_OVERLAY,
+    check_answers,
+    read_maintenance_fault,
+    signed_inputs,
+)
 
 from helpers import ROOT
 
 MAIN = ROOT / "tests" / "clients" / "mono" / "Main.cs"
-NOW = datetime(2026, 6, 1, 12, 0, 0)
 # namespace, -protocol, WSDL path
 PROXIES = [("Sf", "SOAP", "/ws/services/Cancelacion?wsdl"), ("Sf12", "SOAP12", "/ws/services/Cancelacion?wsdl"),
            ("Xpd", "SOAP", "/cancelacion/CancelacionPruebas?wsdl"), ("Ms", "SOAP", "/factwsfront.asmx?wsdl"),
            ("Ms12", "SOAP12", "/factwsfront.asmx?wsdl")]
-SF_OPERATIONS = ("cancelarAsincrono", "getStatusCancelacionAsincrona", "enviarSolicitudCancelacionAsincrono",
-                 "cancelar", "enviarSolicitudCancelacion", "cancelarSectorPrimario")
 
 
 @cache
@@ -62,14 +61,7 @@ def mono_client(server, tmp_path_factory):  # type: ignore[no-untyped-def]
 
 
 def inputs(tmp_path: Path, sandbox) -> list[str]:  # type: ignore[no-untyped-def]
-    export(tmp_path / "fx")
-    info = fixture("csd_moral")
-    cert = info.certificate()
-    uuid = str(uuid_module.uuid4()).upper()
-    signed = tmp_path / "signed.xml"
-    signed.write_bytes(sign_cancelacion(cert, info.private_key(), cert.rfc, [uuid], NOW))
-    assert sandbox.admin("POST", "clock", json={"freeze": NOW.isoformat()}).ok
-    return [str(tmp_path / "fx" / "csd_moral.cer"), str(tmp_path / "fx" / "csd_moral.key"), str(signed), uuid]
+    return signed_inputs(tmp_path, sandbox, str(uuid_module.uuid4()).upper())
 
 
 def run(exe: Path, base: str, args: list[str], home: Path) -> dict[tuple[str, str], str]:
@@ -85,16 +77,7 @@ def run(exe: Path, base: str, args: list[str], home: Path) -> dict[tuple[str, st
 
 
 def check(results: dict, sandbox) -> None:  # type: ignore[no-untyped-def]
-    ports = ("CancelacionHttpsSoap11Endpoint", "CancelacionHttpsSoap12Endpoint")
-    assert set(results) == {*((p, o) for p in ports for o in SF_OPERATIONS), ("CancelacionPruebasPort", "cancelar"),
-                            ("FactWSFrontSoap", "RequestTransaction"), ("FactWSFrontSoap12", "RequestTransaction")}
-    for port in ports:
-        assert results[port, "cancelarAsincrono"] == "200"
-        assert results[port, "getStatusCancelacionAsincrona"] == "211"
-        assert all(results[port, op].isdigit() for op in SF_OPERATIONS)
-    assert results["CancelacionPruebasPort", "cancelar"] == "200 201"
-    assert results["FactWSFrontSoap", "RequestTransaction"] == "false 3141"
-    assert results["FactWSFrontSoap12", "RequestTransaction"] == "false 3141"
+    check_answers(results, ("CancelacionHttpsSoap11Endpoint", "CancelacionHttpsSoap12Endpoint"))
     journal = sandbox.admin("GET", "requests", params={"limit": 100, "bodies": 0}).json()["requests"]
     assert len(journal) == 15 and all(r["status"] == 200 for r in journal)
     assert {r["soap_version"] for r in journal if r["provider"] != "expidetufactura"} == {"1.1", "1.2"}
@@ -121,19 +104,8 @@ def test_mono_refuses_the_sandbox_without_the_ca(mono_client, sandbox, tmp_path,
     assert done.returncode != 0 and "CERTIFICATE_VERIFY_FAILED" in done.stderr
 
 
-FAULT_OVERLAY = """
-rules:
-  - id: maintenance
-    provider: solucionfactible
-    outcome:
-      fault: {kind: soap_fault, faultcode: Server, faultstring: En mantenimiento, detail: vuelva en 5 minutos}
-"""
-
-
 def test_mono_reads_the_fault_detail_element(mono_client, sandbox, tmp_path):
-    r = sandbox.admin("PUT", "scenarios", data=FAULT_OVERLAY, headers={"Content-Type": "application/yaml"})
+    r = sandbox.admin("PUT", "scenarios", data=MAINTENANCE_OVERLAY, headers={"Content-Type": "application/yaml"})
     assert r.ok, r.text
     results = run(mono_client, sandbox.url, ["fault"], tmp_path)
-    expected = "En mantenimiento|urn:pac-mock:fault|error|Server|vuelva en 5 minutos"
-    assert results == {("CancelacionHttpsSoap11Endpoint", "fault"): expected,
-                       ("CancelacionHttpsSoap12Endpoint", "fault"): expected}
+    read_maintenance_fault(results)

@@ -19,6 +19,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from generated_clients import MAINTENANCE_OVERLAY
 
 from mockserver.sat import sign_cancelacion
 from mockserver.sat.pki import fixture
@@ -233,17 +234,10 @@ def test_node_mysuite_verify_of_an_unknown_guid(sandbox, version):
 # --- fault details: an element every client hands over ------------------------------------------------------
 
 FAULT_NS = "urn:pac-mock:fault"
-FAULT_OVERLAY = """
-rules:
-  - id: maintenance
-    provider: solucionfactible
-    outcome:
-      fault: {kind: soap_fault, faultcode: Server, faultstring: En mantenimiento, detail: vuelva en 5 minutos}
-"""
 
 
 def inject_fault(sandbox) -> None:  # type: ignore[no-untyped-def]
-    r = sandbox.admin("PUT", "scenarios", data=FAULT_OVERLAY, headers={"Content-Type": "application/yaml"})
+    r = sandbox.admin("PUT", "scenarios", data=MAINTENANCE_OVERLAY, headers={"Content-Type": "application/yaml"})
     assert r.ok, r.text
 
 
