@@ -26,6 +26,7 @@ import psycopg
 from psycopg.rows import RowMaker
 from psycopg_pool import ConnectionPool
 
+from .settings import MALFORMED_POSTGRES_URL, postgres_params
 from .store import CORE_SCHEMA, Store
 
 log = logging.getLogger("pac_mock.store")
@@ -55,11 +56,6 @@ PRELUDE = (
 
 def is_postgres_url(target: object) -> bool:
     return isinstance(target, str) and target.startswith(SCHEMES)
-
-
-def redact_url(url: str) -> str:
-    """The URL without its password (for logs and the start banner)."""
-    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
 
 
 class Row:
@@ -170,9 +166,13 @@ class PgStore(Store):
         self.url = url
         self.path = None
         self._local = threading.local()
+        postgres_params(url)  # ValueError for a malformed URL, before libpq quotes it in a message
         # One connection first: a wrong address or password fails now, with libpq's own words (they
-        # never quote the password), instead of the pool's time-out a minute later.
-        psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT).close()
+        # never quote the password of a URL it could read), instead of the pool's time-out a minute later.
+        try:
+            psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT).close()
+        except psycopg.ProgrammingError:  # libpq could not read the URL: its message may quote it
+            raise ValueError(MALFORMED_POSTGRES_URL) from None
         self._pool = ConnectionPool(
             url,
             min_size=1,
@@ -196,9 +196,6 @@ class PgStore(Store):
     def shared(self) -> bool:
         """Several processes, possibly on several machines, use this store."""
         return True
-
-    def describe(self) -> str:
-        return redact_url(self.url)
 
     # Schema ----------------------------------------------------------------------------------
 
