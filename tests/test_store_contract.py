@@ -267,3 +267,47 @@ def test_postgresql_writes_are_as_durable_as_sqlite_wal_and_hold_no_session_stat
             assert conn.execute(setting).fetchone()["source"] != "session"
     finally:
         store.close()
+
+
+def test_writers_queued_behind_another_replicas_lock_leave_connections_for_reads(postgres_url):
+    """Writers of one process wait for the write lock one at a time (as on SQLite), not one per pooled
+    connection: with more writers waiting than the pool has connections, a read still gets one."""
+    from mockserver.store_pg import POOL_SIZE
+
+    holder, store = Store(postgres_url, SCHEMAS), Store(postgres_url, SCHEMAS)
+    held, release = threading.Event(), threading.Event()
+    started = threading.Semaphore(0)
+    writers = POOL_SIZE + 4
+
+    def hold() -> None:
+        with holder.tx():
+            held.set()
+            release.wait()
+
+    def write(i: int) -> None:
+        started.release()
+        store.claim("s1", "folio", f"F-{i}", "mine")
+
+    threads = [threading.Thread(target=hold)] + [threading.Thread(target=write, args=(i,)) for i in range(writers)]
+    try:
+        threads[0].start()
+        held.wait()
+        for t in threads[1:]:
+            t.start()
+        for _ in range(writers):
+            started.acquire()
+        with holder.read() as conn:  # a writer of `store` waits on the database's lock
+            while not conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                                   ).fetchone()[0]:
+                threading.Event().wait(0.01)
+        threading.Event().wait(0.2)  # the other writers reach the point where they wait
+        with store.read() as conn:
+            assert conn.execute("SELECT count(*) FROM claims").fetchone()[0] == 0
+    finally:
+        release.set()
+        for t in threads:
+            t.join()
+    with store.read() as conn:
+        assert conn.execute("SELECT count(*) FROM claims WHERE value = 'mine'").fetchone()[0] == writers
+    holder.close()
+    store.close()
