@@ -15,6 +15,7 @@ them: reads take no lock, and writers waiting for it leave the pool's other conn
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
@@ -290,8 +291,11 @@ class PgStore(Store):
             yield conn
         except BaseException:
             conn.in_transaction = False
+            # A connection that broke cannot roll back (the server does): the error that ended the
+            # transaction is the one to raise, not the rollback's.
             if not conn.raw.closed:
-                conn.raw.execute("ROLLBACK")
+                with contextlib.suppress(psycopg.Error):
+                    conn.raw.execute("ROLLBACK")
             raise
         conn.in_transaction = False
         conn.raw.execute("COMMIT")

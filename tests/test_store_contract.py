@@ -311,3 +311,17 @@ def test_writers_queued_behind_another_replicas_lock_leave_connections_for_reads
         assert conn.execute("SELECT count(*) FROM claims WHERE value = 'mine'").fetchone()[0] == writers
     holder.close()
     store.close()
+
+
+def test_the_error_that_ended_a_transaction_is_raised_even_when_its_connection_broke(postgres_url):
+    store, other = Store(postgres_url, SCHEMAS), Store(postgres_url, SCHEMAS)
+    try:
+        with pytest.raises(LookupError, match="the handler's own error"), store.tx() as conn:
+            pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+            with other.read() as killer:  # the connection dies under the transaction (a restart, a proxy)
+                killer.execute("SELECT pg_terminate_backend(?)", (pid,))
+            raise LookupError("the handler's own error")
+        assert store.claim("s1", "folio", "F-1", "after")[0]  # the pool replaced the broken connection
+    finally:
+        store.close()
+        other.close()
