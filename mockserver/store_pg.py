@@ -99,10 +99,16 @@ def _row_factory(cursor: psycopg.Cursor) -> RowMaker[Row]:
     return functools.partial(Row, index)
 
 
+_QUOTED_OR_PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\?")
+
+
 @functools.lru_cache(maxsize=1024)
 def to_psycopg(sql: str) -> str:
-    """``?`` placeholders become ``%s``; a literal ``%`` (``LIKE 'x:%'``) is doubled."""
-    return sql.replace("%", "%%").replace("?", "%s")
+    """``?`` placeholders become ``%s``, but not a ``?`` inside a quoted literal or identifier (``''``
+    escapes a quote); every ``%`` is doubled, inside literals too (``LIKE 'x:%'``): psycopg reads them
+    all."""
+    sql = sql.replace("%", "%%")
+    return _QUOTED_OR_PLACEHOLDER.sub(lambda m: "%s" if m.group() == "?" else m.group(), sql)
 
 
 _TYPES = [

@@ -325,3 +325,20 @@ def test_the_error_that_ended_a_transaction_is_raised_even_when_its_connection_b
     finally:
         store.close()
         other.close()
+
+
+def test_placeholders_become_psycopgs_outside_quoted_literals_only():
+    pytest.importorskip("psycopg", reason="the PostgreSQL store is not installed (pip install -e '.[test]')")
+    from mockserver.store_pg import to_psycopg
+
+    assert to_psycopg("SELECT a FROM t WHERE b = ? AND c LIKE 'x:%'") == "SELECT a FROM t WHERE b = %s AND c LIKE 'x:%%'"
+    assert to_psycopg("SELECT '?', 'it''s ?', \"odd?\" FROM t WHERE d = ?") == \
+        "SELECT '?', 'it''s ?', \"odd?\" FROM t WHERE d = %s"
+    assert to_psycopg("SELECT 5 % ?, '%?'") == "SELECT 5 %% %s, '%%?'"
+
+
+def test_a_question_mark_inside_a_literal_is_text_on_both_engines(open_store):
+    store = open_store()
+    with store.read() as conn:
+        row = conn.execute("SELECT 'why?' AS q, 'it''s 100%' AS r, ? AS p", ("v",)).fetchone()
+    assert (row["q"], row["r"], row["p"]) == ("why?", "it's 100%", "v")
