@@ -29,8 +29,7 @@ import psycopg
 from psycopg.rows import RowMaker
 from psycopg_pool import ConnectionPool
 
-from .settings import MALFORMED_POSTGRES_URL, postgres_params
-from .store import CORE_SCHEMA, Store
+from .store import CORE_SCHEMA, MALFORMED_POSTGRES_URL, Store, postgres_params
 
 log = logging.getLogger("pac_mock.store")
 

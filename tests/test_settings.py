@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mockserver.settings import Settings, printable_store_url
+from mockserver.settings import Settings
+from mockserver.store import printable_store_url
 
 
 def test_defaults():
