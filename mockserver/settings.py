@@ -68,9 +68,9 @@ class Settings:
         if self.memory:
             return "memory"
         if self.shared_store:
-            import re
+            from .store import printable_store_url
 
-            return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", str(self.store))
+            return printable_store_url(str(self.store))
         return str(self.database)
 
     @property

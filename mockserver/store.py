@@ -80,6 +80,57 @@ except ImportError:  # the PostgreSQL store is not installed
 KEPT_ON_RESET = frozenset({"server_state"})
 
 
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+MALFORMED_POSTGRES_URL = "malformed PostgreSQL URL"
+
+
+def postgres_params(url: str) -> dict[str, str]:
+    """libpq's reading of a PostgreSQL URL (user, password, host, port, dbname, options).
+
+    Raises ValueError when libpq cannot read it, or when a reserved character left unencoded moved
+    part of the password into another field (``u:p@ss@h``: libpq reads host ``ss@h``). The message
+    never quotes the URL: libpq's own does (``invalid percent-encoded token: "se%zzcret"``).
+    """
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        params = {k: str(v) for k, v in conninfo_to_dict(url).items()}
+    except psycopg.Error:
+        raise ValueError(MALFORMED_POSTGRES_URL) from None
+    # libpq reads user:password@host up to the first "/": a second "@" there is the password's own
+    # (libpq reads host "ss@h", or drops it for ?host=); an early "/" moves it into the port or dbname.
+    rest = url.split("://", 1)[-1]
+    authority = rest.split("/", 1)[0] if "/" in rest else rest.split("?", 1)[0]
+    if authority.count("@") > 1 or any("@" in params.get(key, "") for key in ("user", "host", "hostaddr", "port", "dbname")):
+        raise ValueError(MALFORMED_POSTGRES_URL)
+    if not all(port.isdigit() for port in params.get("port", "").split(",") if port):
+        raise ValueError(MALFORMED_POSTGRES_URL)
+    return params
+
+
+def printable_store_url(url: str) -> str:
+    """A PostgreSQL URL fit to print: ``scheme://user@host:port/dbname`` and nothing else, so no
+    password, whether it came in the user part or as ``?password=``. Logs, the start banner and
+    start-up errors print the store through this function only."""
+    scheme = url.split("://", 1)[0] if url.startswith(POSTGRES_SCHEMES) else "postgresql"
+    try:
+        params = postgres_params(url)
+    except ImportError:  # psycopg is not installed: nothing reads the URL as libpq would
+        return f"{scheme}://…"
+    except ValueError:
+        return f"{scheme}://… (malformed URL)"
+    host, socket_dir = params.get("host", ""), ""
+    if host.startswith("/"):  # a Unix socket's folder
+        host, socket_dir = "", host
+    elif ":" in host and "," not in host:  # an IPv6 address
+        host = f"[{host}]"
+    user = params.get("user", "")
+    port = params.get("port", "")
+    text = f"{scheme}://{user + '@' if user else ''}{host}{':' + port if port else ''}/{params.get('dbname', '')}"
+    return text + (f"?host={socket_dir}" if socket_dir else "")
+
+
 class Store:
     """SQLite access. ``tx()`` is a write transaction (BEGIN IMMEDIATE); ``read()`` a plain connection.
 
@@ -88,7 +139,7 @@ class Store:
     """
 
     def __new__(cls, path: str | Path | None = None, schemas: Iterable[str] = ()) -> Store:
-        if cls is Store and isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
+        if cls is Store and isinstance(path, str) and path.startswith(POSTGRES_SCHEMES):
             from .store_pg import PgStore  # psycopg is needed only by those who use it
 
             return super().__new__(PgStore)

@@ -8,11 +8,14 @@ applies it once per statement, in order, under an advisory lock (several replica
 A write transaction (``tx()``) first takes one transaction-level advisory lock, so writers queue
 exactly as they do on SQLite's ``BEGIN IMMEDIATE``: every guarantee the owners built on one writer at
 a time (claims with one winner, a timer fired once and in the same transaction as its handler's
-changes, a mail claimed once) holds across replicas unchanged. Reads take no lock.
+changes, a mail claimed once) holds across replicas unchanged. The threads of one process queue on a
+Python lock before they take a pooled connection, so waiting writers hold one connection, not all of
+them: reads take no lock, and writers waiting for it leave the pool's other connections to them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
@@ -26,7 +29,7 @@ import psycopg
 from psycopg.rows import RowMaker
 from psycopg_pool import ConnectionPool
 
-from .store import CORE_SCHEMA, Store
+from .store import CORE_SCHEMA, MALFORMED_POSTGRES_URL, Store, postgres_params
 
 log = logging.getLogger("pac_mock.store")
 
@@ -40,7 +43,12 @@ SCHEMA_LOCK = 0x7061_636D_6F63_6B02  # schema changes at start
 # crash of the machine may lose the last commits, never consistency. A commit then does not wait for
 # the disk while it holds the write lock. SET LOCAL: nothing outlives the transaction (PgBouncer-safe).
 BEGIN = "BEGIN; SET LOCAL synchronous_commit = off"
-BEGIN_LOCKED = f"{BEGIN}; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+# A writer waits for the lock at most as long as SQLite's busy_timeout, then fails; a holder that
+# stalls between statements (a stopped process) loses its session, and the lock, after a minute.
+BEGIN_LOCKED = (
+    f"{BEGIN}; SET LOCAL lock_timeout = '30s'; SET LOCAL idle_in_transaction_session_timeout = '60s'; "
+    f"SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+)
 
 CONNECT_TIMEOUT = 10  # seconds
 POOL_SIZE = 16  # connections per process; a request holds one only while it reads or writes
@@ -55,11 +63,6 @@ PRELUDE = (
 
 def is_postgres_url(target: object) -> bool:
     return isinstance(target, str) and target.startswith(SCHEMES)
-
-
-def redact_url(url: str) -> str:
-    """The URL without its password (for logs and the start banner)."""
-    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
 
 
 class Row:
@@ -95,10 +98,16 @@ def _row_factory(cursor: psycopg.Cursor) -> RowMaker[Row]:
     return functools.partial(Row, index)
 
 
+_QUOTED_OR_PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\?")
+
+
 @functools.lru_cache(maxsize=1024)
 def to_psycopg(sql: str) -> str:
-    """``?`` placeholders become ``%s``; a literal ``%`` (``LIKE 'x:%'``) is doubled."""
-    return sql.replace("%", "%%").replace("?", "%s")
+    """``?`` placeholders become ``%s``, but not a ``?`` inside a quoted literal or identifier (``''``
+    escapes a quote); every ``%`` is doubled, inside literals too (``LIKE 'x:%'``): psycopg reads them
+    all."""
+    sql = sql.replace("%", "%%")
+    return _QUOTED_OR_PLACEHOLDER.sub(lambda m: "%s" if m.group() == "?" else m.group(), sql)
 
 
 _TYPES = [
@@ -170,9 +179,16 @@ class PgStore(Store):
         self.url = url
         self.path = None
         self._local = threading.local()
+        # Writers of this process queue here, before taking a pooled connection: waiting on the
+        # database's lock, they would hold every connection and leave none for reads.
+        self._write_lock = threading.Lock()
+        postgres_params(url)  # ValueError for a malformed URL, before libpq quotes it in a message
         # One connection first: a wrong address or password fails now, with libpq's own words (they
-        # never quote the password), instead of the pool's time-out a minute later.
-        psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT).close()
+        # never quote the password of a URL it could read), instead of the pool's time-out a minute later.
+        try:
+            psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT).close()
+        except psycopg.ProgrammingError:  # libpq could not read the URL: its message may quote it
+            raise ValueError(MALFORMED_POSTGRES_URL) from None
         self._pool = ConnectionPool(
             url,
             min_size=1,
@@ -196,9 +212,6 @@ class PgStore(Store):
     def shared(self) -> bool:
         """Several processes, possibly on several machines, use this store."""
         return True
-
-    def describe(self) -> str:
-        return redact_url(self.url)
 
     # Schema ----------------------------------------------------------------------------------
 
@@ -238,20 +251,22 @@ class PgStore(Store):
 
     @contextmanager
     def tx(self) -> Iterator[Connection]:  # type: ignore[override]
-        """A write transaction; writers of every process and replica queue on one advisory lock."""
+        """A write transaction; writers of every process and replica queue on one advisory lock,
+        the threads of one process first on a Python lock (one pooled connection waits, not all)."""
         current: Connection | None = getattr(self._local, "conn", None)
         if current is not None and current.in_transaction:  # nested use joins the outer transaction
             yield current
             return
-        if current is not None:  # a read() of this thread is open: write on its connection
-            yield from self._transaction(current)
-            return
-        with self._pool.connection() as raw:
-            conn = self._local.conn = Connection(raw)
-            try:
-                yield from self._transaction(conn)
-            finally:
-                self._local.conn = None
+        with self._write_lock:
+            if current is not None:  # a read() of this thread is open: write on its connection
+                yield from self._transaction(current)
+                return
+            with self._pool.connection() as raw:
+                conn = self._local.conn = Connection(raw)
+                try:
+                    yield from self._transaction(conn)
+                finally:
+                    self._local.conn = None
 
     def in_transaction(self) -> bool:
         """Whether this thread is inside ``tx()`` (or ``append()``): what it writes joins that transaction."""
@@ -281,8 +296,11 @@ class PgStore(Store):
             yield conn
         except BaseException:
             conn.in_transaction = False
+            # A connection that broke cannot roll back (the server does): the error that ended the
+            # transaction is the one to raise, not the rollback's.
             if not conn.raw.closed:
-                conn.raw.execute("ROLLBACK")
+                with contextlib.suppress(psycopg.Error):
+                    conn.raw.execute("ROLLBACK")
             raise
         conn.in_transaction = False
         conn.raw.execute("COMMIT")

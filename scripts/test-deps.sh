@@ -6,7 +6,7 @@
 #   node-soap (npm)      node-soap against the sandbox, into tests/clients/.deps (git-ignored)
 #   jaxws + a JDK        JAX-WS wsimport clients against the sandbox (tests/test_jaxws_client.py)
 #   mono-devel           Mono's wsdl (.NET) clients against the sandbox (tests/test_mono_client.py)
-#   postgresql           the PostgreSQL store's tests (tests/postgres.py starts a server of its own)
+#   postgresql           the PostgreSQL store's tests (mockserver/testing/postgres.py starts a server of its own)
 set -u
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 NODE_DEPS="$ROOT/tests/clients/.deps"

@@ -315,8 +315,9 @@ def test_compose_replicas_profile_puts_two_replicas_on_one_database_behind_the_p
     assert replica["deploy"]["replicas"] == 2
     env = replica["environment"]
     db = postgres["environment"]
-    assert env["PAC_MOCK_STORE"].startswith(f"postgresql://{db['POSTGRES_USER']}:")
-    assert env["PAC_MOCK_STORE"].endswith(f"@postgres:5432/{db['POSTGRES_DB']}")
+    # the password reaches libpq as PGPASSWORD, unencoded, and never sits in the URL
+    assert env["PAC_MOCK_STORE"] == f"postgresql://{db['POSTGRES_USER']}@postgres:5432/{db['POSTGRES_DB']}"
+    assert env["PGPASSWORD"] == db["POSTGRES_PASSWORD"]
     assert replica["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert postgres["healthcheck"]["test"] and ":" in postgres["image"] and not postgres["image"].endswith(":latest")
     # documents in one volume every replica mounts

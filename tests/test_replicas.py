@@ -287,13 +287,40 @@ def test_when_one_replica_is_killed_the_other_keeps_serving_and_finishes_its_wor
     assert Client(replicas[0], "x").admin("GET", "health").json()
 
 
+def serve_on(url: str, tmp_path, port: int) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mockserver", "serve", "--port", str(port), "--data-dir", str(tmp_path / "d"),
+         "--store", url], capture_output=True, text=True, timeout=120, env=server_env())
+
+
 def test_a_database_that_cannot_be_reached_stops_the_start_in_one_line(tmp_path, free_port):
     pytest.importorskip("psycopg", reason="the PostgreSQL store is not installed (pip install -e '.[test]')")
     url = f"postgresql://pacmock:s3cret-pw@/pacmock?host={tmp_path}/no-server-here&port=5432"
-    result = subprocess.run(
-        [sys.executable, "-m", "mockserver", "serve", "--port", str(free_port), "--data-dir", str(tmp_path / "d"),
-         "--store", url], capture_output=True, text=True, timeout=120, env=server_env())
+    result = serve_on(url, tmp_path, free_port)
     assert result.returncode == 2
-    assert "cannot open the database postgresql://pacmock:***@/pacmock" in result.stderr
+    assert f"cannot open the database postgresql://pacmock@:5432/pacmock?host={tmp_path}/no-server-here" in result.stderr
     assert "No such file or directory" in result.stderr  # libpq's reason
     assert "s3cret-pw" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(("userinfo", "query", "secrets", "malformed"), [
+    ("pacmock:s3cret-pw", "", ["s3cret-pw"], False),
+    ("pacmock", "&password=s3cret-pw", ["s3cret-pw"], False),
+    # Not percent-encoded: libpq takes what follows the first @ for the host.
+    ("pacmock:hunter@2-pw", "", ["hunter", "2-pw"], True),
+    ("pacmock:se%zzcret", "", ["se%zzcret", "zzcret"], True),  # libpq's own message quotes it
+    ("pacmock", "&password=se%zzcret", ["se%zzcret", "zzcret"], True),
+], ids=["userinfo", "query", "at-sign", "bad-escape", "bad-escape-in-query"])
+def test_the_database_password_never_appears_whatever_its_place_in_the_url(tmp_path, free_port, userinfo, query,
+                                                                           secrets, malformed):
+    pytest.importorskip("psycopg", reason="the PostgreSQL store is not installed (pip install -e '.[test]')")
+    url = f"postgresql://{userinfo}@/pacmock?host={tmp_path}/no-server-here&port=5432{query}"
+    result = serve_on(url, tmp_path, free_port)
+    assert result.returncode == 2
+    assert "cannot open the database postgresql://" in result.stderr
+    if malformed:
+        assert "postgresql://… (malformed URL): malformed PostgreSQL URL" in result.stderr
+    else:
+        assert "No such file or directory" in result.stderr
+    for secret in secrets:
+        assert secret not in result.stderr + result.stdout

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from mockserver.settings import Settings
+from mockserver.store import printable_store_url
 
 
 def test_defaults():
@@ -54,6 +55,24 @@ def test_to_env_round_trips():
     assert Settings.from_env(s.to_env()) == s
 
 
+@pytest.mark.parametrize(("url", "printed"), [
+    ("postgresql://u:s3cret@db:5432/pac", "postgresql://u@db:5432/pac"),
+    ("postgres://u@db/pac?password=s3cret&sslmode=require", "postgres://u@db/pac"),
+    ("postgresql://u:p%40s3cret@db/pac", "postgresql://u@db/pac"),  # percent-encoded: read as p@s3cret
+    ("postgresql://u:s3cret@[::1]:5433/pac", "postgresql://u@[::1]:5433/pac"),
+    ("postgresql://u:s3cret@/pac?host=/run/postgresql", "postgresql://u@/pac?host=/run/postgresql"),
+    ("postgresql://u:p@s3cret@db/pac", "postgresql://… (malformed URL)"),  # libpq reads host s3cret@db
+    ("postgresql://u:p@s3cret@/pac?host=/run/postgresql", "postgresql://… (malformed URL)"),
+    ("postgresql://u:p/s3cret@db/pac", "postgresql://… (malformed URL)"),  # libpq reads port p
+    ("postgresql://u:s3%zzcret@db/pac", "postgresql://… (malformed URL)"),
+    ("postgresql://u@db/pac?password=s3%zzcret", "postgresql://… (malformed URL)"),
+])
+def test_a_postgresql_url_is_printed_without_its_password_wherever_it_was_written(url, printed):
+    pytest.importorskip("psycopg", reason="the PostgreSQL store is not installed (pip install -e '.[test]')")
+    assert printable_store_url(url) == printed
+    assert Settings(store=url).store_label == printed
+
+
 def test_the_store_setting_names_sqlite_or_postgresql():
     P = Path
     assert Settings().database == P("data") / "pac-mock.sqlite3"  # unset: the data directory's file
@@ -61,7 +80,7 @@ def test_the_store_setting_names_sqlite_or_postgresql():
     assert Settings().with_overrides(store="sqlite:////var/x.db").database == P("/var/x.db")
     pg = Settings.from_env({"PAC_MOCK_STORE": "postgresql://u:s3cret@db:5432/pac"})
     assert pg.database == "postgresql://u:s3cret@db:5432/pac" and pg.shared_store
-    assert "s3cret" not in pg.store_label and pg.store_label == "postgresql://u:***@db:5432/pac"
+    assert pg.store_label == "postgresql://u@db:5432/pac"
     assert Settings(memory=True, store="postgresql://db/pac").database is None
     for wrong in ("mysql://db/pac", "sqlite:///", "/tmp/x.db"):
         with pytest.raises(ValueError, match="PAC_MOCK_STORE must be"):

@@ -267,3 +267,78 @@ def test_postgresql_writes_are_as_durable_as_sqlite_wal_and_hold_no_session_stat
             assert conn.execute(setting).fetchone()["source"] != "session"
     finally:
         store.close()
+
+
+def test_writers_queued_behind_another_replicas_lock_leave_connections_for_reads(postgres_url):
+    """Writers of one process wait for the write lock one at a time (as on SQLite), not one per pooled
+    connection: with more writers waiting than the pool has connections, a read still gets one."""
+    from mockserver.store_pg import POOL_SIZE
+
+    holder, store = Store(postgres_url, SCHEMAS), Store(postgres_url, SCHEMAS)
+    held, release = threading.Event(), threading.Event()
+    started = threading.Semaphore(0)
+    writers = POOL_SIZE + 4
+
+    def hold() -> None:
+        with holder.tx():
+            held.set()
+            release.wait()
+
+    def write(i: int) -> None:
+        started.release()
+        store.claim("s1", "folio", f"F-{i}", "mine")
+
+    threads = [threading.Thread(target=hold)] + [threading.Thread(target=write, args=(i,)) for i in range(writers)]
+    try:
+        threads[0].start()
+        held.wait()
+        for t in threads[1:]:
+            t.start()
+        for _ in range(writers):
+            started.acquire()
+        with holder.read() as conn:  # a writer of `store` waits on the database's lock
+            while not conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                                   ).fetchone()[0]:
+                threading.Event().wait(0.01)
+        threading.Event().wait(0.2)  # the other writers reach the point where they wait
+        with store.read() as conn:
+            assert conn.execute("SELECT count(*) FROM claims").fetchone()[0] == 0
+    finally:
+        release.set()
+        for t in threads:
+            t.join()
+    with store.read() as conn:
+        assert conn.execute("SELECT count(*) FROM claims WHERE value = 'mine'").fetchone()[0] == writers
+    holder.close()
+    store.close()
+
+
+def test_the_error_that_ended_a_transaction_is_raised_even_when_its_connection_broke(postgres_url):
+    store, other = Store(postgres_url, SCHEMAS), Store(postgres_url, SCHEMAS)
+    try:
+        with pytest.raises(LookupError, match="the handler's own error"), store.tx() as conn:
+            pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+            with other.read() as killer:  # the connection dies under the transaction (a restart, a proxy)
+                killer.execute("SELECT pg_terminate_backend(?)", (pid,))
+            raise LookupError("the handler's own error")
+        assert store.claim("s1", "folio", "F-1", "after")[0]  # the pool replaced the broken connection
+    finally:
+        store.close()
+        other.close()
+
+
+def test_placeholders_become_psycopgs_outside_quoted_literals_only():
+    pytest.importorskip("psycopg", reason="the PostgreSQL store is not installed (pip install -e '.[test]')")
+    from mockserver.store_pg import to_psycopg
+
+    assert to_psycopg("SELECT a FROM t WHERE b = ? AND c LIKE 'x:%'") == "SELECT a FROM t WHERE b = %s AND c LIKE 'x:%%'"
+    assert to_psycopg("SELECT '?', 'it''s ?', \"odd?\" FROM t WHERE d = ?") == \
+        "SELECT '?', 'it''s ?', \"odd?\" FROM t WHERE d = %s"
+    assert to_psycopg("SELECT 5 % ?, '%?'") == "SELECT 5 %% %s, '%%?'"
+
+
+def test_a_question_mark_inside_a_literal_is_text_on_both_engines(open_store):
+    store = open_store()
+    with store.read() as conn:
+        row = conn.execute("SELECT 'why?' AS q, 'it''s 100%' AS r, ? AS p", ("v",)).fetchone()
+    assert (row["q"], row["r"], row["p"]) == ("why?", "it's 100%", "v")

@@ -1,5 +1,5 @@
 """A throw-away PostgreSQL server for tests and benchmarks: Debian's binaries (the project's
-scripts/test-deps.sh installs them), a cluster made by initdb in a temporary directory, listening on a
+scripts/postgres-deps.sh installs them; scripts/test-deps.sh runs it), a cluster made by initdb in a temporary directory, listening on a
 Unix socket only, with durability off (fsync) since it is thrown away.
 
 PostgreSQL refuses to run as root: as root the server runs as the ``postgres`` user (or ``nobody``).
@@ -36,7 +36,8 @@ def missing() -> str | None:
     except ImportError:
         return "psycopg and psycopg_pool are not installed (pip install -e '.[test]')"
     if binaries() is None:
-        return "PostgreSQL is not installed (scripts/test-deps.sh installs Debian's postgresql-15 as root)"
+        return ("PostgreSQL is not installed (scripts/postgres-deps.sh installs Debian's postgresql package as root; "
+                "scripts/test-deps.sh runs it)")
     return None
 
 
