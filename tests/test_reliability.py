@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 import pytest
 import requests
 from lxml import etree
+from test_mysuite import envelope
 
 from mockserver.sat import sign_cancelacion
 from mockserver.sat.pki import fixture
@@ -33,7 +34,6 @@ SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 SF_NS = "http://ws.cfdi.solucionfactible.com"
 MS_NS = "http://www.fact.com.mx/schema/ws"
 SF_USER, SF_PASSWORD, RFC = "testing@solucionfactible.com", "timbrado.SF.16672", "MOC900101AB1"
-REQUESTOR, ENTITY, USER_NAME = "0c320b03-d4f1-47bc-9fb4-77995f9bf33e", "JES900109Q90", "MX.JES900109Q90.Juan"
 NOW = datetime(2026, 6, 1, 12, 0, 0)
 KEY_PASSWORD = fixture("csd_moral").password
 
@@ -80,12 +80,7 @@ class Client:
         return self.post("/cancelacion/CancelacionPruebas", body).findtext(".//codEstatus")
 
     def mysuite(self, transaction: str, data1: str = "", data2: str = "") -> etree._Element:
-        fields = {"Requestor": REQUESTOR, "Transaction": transaction, "Country": "MX", "Entity": ENTITY,
-                  "User": REQUESTOR, "UserName": USER_NAME, "Data1": data1, "Data2": data2, "Data3": ""}
-        children = "".join(f"<m:{k}>{v}</m:{k}>" for k, v in fields.items())
-        body = (f'<e:Envelope xmlns:e="{SOAP11}" xmlns:m="{MS_NS}"><e:Body><m:RequestTransaction>{children}'
-                "</m:RequestTransaction></e:Body></e:Envelope>")
-        return self.post("/mx.com.fact.wsfront/factwsfront.asmx", body)
+        return self.post("/mx.com.fact.wsfront/factwsfront.asmx", envelope(transaction, data1, data2).decode())
 
 
 def _ms(answer: etree._Element, path: str) -> str | None:

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 import pytest
 import requests
 from lxml import etree
+from test_mysuite import envelope
 
 from mockserver.sat import sign_cancelacion
 from mockserver.sat.pki import fixture
@@ -34,7 +35,6 @@ SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 SF_NS = "http://ws.cfdi.solucionfactible.com"
 MS_NS = "http://www.fact.com.mx/schema/ws"
 SF_USER, SF_PASSWORD, RFC = "testing@solucionfactible.com", "timbrado.SF.16672", "MOC900101AB1"
-REQUESTOR, ENTITY, USER_NAME = "0c320b03-d4f1-47bc-9fb4-77995f9bf33e", "JES900109Q90", "MX.JES900109Q90.Juan"
 
 
 class Inbox:
@@ -100,12 +100,7 @@ class Client:
         return etree.fromstring(r.content).findtext(".//{*}status")
 
     def mysuite(self, transaction: str, data1: str = "", data2: str = "") -> etree._Element:
-        fields = {"Requestor": REQUESTOR, "Transaction": transaction, "Country": "MX", "Entity": ENTITY,
-                  "User": REQUESTOR, "UserName": USER_NAME, "Data1": data1, "Data2": data2, "Data3": ""}
-        children = "".join(f"<m:{k}>{v}</m:{k}>" for k, v in fields.items())
-        body = (f'<e:Envelope xmlns:e="{SOAP11}" xmlns:m="{MS_NS}"><e:Body><m:RequestTransaction>{children}'
-                "</m:RequestTransaction></e:Body></e:Envelope>")
-        r = requests.post(self.url + "/mx.com.fact.wsfront/factwsfront.asmx", data=body.encode(),
+        r = requests.post(self.url + "/mx.com.fact.wsfront/factwsfront.asmx", data=envelope(transaction, data1, data2),
                           headers={"Content-Type": "text/xml"}, timeout=60)
         return etree.fromstring(r.content)
 
