@@ -25,6 +25,7 @@ def _serve(args: argparse.Namespace) -> int:
             store=args.store,
             workers=args.workers,
             threads=args.threads,
+            active_threads=args.active_threads,
             memory=True if args.memory else None,
             tls=True if args.tls else None,
             tls_port=args.tls_port,
@@ -184,6 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "for replicas sharing one database (PAC_MOCK_STORE)")
     serve.add_argument("--workers", type=int, help="worker processes (default 2; PAC_MOCK_WORKERS)")
     serve.add_argument("--threads", type=int, help="request threads per worker (default 256; PAC_MOCK_THREADS)")
+    serve.add_argument(
+        "--active-threads",
+        type=int,
+        help="of those, how many run at once; a waiting call gives its turn away (default 2; PAC_MOCK_ACTIVE_THREADS)",
+    )
     serve.add_argument("--memory", action="store_true", help="keep state in memory only (one worker)")
     serve.add_argument("--tls", action="store_true", help="serve HTTPS too, on --tls-port (PAC_MOCK_TLS)")
     serve.add_argument("--tls-port", type=int, help="HTTPS port (default 8443; PAC_MOCK_TLS_PORT)")

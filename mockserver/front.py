@@ -5,15 +5,18 @@ Why: under granian's WSGI interface a request thread reads the body itself and w
 time limit, for bytes that a slow or hostile client never sends; eight such connections took every
 thread and the health check timed out. Here a body that stalls costs a coroutine, not a thread,
 and ends with 408; one over the limit (announced or chunked) ends with 413 before it is parsed.
-The app then runs in a pool of threads (a2wsgi) large enough that calls which wait (mail waits,
-scenario delays, a status query waiting for a conversion) do not hold back other clients:
-blocked threads cost memory, not CPU. Measurements: docs/performance.md, "Request model".
+The app then runs in a pool of threads large enough that calls which wait (mail waits, scenario
+delays, a status query waiting for a conversion) do not hold back other clients: blocked threads
+cost memory, not CPU. Only a few of them run at once (``request_threads.py``), and a call crosses
+between the event loop and its thread once each way: a2wsgi's own dispatch, a round trip per message, served a
+third of the calls a second (docs/performance.md, "Request model").
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import os
 import sys
@@ -21,8 +24,9 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 
-from a2wsgi import WSGIMiddleware
+from a2wsgi.wsgi import build_environ
 
+from . import request_threads
 from .settings import Settings
 from .soap.envelope import SOAP11, fault_bytes, version_for_content_type
 from .soap.faults import SoapFault
@@ -34,6 +38,8 @@ Send = Callable[[dict], Awaitable[None]]
 
 # How many bodies of the largest size a worker holds at once before it answers 503.
 BODIES_AT_ONCE = 4
+# An answer up to this size goes back in one piece; a larger one (a download) is streamed.
+WHOLE_ANSWER_BYTES = 1 << 20
 
 
 class BodyRefused(Exception):
@@ -48,16 +54,19 @@ class AsyncFront:
 
     def __init__(self, app, settings: Settings) -> None:
         self.settings = settings
-        self.wsgi = WSGIMiddleware(app, workers=settings.threads)
+        self.app = app
+        self.threads = request_threads.RequestThreads(min(settings.active_threads, settings.threads), settings.threads)
         # Bytes of bodies held by this worker (read or being read, until their call ends): many
         # clients sending large bodies at once get 503 instead of taking the worker's memory.
         self.buffered = 0
         self.budget = BODIES_AT_ONCE * settings.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.wsgi(scope, receive, send)
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
             return
+        if scope["type"] != "http":
+            return  # websockets: not served
         held = [0]  # what this request holds of the budget, released when its call ends
         try:
             try:
@@ -65,24 +74,64 @@ class AsyncFront:
             except BodyRefused as refused:
                 await _refuse(scope, send, refused)
                 return
-            await self._call(scope, receive, send, body)
+            await self._call(scope, send, body)
         finally:
             self.buffered -= held[0]
 
-    async def _call(self, scope: Scope, receive: Receive, send: Send, body: bytes) -> None:
-        delivered = False
-
-        async def replay() -> dict:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()  # only http.disconnect can come now
-
+    async def _call(self, scope: Scope, send: Send, body: bytes) -> None:
+        environ = build_environ(scope, io.BytesIO(body))  # type: ignore[arg-type]
         # The body is whole now: the app sees its length, however it came (chunked included).
-        headers = [(k, v) for k, v in scope.get("headers", ()) if k.lower() not in (b"content-length", b"transfer-encoding")]
-        headers.append((b"content-length", str(len(body)).encode()))
-        await self.wsgi({**scope, "headers": headers}, replay, send)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+        loop = asyncio.get_running_loop()
+        answered = loop.create_future()
+
+        def call() -> None:
+            try:
+                outcome = (self._run(environ, loop, send), None)
+            except BaseException as exc:  # the app's own errors are its 500s; this is the front's
+                outcome = (None, exc)
+            with contextlib.suppress(RuntimeError):  # the loop closed: the worker is stopping
+                loop.call_soon_threadsafe(_settle, answered, *outcome)
+
+        self.threads.submit(call)
+        answer = await answered
+        if answer is not None:
+            status, headers, content = answer
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": content, "more_body": False})
+
+    def _run(self, environ: dict, loop: asyncio.AbstractEventLoop, send: Send) -> tuple | None:
+        """In a request thread: the app's whole answer, or None once a large one has been streamed."""
+        started: list = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info=None):
+            started[:] = [int(status.split(" ", 1)[0]), [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]]
+            return _no_write
+
+        content = self.app(environ, start_response)
+        try:
+            chunks: list[bytes] = []
+            size = 0
+            streaming = False
+            for chunk in content:
+                if streaming:
+                    _send_from_thread(loop, send, chunk, more=True)
+                    continue
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > WHOLE_ANSWER_BYTES:
+                    _send_from_thread(loop, send, None, start=started)
+                    _send_from_thread(loop, send, b"".join(chunks), more=True)
+                    chunks, streaming = [], True
+        finally:
+            close = getattr(content, "close", None)
+            if close is not None:
+                close()
+        if streaming:
+            _send_from_thread(loop, send, b"", more=False)
+            return None
+        return started[0], started[1], b"".join(chunks)
 
     async def _read_body(self, scope: Scope, receive: Receive, held: list[int]) -> bytes:
         limit = self.settings.max_body_bytes
@@ -115,6 +164,41 @@ class AsyncFront:
                 chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
+
+
+def _no_write(data: bytes) -> None:
+    raise RuntimeError("the sandbox's app answers through its iterable, not write()")
+
+
+def _settle(answered: asyncio.Future, answer: tuple | None, error: BaseException | None) -> None:
+    if answered.done():  # the request was cancelled meanwhile (its client went away)
+        return
+    if error is not None:
+        answered.set_exception(error)
+    else:
+        answered.set_result(answer)
+
+
+def _send_from_thread(
+    loop: asyncio.AbstractEventLoop, send: Send, body: bytes | None, *, more: bool = True, start: list | None = None
+) -> None:
+    """Part of a streamed answer, sent on the event loop; the thread steps away while the client reads."""
+    if start is not None:
+        message = {"type": "http.response.start", "status": start[0], "headers": start[1]}
+    else:
+        message = {"type": "http.response.body", "body": body, "more_body": more}
+    with request_threads.away():
+        asyncio.run_coroutine_threadsafe(send(message), loop).result()
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -30,6 +30,7 @@ from email.utils import format_datetime, make_msgid
 from typing import TYPE_CHECKING, Any
 
 from .background import Work
+from .request_threads import away
 
 if TYPE_CHECKING:
     import sqlite3
@@ -210,7 +211,8 @@ class Outbox:
                 return found, False
             if time.monotonic() >= deadline:
                 return found, True
-            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            with away():
+                time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
             # Quick to see mail that comes soon; a long wait looks less often, so that hundreds of
             # open waits do not keep the CPU busy with queries.
             pause = min(pause * 1.5, 0.25)

@@ -28,6 +28,7 @@ class Settings:
     documents_dir: Path | None = None
     workers: int = 2  # processes; 2 measured best on 2 cores
     threads: int = 256  # per worker: threads that run requests (waits hold one each; docs/performance.md)
+    active_threads: int = 2  # per worker: of those, how many take calls at once (request_threads.py); measured
     smtp_host: str | None = None
     smtp_port: int = 25
     mail_from: str = "notificaciones@pac-mock.local"
@@ -147,7 +148,18 @@ class Settings:
         return env
 
 
+# Counts that make no sense below one: a server with no worker, thread or turn serves nothing.
+AT_LEAST_ONE = ("workers", "threads", "active_threads")
+
+
 def _coerce(settings: Settings, name: str, value: object) -> object:
+    value = _coerce_type(settings, name, value)
+    if name in AT_LEAST_ONE and isinstance(value, int) and value < 1:
+        raise ValueError(f"{ENV_PREFIX}{name.upper()} must be at least 1, not {value}")
+    return value
+
+
+def _coerce_type(settings: Settings, name: str, value: object) -> object:
     if name == "store" and isinstance(value, str):
         if not value.startswith((SQLITE_SCHEME, *POSTGRES_SCHEMES)) or value == SQLITE_SCHEME:
             raise ValueError(f"{ENV_PREFIX}STORE must be sqlite:///path or postgresql://…, not {value.split('://')[0]!r}")

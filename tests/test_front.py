@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 from mockserver.front import BODIES_AT_ONCE, AsyncFront
 from mockserver.settings import Settings
@@ -53,3 +54,52 @@ def test_many_large_bodies_at_once_get_503_and_the_budget_comes_back():
         assert await _post(front, [b"z" * MB]) == 200
 
     asyncio.run(scenario())
+
+
+async def _exchange(front: AsyncFront, body: bytes, headers: list[tuple[bytes, bytes]] = ()) -> list[dict]:
+    sent: list[dict] = []
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive() -> dict:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/x", "raw_path": b"/x", "query_string": b"",
+             "headers": [(b"content-type", b"text/xml"), *headers], "server": ("127.0.0.1", 80),
+             "scheme": "http", "http_version": "1.1", "root_path": ""}
+    await front(scope, receive, send)
+    return sent
+
+
+def test_a_large_answer_is_streamed_in_pieces_and_arrives_whole():
+    piece = bytes(range(256)) * 256  # 64 KiB
+
+    def download(environ, start_response):
+        start_response("200 OK", [("Content-Type", "application/zip")])
+        return (piece for _ in range(48))  # 3 MiB
+
+    sent = asyncio.run(_exchange(AsyncFront(download, Settings()), b""))
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 200
+    bodies = [m for m in sent if m["type"] == "http.response.body"]
+    assert len(bodies) > 2  # streamed, not held whole
+    assert b"".join(m["body"] for m in bodies) == piece * 48
+    assert bodies[-1]["more_body"] is False
+
+
+def test_the_app_sees_a_chunked_body_whole_with_its_length():
+    seen = {}
+
+    def app(environ, start_response):
+        seen["length"] = environ["CONTENT_LENGTH"]
+        seen["chunked"] = "HTTP_TRANSFER_ENCODING" in environ
+        seen["body"] = environ["wsgi.input"].read()
+        seen["thread"] = threading.current_thread().name
+        start_response("201 Created", [("Content-Type", "text/plain"), ("X-Seen", "yes")])
+        return [b"ok"]
+
+    sent = asyncio.run(_exchange(AsyncFront(app, Settings()), b"<a/>", [(b"transfer-encoding", b"chunked")]))
+    assert seen == {"length": "4", "chunked": False, "body": b"<a/>", "thread": "pac-mock-request"}
+    assert sent[0]["status"] == 201 and (b"x-seen", b"yes") in sent[0]["headers"]
+    assert sent[1] == {"type": "http.response.body", "body": b"ok", "more_body": False}

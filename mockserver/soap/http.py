@@ -13,6 +13,7 @@ from flask import request as current_request
 from lxml import etree
 
 from ..journal import BODY_LIMIT, Entry, clip
+from ..request_threads import away
 from ..runtime import Context, Runtime
 from . import conformance, mtom
 from .clipping import clip_fields
@@ -180,7 +181,8 @@ def _injected(fault, version, call: Call) -> Response | None:
     params = fault.params
     call.summary["injected"] = kind
     if kind == "delay":
-        time.sleep(min(fault.seconds, MAX_DELAY_SECONDS))
+        with away():
+            time.sleep(min(fault.seconds, MAX_DELAY_SECONDS))
         return None
     if kind == "http_status":
         status = int(fault.status or 503)

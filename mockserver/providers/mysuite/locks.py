@@ -23,6 +23,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from ...request_threads import away
+
 # How long a status query waits for a conversion someone else is doing before it answers the job
 # pending: below the HTTP timeouts of common clients; a 40 MB document converts well within it.
 WAIT_LIMIT_S = 30.0
@@ -74,7 +76,9 @@ class JobLocks:
         seconds. True when it was released (or no one held it), False when the wait gave up."""
         if self.directory is None:
             with self._thread_lock(key) as lock:
-                if not lock.acquire(timeout=self.wait_limit):
+                with away():
+                    acquired = lock.acquire(timeout=self.wait_limit)
+                if not acquired:
                     return False
                 lock.release()
             return True
@@ -104,7 +108,8 @@ class JobLocks:
                 released.set()
 
         threading.Thread(target=block, name=f"pac-mock-lock-{key[:12]}", daemon=True).start()
-        return released.wait(self.wait_limit)
+        with away():
+            return released.wait(self.wait_limit)
 
     @contextlib.contextmanager
     def _thread_lock(self, key: str) -> Iterator[threading.Lock]:
