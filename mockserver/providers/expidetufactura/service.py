@@ -57,7 +57,7 @@ from ...sat.cancelacion import has_line_breaks, is_uuid
 from ...sat.certificates import certificate_number_of
 from ...sat.verdict import CANCELADO, NOT_YET_KNOWN, RECHAZA, SIN_RESPUESTA, UuidVerdict, Verdict
 from ...sat.verdict import verdict as sat_verdict
-from ...store import DATABASE_ERRORS
+from ...store import is_database_error
 from ..errors import ProviderError
 from . import codes, models
 from .codes import refuse
@@ -190,10 +190,10 @@ def cancelar(
         acuse = build_acuse(cancelacion.rfc_emisor, ctx.now(), folios).decode("utf-8")
     except ProviderError:
         raise
-    except DATABASE_ERRORS:
-        log.exception("Expide Tu Factura: database error")
-        raise refuse(codes.ERROR_DEL_SERVICIO, plain=codes.INTENTE_MAS_TARDE) from None
-    except Exception:  # the guide's answer to an unforeseen error, never a stack trace
+    except Exception as exc:  # the guide's answers to an unforeseen error, never a stack trace
+        if is_database_error(exc):
+            log.exception("Expide Tu Factura: database error")
+            raise refuse(codes.ERROR_DEL_SERVICIO, plain=codes.INTENTE_MAS_TARDE) from None
         log.exception("Expide Tu Factura: unforeseen error")
         raise refuse(codes.ERROR_DEL_SERVICIO, plain=codes.NO_ATENDIDA) from None
     counts: dict[str, int] = {}

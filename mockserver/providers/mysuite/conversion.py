@@ -16,8 +16,6 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from faker import Faker
-
 from ... import registry
 from ...mail import Attachment, Mail, outbox_for
 from ...sat.verdict import VIGENTE
@@ -64,6 +62,8 @@ def _signer(name: str) -> documents.RsaSigner:
 
 def stamp(native: documents.NativeDocument, job: Job) -> bytes:
     """The stamped CFDI of a job: UUID, Faker data and folio all derive from the job's stored data."""
+    from faker import Faker  # here, not at import: a tenth of a second every server process would pay
+
     faker = Faker("es_MX")
     faker.seed_instance(int.from_bytes(hashlib.sha256(job.guid.encode()).digest()[:8], "big"))
     return documents.build_cfdi(

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ...sat.cancelacion import UUID_RE
-from ...store import DATABASE_ERRORS
+from ...store import is_database_error
 from ..errors import ProviderError
 from . import codes, models
 from .auth import CANCEL, CANCEL_ASYNC, SECTOR_PRIMARIO, SUBMIT_SIGNED, authenticate
@@ -72,10 +72,10 @@ def operation(
             result = run(ctx, req, outcome, summary)
         except ProviderError as error:
             return refused(error, summary)
-        except DATABASE_ERRORS:  # either engine's
-            log.exception("Solución Factible: database error")
-            return refused(refuse(codes.ASYNC_DB), summary)
-        except Exception:
+        except Exception as exc:
+            if is_database_error(exc):
+                log.exception("Solución Factible: database error")
+                return refused(refuse(codes.ASYNC_DB), summary)
             log.exception("Solución Factible: unforeseen error")
             return refused(refuse(codes.INTERNAL), summary)
         result.summary = {**summary, "code": result.status}
