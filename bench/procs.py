@@ -39,6 +39,17 @@ def _status_kb(pid: int, field: str) -> int:
     return 0
 
 
+def _rollup_kb(pid: int, field: str) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def _children(pid: int) -> list[int]:
     out: list[int] = []
     try:
@@ -75,6 +86,11 @@ class ProcessTree:
     def rss(self) -> int:
         """Resident memory of the whole tree now, in bytes (shared pages counted once per process)."""
         return sum(_status_kb(p, "VmRSS") for p in self.pids()) * 1024
+
+    def pss(self) -> int:
+        """Proportional memory of the whole tree now, in bytes: each shared page counted once across
+        the tree (split among the processes that share it), where ``rss`` counts it in each."""
+        return sum(_rollup_kb(p, "Pss") for p in self.pids()) * 1024
 
     def rss_by_pid(self) -> dict[int, int]:
         return {p: _status_kb(p, "VmRSS") * 1024 for p in self.pids()}

@@ -108,6 +108,7 @@ class Bench:
         for workers, runs in plan.items():
             times = []
             idle = []
+            idle_pss = []
             failures = []
             for _ in range(runs):
                 try:
@@ -119,6 +120,7 @@ class Bench:
                 times.append(process.cold_start_s)
                 time.sleep(IDLE_AFTER_S)  # the workers' start-up work (timers, scenarios) is over
                 idle.append(process.tree.rss() / MB)
+                idle_pss.append(process.tree.pss() / MB)
                 process.stop()
             out[f"workers_{workers}"] = {
                 "runs_s": [round(t, 3) for t in times],
@@ -127,6 +129,7 @@ class Bench:
                 "starts": runs,
                 "hung_starts": len(failures),
                 "idle_rss_mb": rounds.spread(idle, 1),
+                "idle_pss_mb": rounds.spread(idle_pss, 1),
             }
             self.say(f"cold start --workers {workers}: {out[f'workers_{workers}']['runs_s']}")
         self.results["cold_start"] = out

@@ -30,12 +30,14 @@ class ServerConfig:
     workers: int = 1
     # pac-mock serve and bare: request threads per worker; granian WSGI (via_cli=False): blocking threads
     threads: int | None = None
+    active_threads: int | None = None  # pac-mock serve and bare: of those, how many take calls at once
     via_cli: bool = True  # granian through ``pac-mock serve`` (the shipped settings)
     factory: str = FACTORY  # the app factory (bench/experiments.py has variants with one change)
     note: str = ""
 
     def describe(self) -> str:
         threads = f", {self.threads} threads" if self.threads else ""
+        threads += f", {self.active_threads} active" if self.active_threads else ""
         note = f" ({self.note})" if self.note else ""
         return f"{self.server} {self.workers} worker{'s' if self.workers != 1 else ''}{threads}{note}"
 
@@ -60,6 +62,8 @@ def start(config: ServerConfig, log_dir: Path, timeout: float = 20.0) -> tuple[S
     settings = Settings(port=port, data_dir=data_dir, workers=config.workers, scenarios=scenarios_path())
     if config.threads:
         settings = settings.with_overrides(threads=config.threads)
+    if config.active_threads:
+        settings = settings.with_overrides(active_threads=config.active_threads)
     env = settings.to_env()
     if config.server == "granian" and config.via_cli:
         command = [
@@ -68,6 +72,8 @@ def start(config: ServerConfig, log_dir: Path, timeout: float = 20.0) -> tuple[S
         ]  # fmt: skip
         if config.threads:
             command += ["--threads", str(config.threads)]
+        if config.active_threads:
+            command += ["--active-threads", str(config.active_threads)]
     elif config.server == "bare":
         # The same granian interface, front and thread pool as pac-mock serve; the app is bench/bare.py.
         command = [

@@ -188,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--active-threads",
         type=int,
-        help="of those, how many run at once; a waiting call gives its turn away (default 2; PAC_MOCK_ACTIVE_THREADS)",
+        help="of those, how many take calls at once; a call that waits has a stand-in meanwhile (default 1; PAC_MOCK_ACTIVE_THREADS)",
     )
     serve.add_argument("--memory", action="store_true", help="keep state in memory only (one worker)")
     serve.add_argument("--tls", action="store_true", help="serve HTTPS too, on --tls-port (PAC_MOCK_TLS)")

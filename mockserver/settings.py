@@ -28,7 +28,7 @@ class Settings:
     documents_dir: Path | None = None
     workers: int = 2  # processes; 2 measured best on 2 cores
     threads: int = 256  # per worker: threads that run requests (waits hold one each; docs/performance.md)
-    active_threads: int = 2  # per worker: of those, how many take calls at once (request_threads.py); measured
+    active_threads: int = 1  # per worker: of those, how many take calls at once (request_threads.py); measured best
     smtp_host: str | None = None
     smtp_port: int = 25
     mail_from: str = "notificaciones@pac-mock.local"
