@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import io
 import logging
 import os
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 
 from a2wsgi.wsgi import build_environ
 
@@ -30,6 +32,8 @@ from . import request_threads
 from .settings import Settings
 from .soap.envelope import SOAP11, fault_bytes, version_for_content_type
 from .soap.faults import SoapFault
+
+log = logging.getLogger("pac_mock.front")
 
 Scope = dict
 Receive = Callable[[], Awaitable[dict]]
@@ -65,8 +69,9 @@ class AsyncFront:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
             return
-        if scope["type"] != "http":
-            return  # websockets: not served
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1000})  # not served
+            return
         held = [0]  # what this request holds of the budget, released when its call ends
         try:
             try:
@@ -90,48 +95,54 @@ class AsyncFront:
             try:
                 outcome = (self._run(environ, loop, send), None)
             except BaseException as exc:  # the app's own errors are its 500s; this is the front's
+                log.exception("the app failed before answering %s %s", environ["REQUEST_METHOD"], environ["PATH_INFO"])
                 outcome = (None, exc)
             with contextlib.suppress(RuntimeError):  # the loop closed: the worker is stopping
                 loop.call_soon_threadsafe(_settle, answered, *outcome)
 
         self.threads.submit(call)
-        answer = await answered
-        if answer is not None:
-            status, headers, content = answer
-            await send({"type": "http.response.start", "status": status, "headers": headers})
-            await send({"type": "http.response.body", "body": content, "more_body": False})
+        answer: _Answer = await answered
+        if not answer.streamed:
+            await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+            await send({"type": "http.response.body", "body": answer.body, "more_body": answer.broken is not None})
+        if answer.broken is not None:
+            # As a server running the app itself would: what was made goes out, then the connection
+            # is cut (scenario faults that truncate or drop an answer rely on it).
+            raise answer.broken
 
-    def _run(self, environ: dict, loop: asyncio.AbstractEventLoop, send: Send) -> tuple | None:
-        """In a request thread: the app's whole answer, or None once a large one has been streamed."""
-        started: list = []
+    def _run(self, environ: dict, loop: asyncio.AbstractEventLoop, send: Send) -> _Answer:
+        """In a request thread: the app's answer, whole, or marked as streamed once a large one has gone."""
+        answer = _Answer()
 
         def start_response(status: str, headers: list[tuple[str, str]], exc_info=None):
-            started[:] = [int(status.split(" ", 1)[0]), [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]]
+            if exc_info is not None and answer.streamed:
+                raise exc_info[1].with_traceback(exc_info[2])  # too late to answer otherwise (PEP 3333)
+            answer.status = int(status.split(" ", 1)[0])
+            answer.headers = [(k.strip().lower().encode("latin-1"), v.strip().encode("latin-1")) for k, v in headers]
             return _no_write
 
         content = self.app(environ, start_response)
+        chunks: list[bytes] = []
         try:
-            chunks: list[bytes] = []
+            pieces = iter(content)
             size = 0
-            streaming = False
-            for chunk in content:
-                if streaming:
-                    _send_from_thread(loop, send, chunk, more=True)
-                    continue
+            for chunk in pieces:
                 chunks.append(chunk)
                 size += len(chunk)
                 if size > WHOLE_ANSWER_BYTES:
-                    _send_from_thread(loop, send, None, start=started)
-                    _send_from_thread(loop, send, b"".join(chunks), more=True)
-                    chunks, streaming = [], True
+                    with request_threads.away():  # the client reads it at its own pace
+                        _stream(answer, chunks, pieces, functools.partial(_deliver, loop, send))
+                    return answer
+        except Exception as exc:
+            if answer.status is None:
+                raise
+            answer.broken = exc
         finally:
             close = getattr(content, "close", None)
             if close is not None:
                 close()
-        if streaming:
-            _send_from_thread(loop, send, b"", more=False)
-            return None
-        return started[0], started[1], b"".join(chunks)
+        answer.body = b"".join(chunks)
+        return answer
 
     async def _read_body(self, scope: Scope, receive: Receive, held: list[int]) -> bytes:
         limit = self.settings.max_body_bytes
@@ -166,6 +177,37 @@ class AsyncFront:
                 return b"".join(chunks)
 
 
+@dataclass
+class _Answer:
+    status: int | None = None  # until start_response
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    body: bytes = b""
+    streamed: bool = False  # sent from the request thread already
+    broken: Exception | None = None  # the app failed after it began to answer: the answer is cut short
+
+
+def _stream(answer: _Answer, first: list[bytes], rest: Iterator[bytes], deliver: Callable[[dict], None]) -> None:
+    answer.streamed = True
+    deliver({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+    deliver({"type": "http.response.body", "body": b"".join(first), "more_body": True})
+    try:
+        for chunk in rest:
+            deliver({"type": "http.response.body", "body": chunk, "more_body": True})
+    except Exception as exc:
+        answer.broken = exc
+        return
+    deliver({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def _deliver(loop: asyncio.AbstractEventLoop, send: Send, message: dict) -> None:
+    """From a request thread: ``send`` runs on the event loop (it may not be called from elsewhere)."""
+
+    async def sending() -> None:
+        await send(message)
+
+    asyncio.run_coroutine_threadsafe(sending(), loop).result()
+
+
 def _no_write(data: bytes) -> None:
     raise RuntimeError("the sandbox's app answers through its iterable, not write()")
 
@@ -177,18 +219,6 @@ def _settle(answered: asyncio.Future, answer: tuple | None, error: BaseException
         answered.set_exception(error)
     else:
         answered.set_result(answer)
-
-
-def _send_from_thread(
-    loop: asyncio.AbstractEventLoop, send: Send, body: bytes | None, *, more: bool = True, start: list | None = None
-) -> None:
-    """Part of a streamed answer, sent on the event loop; the thread steps away while the client reads."""
-    if start is not None:
-        message = {"type": "http.response.start", "status": start[0], "headers": start[1]}
-    else:
-        message = {"type": "http.response.body", "body": body, "more_body": more}
-    with request_threads.away():
-        asyncio.run_coroutine_threadsafe(send(message), loop).result()
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

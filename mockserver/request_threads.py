@@ -8,6 +8,10 @@ only ``active`` threads take calls, and a call about to wait steps ``away()``: w
 stand-in takes calls in its place, up to ``most`` threads in all. When it comes back there is one
 taker too many, and the next to finish a call leaves.
 
+A call that runs long without saying so (a large conversion, a write lock held by another process)
+must not hold back the calls queued behind it either: when calls are queued, a taker whose call has
+run longer than ``patience`` is counted out as if it had stepped away, and a stand-in starts.
+
 The front of ``pac-mock serve`` has one per worker. ``away()`` finds the calling thread's own;
 called from any other thread (the in-process test server, background work, tools) it does nothing.
 """
@@ -17,22 +21,42 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 log = logging.getLogger("pac_mock.threads")
 
+# A call that has run this long while others queue gets a stand-in (an SF call takes 2-3 ms); the
+# watch looks twice as often, so a queued call waits at most about 1.5x this for a long one.
+PATIENCE_S = 0.02
+
+
+class _Member:
+    """One thread: whether it counts as a taker now, and since when its call runs."""
+
+    __slots__ = ("since", "taking")
+
+    def __init__(self) -> None:
+        self.taking = True
+        self.since: float | None = None
+
 
 class RequestThreads:
-    def __init__(self, active: int, most: int) -> None:
+    def __init__(self, active: int, most: int, patience: float = PATIENCE_S) -> None:
         if not 1 <= active <= most:
             raise ValueError("request threads: need 1 <= active <= most")
         self.active = active
         self.most = most
+        self.patience = patience
         self._calls: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._takers = 0  # threads taking calls (running one or waiting for one), not away
-        self._threads = 0  # all of them, those away included
+        self._members: set[_Member] = set()  # every thread, those away included
+        watcher = threading.Thread(target=_watch, args=(weakref.ref(self), patience), daemon=True)
+        watcher.name = "pac-mock-request-watch"
+        watcher.start()
 
     def submit(self, call: Callable[[], None]) -> None:
         """Run ``call`` in a taker thread; it reports its own outcome (exceptions are logged)."""
@@ -43,49 +67,86 @@ class RequestThreads:
     def counts(self) -> tuple[int, int]:
         """(takers, threads) now: for tests and the curious."""
         with self._lock:
-            return self._takers, self._threads
+            return self._takers, len(self._members)
 
     def _staff(self) -> None:
         with self._lock:
-            while self._takers < self.active and self._threads < self.most:
+            while self._takers < self.active and len(self._members) < self.most:
+                member = _Member()
+                thread = threading.Thread(target=self._take, args=(member,), name="pac-mock-request", daemon=True)
+                try:
+                    thread.start()
+                except RuntimeError:  # no thread to be had (a pids limit): queued calls wait for one
+                    log.exception("request threads: cannot start a thread")
+                    return
                 self._takers += 1
-                self._threads += 1
-                threading.Thread(target=self._take, name="pac-mock-request", daemon=True).start()
+                self._members.add(member)
 
-    def _take(self) -> None:
-        _mine.threads = self
-        _mine.taking = True
+    def _take(self, me: _Member) -> None:
+        _mine.threads, _mine.me = self, me
         while True:
             call = self._calls.get()
+            with self._lock:
+                me.since = time.monotonic()
             try:
                 call()
             except BaseException:  # a call reports its own errors; this keeps the thread alive
                 log.exception("request thread: a call raised")
             with self._lock:
+                me.since = None
+                if not me.taking:  # counted out while its call ran long: back now
+                    me.taking = True
+                    self._takers += 1
                 if self._takers > self.active:  # one came back from a wait: this one leaves
                     self._takers -= 1
-                    self._threads -= 1
+                    self._members.discard(me)
                     return
+
+    def _count_out_slow(self) -> None:
+        """Calls are queued: takers whose call has run longer than ``patience`` get stand-ins."""
+        now = time.monotonic()
+        with self._lock:
+            for member in self._members:
+                if member.taking and member.since is not None and now - member.since > self.patience:
+                    member.taking = False
+                    self._takers -= 1
+        self._staff()
 
     @contextmanager
     def away(self) -> Iterator[None]:
         """The block waits (sleeps, blocks on a lock): a stand-in takes calls meanwhile."""
-        if getattr(_mine, "threads", None) is not self or not _mine.taking:
-            yield  # not one of ours, or already away
+        me = getattr(_mine, "me", None)
+        if me is None or getattr(_mine, "threads", None) is not self:
+            yield  # not one of ours
             return
-        _mine.taking = False
         with self._lock:
-            self._takers -= 1
-        self._staff()
+            stepped = me.taking  # else already away, or counted out as slow
+            if stepped:
+                me.taking = False
+                self._takers -= 1
         try:
+            if stepped:
+                self._staff()
             yield
         finally:
-            with self._lock:
-                self._takers += 1
-            _mine.taking = True
+            if stepped:
+                with self._lock:
+                    me.taking = True
+                    self._takers += 1
 
 
-# What the current thread is: a taker of which RequestThreads, and whether it is taking calls now.
+def _watch(threads_ref: weakref.ref[RequestThreads], patience: float) -> None:
+    while True:
+        time.sleep(patience / 2)
+        threads = threads_ref()
+        if threads is None:
+            return  # its front is gone
+        if not threads._calls.empty():
+            threads._count_out_slow()
+        del threads
+
+
+# What the current thread is: a member of which RequestThreads.
 _mine = threading.local()
 
 

@@ -8,12 +8,14 @@ reset one of them. Providers add their own tables by passing their DDL to :class
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import sqlite3
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -160,6 +162,7 @@ class Store:
         self._lock = threading.RLock()
         self._shared: sqlite3.Connection | None = None
         self._writer: tuple[int, int] | None = None  # (pid, fd) of this process's writer lock file
+        self._writer_closer: weakref.finalize | None = None
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         else:
@@ -247,10 +250,12 @@ class Store:
 
     def _writer_fd(self) -> int:
         # Opened per process: a descriptor inherited through fork shares its lock with the parent.
+        # Called under self._lock; closed by close(), or when the store is dropped without it.
         pid = os.getpid()
         if self._writer is None or self._writer[0] != pid:
             fd = os.open(self.path.with_name(self.path.name + ".writer"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             self._writer = (pid, fd)
+            self._writer_closer = weakref.finalize(self, _close_in, pid, fd)
         return self._writer[1]
 
     def in_transaction(self) -> bool:
@@ -334,9 +339,16 @@ class Store:
         conn = self._shared or getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
-        if self._writer is not None and self._writer[0] == os.getpid():
-            os.close(self._writer[1])
-        self._writer = None
+        with self._lock:  # not while a writer of this process holds the turn
+            if self._writer_closer is not None:
+                self._writer_closer()
+            self._writer = self._writer_closer = None
+
+
+def _close_in(pid: int, fd: int) -> None:
+    if os.getpid() == pid:  # a forked child's copy is the parent's to close
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 @contextmanager

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import pytest
+
 from mockserver.front import BODIES_AT_ONCE, AsyncFront
 from mockserver.settings import Settings
 
@@ -59,12 +61,18 @@ def test_many_large_bodies_at_once_get_503_and_the_budget_comes_back():
 async def _exchange(front: AsyncFront, body: bytes, headers: list[tuple[bytes, bytes]] = ()) -> list[dict]:
     sent: list[dict] = []
     messages = [{"type": "http.request", "body": body, "more_body": False}]
+    loop = asyncio.get_running_loop()
 
     async def receive() -> dict:
         return messages.pop(0) if messages else {"type": "http.disconnect"}
 
-    async def send(message: dict) -> None:
+    def send(message: dict) -> asyncio.Future:
+        # Like granian's: an awaitable that is not a coroutine, to be called on the event loop.
+        assert threading.current_thread() is threading.main_thread()
         sent.append(message)
+        done = loop.create_future()
+        done.set_result(None)
+        return done
 
     scope = {"type": "http", "method": "POST", "path": "/x", "raw_path": b"/x", "query_string": b"",
              "headers": [(b"content-type", b"text/xml"), *headers], "server": ("127.0.0.1", 80),
@@ -103,3 +111,39 @@ def test_the_app_sees_a_chunked_body_whole_with_its_length():
     assert seen == {"length": "4", "chunked": False, "body": b"<a/>", "thread": "pac-mock-request"}
     assert sent[0]["status"] == 201 and (b"x-seen", b"yes") in sent[0]["headers"]
     assert sent[1] == {"type": "http.response.body", "body": b"ok", "more_body": False}
+
+
+def test_an_app_that_fails_after_it_began_to_answer_has_its_answer_cut_short():
+    # Scenario faults that truncate or drop an answer work this way: the client must see a cut
+    # answer, not a clean 500.
+    def truncated(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/xml")])
+
+        def pieces():
+            yield b"<partial"
+            raise ConnectionAbortedError("cut here")
+
+        return pieces()
+
+    sent: list[dict] = []
+
+    async def scenario() -> None:
+        front = AsyncFront(truncated, Settings())
+        messages = [{"type": "http.request", "body": b"", "more_body": False}]
+
+        async def receive() -> dict:
+            return messages.pop(0)
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": "/x", "raw_path": b"/x", "query_string": b"",
+                 "headers": [], "server": ("127.0.0.1", 80), "scheme": "http", "http_version": "1.1",
+                 "root_path": ""}
+        with pytest.raises(ConnectionAbortedError):
+            await front(scope, receive, send)
+
+    asyncio.run(scenario())
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 200
+    assert sent[1] == {"type": "http.response.body", "body": b"<partial", "more_body": True}
+    assert len(sent) == 2  # no end of body: the server cuts the connection

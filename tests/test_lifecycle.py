@@ -391,3 +391,28 @@ def test_scenario_delays_do_not_stall_other_sessions(patient_server):
             assert requests.get(patient_server.url + "/__admin/health", timeout=15).ok  # ... and others answer
             assert post_sf(patient_server.url, timeout=15).status_code == 200
         assert [f.result() for f in futures] == [200] * 100
+
+
+def test_an_answer_over_a_megabyte_is_streamed_whole_through_the_real_server(patient_server):
+    # The front sends answers over 1 MB in pieces from the request thread, on granian's own send.
+    base = f"{patient_server.url}/__session/big-answer"
+    calls = 700  # about 1.7 kB of journal each
+    with requests.Session() as http:
+        for _ in range(calls):
+            answer = http.post(base + "/ws/services/Cancelacion", data=sf_body(), timeout=15,
+                               headers={"Content-Type": "text/xml; charset=utf-8"})
+            assert answer.status_code == 200
+        response = http.get(f"{base}/__admin/requests", params={"limit": 1000}, timeout=30)
+    assert response.status_code == 200
+    assert len(response.content) > 1 << 20
+    assert len(response.json()["requests"]) == calls
+
+
+def test_a_truncating_scenario_fault_cuts_the_answer_through_the_real_server(patient_server):
+    base = f"{patient_server.url}/__session/cut-answer"
+    rule = {"rules": [{"id": "cut", "provider": "solucionfactible", "operation": "cancelarAsincrono",
+                       "times": 1, "outcome": {"fault": {"kind": "truncate"}}}]}
+    assert requests.put(f"{base}/__admin/scenarios", json=rule, timeout=15).ok
+    with pytest.raises((requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)):
+        post_sf(base, timeout=15)
+    assert post_sf(base, timeout=15).status_code == 200  # times: 1, then the provider's own answer

@@ -45,7 +45,7 @@ class Tally:
 
 
 def test_no_more_than_the_active_threads_take_calls_at_once():
-    threads = RequestThreads(active=2, most=64)
+    threads = RequestThreads(active=2, most=64, patience=60)  # calls that run long: below
     tally = Tally()
     for _ in range(10):
         threads.submit(tally.call)
@@ -87,6 +87,20 @@ def test_threads_never_exceed_most_and_queued_calls_run_when_one_comes_back():
     assert threads.counts == (0, 2)
     waiting.hold.set()
     assert queued.wait(5)
+
+
+def test_a_call_that_runs_long_gets_a_stand_in_for_the_calls_queued_behind_it():
+    threads = RequestThreads(active=1, most=64, patience=0.05)
+    slow = Tally()
+    threads.submit(slow.call)  # runs long without stepping away (a conversion, a held lock)
+    _wait_for(lambda: slow.running == 1)
+    quick = threading.Event()
+    threads.submit(quick.set)
+    assert quick.wait(5), "the queued call waited for the slow one"
+    assert slow.running == 1
+    slow.hold.set()
+    _wait_for(lambda: slow.done == 1)
+    _wait_for(lambda: threads.counts == (1, 1))  # the slow one came back; one taker is left
 
 
 def test_a_call_that_raises_leaves_the_thread_taking_calls():

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import fcntl
+import gc
 import os
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 
@@ -58,27 +61,25 @@ def test_a_writer_that_never_gets_the_turn_fails_like_a_locked_database(tmp_path
 def test_writers_of_two_processes_take_turns(tmp_path):
     path = tmp_path / "db.sqlite3"
     store = Store(path)
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # a second worker process, with its own store on the same file
-        os.close(read)
-        try:
-            time.sleep(0.1)  # the parent is in its transaction by now
-            with Store(path).tx():
-                os.write(write, b"in")
-        except BaseException as exc:
-            os.write(write, repr(exc).encode()[:200])
-        finally:
-            os._exit(0)
-    os.close(write)
-    try:
-        with store.tx():
-            time.sleep(0.5)
-            os.set_blocking(read, False)
-            with pytest.raises(BlockingIOError):  # the child is still waiting for its turn
-                os.read(read, 200)
-        os.set_blocking(read, True)
-        assert os.read(read, 200) == b"in"
-    finally:
-        os.waitpid(pid, 0)
-        os.close(read)
+    child = (
+        "import sys; from mockserver.store import Store\n"
+        "with Store(sys.argv[1]).tx() as conn:\n"
+        "    conn.execute(\"INSERT INTO counters(session, key, n) VALUES ('s', 'child', 1)\")\n"
+        "print('in', flush=True)\n"
+    )
+    with store.tx():
+        # Another worker process starts writing while this one holds the write turn.
+        other = subprocess.Popen([sys.executable, "-c", child, str(path)], stdout=subprocess.PIPE, text=True)
+        with pytest.raises(subprocess.TimeoutExpired):
+            other.wait(timeout=1.0)  # it waits for its turn
+    out, _ = other.communicate(timeout=30)
+    assert out == "in\n" and other.returncode == 0
+    assert store.counter("s", "child") == 1
+
+
+def test_a_store_dropped_without_close_leaves_no_descriptor_open(tmp_path):
+    fds = len(os.listdir("/proc/self/fd"))
+    for i in range(20):
+        Store(tmp_path / f"db{i}.sqlite3").increment("s", "k")  # each opens its writer lock file
+    gc.collect()
+    assert len(os.listdir("/proc/self/fd")) <= fds + 1
