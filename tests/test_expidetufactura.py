@@ -446,3 +446,24 @@ def test_journal_shows_the_decoded_cancelacion_and_no_secrets(etf):
     assert summary["uuids"] == [f"{us[0]}:201", f"{U205}:205"]
     assert "s3creto" not in entry["request"] and "<token>***</token>" in entry["request"]
     assert "PRIVATE" not in str(entry) and fixture("csd_moral").password not in str(entry)
+
+
+def test_the_cancelacion_is_read_once_for_the_rules_and_its_verification(etf, monkeypatch):
+    from mockserver.sat import cancelacion as sat_cancelacion
+    from mockserver.sat import signature as sat_signature
+
+    reads = []
+    original = sat_cancelacion.cancelacion_from_element
+
+    def counted(root):  # type: ignore[no-untyped-def]
+        reads.append(root)
+        return original(root)
+
+    monkeypatch.setattr(sat_cancelacion, "cancelacion_from_element", counted)
+    monkeypatch.setattr(sat_signature, "cancelacion_from_element", counted)
+    # A rule on the UUID makes the dispatcher read the document for matching before the service.
+    uuid = new_uuid()
+    etf.overlay(f"rules:\n- id: seen\n  provider: expidetufactura\n  match: {{uuid: {uuid}}}\n  outcome: {{}}\n")
+    answer = etf.cancelar(signed(folios=[uuid]))
+    assert (answer.codEstatus, answer.estatusUUIDs) == ("200", ["201"])
+    assert len(reads) == 1

@@ -34,6 +34,7 @@ from mockserver.sat import (
     UntrustedIssuer,
     WrongRoot,
     build_acuse,
+    read_unverified,
     sign_cancelacion,
     verify_acuse,
     verify_cancelacion,
@@ -428,3 +429,45 @@ def test_fixtures_command(tmp_path: Path) -> None:
     assert _cli(["fixtures", "--new", "--out", str(tmp_path / "b")]) == 0
     assert (tmp_path / "b" / "csd_moral.cer").read_bytes() != fixture("csd_moral").cer_bytes()
     assert fixture("csd_moral", tmp_path / "b").certificate().kind == "CSD"
+
+
+# --- parse once: what was read for the rules is what was verified ---------------------------------
+
+
+def _wrapping_and_tampering_cases() -> list[bytes]:
+    xml = signed(folios=[U1, U2])
+    sig = _signature_block(xml)
+    body = xml.split(b"?>\n", 1)[1]
+    evil = xml.replace(U1.encode(), U2.encode()).replace(sig, b"").replace(b"</Cancelacion>", sig + b"</Cancelacion>")
+    reference = re.search(rb"<Reference URI=\"\">.*?</Reference>", xml, re.S).group(0)  # type: ignore[union-attr]
+    return [
+        xml,
+        satcfdi_signed([SatcfdiFolio(f"6A8D7B26-1F43-4E1A-9F7C-{i:012X}", "02") for i in range(500)]),
+        xml.replace(U2.encode(), U1.encode()),
+        xml.replace(b'Fecha="2026-06-01T05:30:00"', b'Fecha="2026-06-01T05:30:01"'),
+        xml.replace(b"</Folios><Folios>", b"</Folios><!-- x --><Folios>"),
+        xml.replace(b"</Cancelacion>", sig + b"</Cancelacion>"),
+        b'<Cancelacion xmlns="http://cancelacfd.sat.gob.mx" RfcEmisor="MOC900101AB1" Fecha="2026-06-01T05:30:00">'
+        b'<Folios><Folio UUID="' + U2.encode() + b'" Motivo="02"/></Folios><Folios>' + body + b"</Folios></Cancelacion>",
+        evil,
+        evil.replace(b"</Cancelacion>", b"<Folios>" + body + b"</Folios></Cancelacion>", 1),
+        xml.replace(reference, reference + reference),
+        xml.replace(b'<Reference URI="">', b'<Reference URI="#x">'),
+        etree.tostring(etree.fromstring(xml), pretty_print=True),
+        signed(rfc="XAXX010101000"),
+        xml.replace(b'RfcEmisor="', b'RfcEmisor="x'),
+        xml[:-20],
+    ]
+
+
+@pytest.mark.parametrize("case", range(15))
+def test_a_document_read_once_verifies_or_fails_exactly_as_one_read_twice(case: int) -> None:
+    xml = _wrapping_and_tampering_cases()[case]
+
+    def outcome(**kw):  # type: ignore[no-untyped-def]
+        try:
+            return verify_seal(xml, **kw).cancelacion
+        except SatError as error:
+            return type(error)
+
+    assert outcome(read=read_unverified(xml)) == outcome()

@@ -6,7 +6,15 @@ to their own code; :func:`build_acuse` produces SAT's receipt.
 """
 
 from .acuse import VerifiedAcuse, build_acuse, verify_acuse
-from .cancelacion import MAX_FOLIOS, MOTIVOS, Cancelacion, Folio, parse_cancelacion
+from .cancelacion import (
+    MAX_FOLIOS,
+    MOTIVOS,
+    Cancelacion,
+    Folio,
+    Unverified,
+    parse_cancelacion,
+    read_unverified,
+)
 from .certificates import Certificate, TrustStore, load_certificate
 from .errors import (
     BadDigest,
@@ -99,6 +107,7 @@ __all__ = [
     "UnsignedContent",
     "UnsupportedAlgorithm",
     "UntrustedIssuer",
+    "Unverified",
     "VerifiedAcuse",
     "VerifiedCancelacion",
     "WrongKeyPassword",
@@ -110,6 +119,7 @@ __all__ = [
     "load_certificate",
     "load_private_key",
     "parse_cancelacion",
+    "read_unverified",
     "sign_cancelacion",
     "verify_acuse",
     "verify_cancelacion",

@@ -32,6 +32,7 @@ from .errors import (
     FolioSustitucionForbidden,
     FolioSustitucionRequired,
     NoFolios,
+    SatError,
     TooManyFolios,
     WrongNamespace,
     WrongRoot,
@@ -93,6 +94,28 @@ def is_uuid(text: str, *, upper_case: bool = False) -> bool:
 def parse_cancelacion(xml: bytes) -> Cancelacion:
     """Parse and check an (unverified) Cancelacion. A Signature child is allowed and ignored."""
     return cancelacion_from_element(safe_fromstring(xml))
+
+
+@dataclass(frozen=True)
+class Unverified:
+    """A Cancelacion document parsed and read once, its seal not yet checked: what rule matching
+    reads, and what :func:`mockserver.sat.verify_seal` takes so as not to parse and read it again
+    (reading 500 folios is 4.5 ms). ``error`` says why ``root`` or ``cancelacion`` is missing."""
+
+    root: etree._Element | None
+    cancelacion: Cancelacion | None
+    error: SatError | None = None
+
+
+def read_unverified(xml: bytes) -> Unverified:
+    try:
+        root = safe_fromstring(xml)
+    except SatError as error:
+        return Unverified(None, None, error)
+    try:
+        return Unverified(root, cancelacion_from_element(root))
+    except SatError as error:
+        return Unverified(root, None, error)
 
 
 def cancelacion_from_element(root: etree._Element) -> Cancelacion:

@@ -49,6 +49,7 @@ from .cancelacion import (
     Cancelacion,
     Folio,
     Format,
+    Unverified,
     build_cancelacion,
     cancelacion_from_element,
     validate_folio,
@@ -138,14 +139,22 @@ def verify_cancelacion(
     return verified
 
 
-def verify_seal(xml: bytes, *, sha1_only: bool = False) -> VerifiedCancelacion:
+def verify_seal(xml: bytes, *, sha1_only: bool = False, read: Unverified | None = None) -> VerifiedCancelacion:
     """Verify the document and its signature, without any trust or time policy.
 
     ``sha1_only`` refuses rsa-sha256 and sha256 (:class:`UnsupportedAlgorithm`), for providers whose
-    documents require rsa-sha1 and sha1.
+    documents require rsa-sha1 and sha1. ``read``: the same ``xml`` already parsed and read
+    (:func:`read_unverified`), which is then neither parsed nor read again.
     """
-    sealed = verify_enveloped(xml, "Cancelacion", sha1_only=sha1_only)
-    cancelacion = cancelacion_from_element(sealed.signed_root)
+    sealed = verify_enveloped(xml, "Cancelacion", sha1_only=sha1_only, root=read.root if read else None)
+    if read is not None and read.cancelacion is not None:
+        # What was read is what was verified: one Reference, URI="" with the enveloped transform,
+        # the Signature a child of the root and no comment or PI outside C14N (verify_enveloped's
+        # checks), so the signed content is the whole document but its Signature, which the read
+        # skips. Failures keep their order: an unreadable document is read below, after the seal.
+        cancelacion = read.cancelacion
+    else:
+        cancelacion = cancelacion_from_element(sealed.signed_root)
     cert = sealed.certificate
     if cert.rfc is None:
         raise CertificateWithoutRfc()
@@ -155,9 +164,16 @@ def verify_seal(xml: bytes, *, sha1_only: bool = False) -> VerifiedCancelacion:
 
 
 def verify_enveloped(
-    xml: bytes, root_name: str, expected_cert: Certificate | None = None, *, sha1_only: bool = False
+    xml: bytes,
+    root_name: str,
+    expected_cert: Certificate | None = None,
+    *,
+    sha1_only: bool = False,
+    root: etree._Element | None = None,
 ) -> Sealed:
-    root = safe_fromstring(xml)
+    """``root``: ``xml`` already parsed with the safe parser (it is only read here)."""
+    if root is None:
+        root = safe_fromstring(xml)
     qname = etree.QName(root)
     if qname.localname != root_name:
         raise WrongRoot(f"el elemento raíz debe ser {root_name}, no {qname.localname}")

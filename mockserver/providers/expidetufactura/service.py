@@ -36,6 +36,7 @@ Rules are matched once per UUID: the dispatcher matches the first UUID (see :fun
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Mapping
@@ -48,9 +49,10 @@ from ...sat import (
     BadUuid,
     Cancelacion,
     SatError,
+    Unverified,
     VerifiedCancelacion,
     build_acuse,
-    parse_cancelacion,
+    read_unverified,
     verify_seal,
 )
 from ...sat.cancelacion import has_line_breaks, is_uuid
@@ -103,6 +105,11 @@ class CancelarRequest:
     xml: bytes | None
     problem: str | None = None
 
+    @functools.cached_property
+    def document(self) -> Unverified:
+        """The Cancelacion parsed and read once, for rule matching and then for its verification."""
+        return read_unverified(self.xml or b"")
+
 
 @dataclass
 class RespuestaCancelacion:
@@ -130,9 +137,8 @@ def rule_fields(request: CancelarRequest, environment: str) -> dict[str, str | N
     fields: dict[str, str | None] = {"user": request.usuario, "environment": environment}
     if request.xml is None:
         return fields
-    try:
-        cancelacion = parse_cancelacion(request.xml)
-    except SatError:
+    cancelacion = request.document.cancelacion
+    if cancelacion is None:
         return fields
     fields.update(_folio_fields(cancelacion, 0))
     fields["certificate_number"] = _claimed_certificate_number(request.xml)
@@ -232,7 +238,7 @@ def _check_document(
     if strict.no_line_breaks and has_line_breaks(xml):
         raise refuse(codes.XML_MAL_FORMADO, codes.LINE_BREAKS)
     try:
-        verified = verify_seal(xml, sha1_only=strict.sha1_only)
+        verified = verify_seal(xml, sha1_only=strict.sha1_only, read=request.document)
     except SatError as error:
         raise codes.refuse_sat(error) from None
     cancelacion, cert = verified.cancelacion, verified.certificate
