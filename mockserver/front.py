@@ -95,7 +95,7 @@ class AsyncFront:
             try:
                 outcome = (self._run(environ, loop, send), None)
             except BaseException as exc:  # the app's own errors are its 500s; this is the front's
-                log.exception("the app failed before answering %s %s", environ["REQUEST_METHOD"], environ["PATH_INFO"])
+                log.exception("the app failed on %s %s", environ["REQUEST_METHOD"], environ["PATH_INFO"])
                 outcome = (None, exc)
             with contextlib.suppress(RuntimeError):  # the loop closed: the worker is stopping
                 loop.call_soon_threadsafe(_settle, answered, *outcome)
@@ -107,8 +107,15 @@ class AsyncFront:
             await send({"type": "http.response.body", "body": answer.body, "more_body": answer.broken is not None})
         if answer.broken is not None:
             # As a server running the app itself would: what was made goes out, then the connection
-            # is cut (scenario faults that truncate or drop an answer rely on it).
-            raise answer.broken
+            # is cut (scenario faults that truncate or drop an answer rely on it). granian cuts it
+            # once nothing refers to this call any more: the error's traceback refers to the answer,
+            # and the answer to the error, so that cycle is broken before it is raised.
+            broken, answer.broken = answer.broken, None
+            del answer
+            try:
+                raise broken
+            finally:
+                del broken
 
     def _run(self, environ: dict, loop: asyncio.AbstractEventLoop, send: Send) -> _Answer:
         """In a request thread: the app's answer, whole, or marked as streamed once a large one has gone."""
@@ -212,7 +219,7 @@ def _no_write(data: bytes) -> None:
     raise RuntimeError("the sandbox's app answers through its iterable, not write()")
 
 
-def _settle(answered: asyncio.Future, answer: tuple | None, error: BaseException | None) -> None:
+def _settle(answered: asyncio.Future, answer: _Answer | None, error: BaseException | None) -> None:
     if answered.done():  # the request was cancelled meanwhile (its client went away)
         return
     if error is not None:

@@ -54,6 +54,9 @@ class RequestThreads:
         self._lock = threading.Lock()
         self._takers = 0  # threads taking calls (running one or waiting for one), not away
         self._members: set[_Member] = set()  # every thread, those away included
+        self._queued = threading.Event()  # wakes the watch; an idle worker's watch sleeps
+        self._start_failed = False
+        # The threads and the watch live as long as the process (one per worker, never closed).
         watcher = threading.Thread(target=_watch, args=(weakref.ref(self), patience), daemon=True)
         watcher.name = "pac-mock-request-watch"
         watcher.start()
@@ -61,6 +64,7 @@ class RequestThreads:
     def submit(self, call: Callable[[], None]) -> None:
         """Run ``call`` in a taker thread; it reports its own outcome (exceptions are logged)."""
         self._calls.put(call)
+        self._queued.set()
         self._staff()
 
     @property
@@ -76,9 +80,12 @@ class RequestThreads:
                 thread = threading.Thread(target=self._take, args=(member,), name="pac-mock-request", daemon=True)
                 try:
                     thread.start()
-                except RuntimeError:  # no thread to be had (a pids limit): queued calls wait for one
-                    log.exception("request threads: cannot start a thread")
+                except RuntimeError as exc:  # no thread to be had (a pids limit): queued calls wait
+                    if not self._start_failed:
+                        log.error("request threads: cannot start a thread (%s); calls wait for one", exc)
+                    self._start_failed = True
                     return
+                self._start_failed = False
                 self._takers += 1
                 self._members.add(member)
 
@@ -92,6 +99,9 @@ class RequestThreads:
                 call()
             except BaseException:  # a call reports its own errors; this keeps the thread alive
                 log.exception("request thread: a call raised")
+            # Let go of the call now, not at the next one: it holds the request and its answer, and
+            # the server cuts a broken answer's connection only once nothing refers to it.
+            del call
             with self._lock:
                 me.since = None
                 if not me.taking:  # counted out while its call ran long: back now
@@ -103,13 +113,18 @@ class RequestThreads:
                     return
 
     def _count_out_slow(self) -> None:
-        """Calls are queued: takers whose call has run longer than ``patience`` get stand-ins."""
+        """Calls are queued: the taker whose call has run longest, if over ``patience``, gets a
+        stand-in (one per look, so that a machine merely busy does not grow threads by the dozen)."""
         now = time.monotonic()
         with self._lock:
-            for member in self._members:
-                if member.taking and member.since is not None and now - member.since > self.patience:
-                    member.taking = False
-                    self._takers -= 1
+            running = [(m.since, m) for m in self._members if m.taking and m.since is not None]
+            if not running:
+                return
+            since, slowest = min(running, key=lambda pair: pair[0])
+            if now - since <= self.patience:
+                return
+            slowest.taking = False
+            self._takers -= 1
         self._staff()
 
     @contextmanager
@@ -132,16 +147,25 @@ class RequestThreads:
             if stepped:
                 with self._lock:
                     me.taking = True
+                    me.since = time.monotonic()  # its wait is not running time
                     self._takers += 1
 
 
 def _watch(threads_ref: weakref.ref[RequestThreads], patience: float) -> None:
     while True:
+        threads = threads_ref()
+        if threads is None:
+            return  # never used, and gone
+        queued = threads._queued
+        del threads
+        queued.wait()
         time.sleep(patience / 2)
         threads = threads_ref()
         if threads is None:
-            return  # its front is gone
-        if not threads._calls.empty():
+            return
+        if threads._calls.empty():
+            queued.clear()  # a call put meanwhile is taken all the same; the next submit wakes us
+        else:
             threads._count_out_slow()
         del threads
 

@@ -336,17 +336,19 @@ class Store:
         return int(row["n"]) if row else 0
 
     def close(self) -> None:
-        conn = self._shared or getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
+        if self.in_transaction():
+            raise RuntimeError("a store cannot be closed inside its own transaction")
         with self._lock:  # not while a writer of this process holds the turn
+            conn = self._shared or getattr(self._local, "conn", None)
+            if conn is not None:
+                conn.close()
             if self._writer_closer is not None:
                 self._writer_closer()
             self._writer = self._writer_closer = None
 
 
 def _close_in(pid: int, fd: int) -> None:
-    if os.getpid() == pid:  # a forked child's copy is the parent's to close
+    if os.getpid() == pid:  # a forked child opens its own; the one it inherited is left alone
         with contextlib.suppress(OSError):
             os.close(fd)
 
