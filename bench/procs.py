@@ -29,19 +29,17 @@ def free_port() -> int:
 
 
 def _status_kb(pid: int, field: str) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+    return _proc_kb(pid, "status", field)
 
 
 def _rollup_kb(pid: int, field: str) -> int:
+    return _proc_kb(pid, "smaps_rollup", field)
+
+
+def _proc_kb(pid: int, name: str, field: str) -> int:
+    """``field`` (kB) of ``/proc/<pid>/<name>``; 0 when the process or the field is gone."""
     try:
-        with open(f"/proc/{pid}/smaps_rollup") as fh:
+        with open(f"/proc/{pid}/{name}") as fh:
             for line in fh:
                 if line.startswith(field + ":"):
                     return int(line.split()[1])
