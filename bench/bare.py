@@ -3,7 +3,7 @@
 It reads the body, parses the envelope with lxml (no entities, no network), checks there is a Body
 child and answers a fixed SOAP response: what any SOAP sandbox on this stack costs at the least.
 The bench serves it with granian's ASGI interface through ``mockserver.front.AsyncFront`` (the
-same body reading and a2wsgi thread pool as ``pac-mock serve``) with the same workers and threads.
+same body reading and request threads as ``pac-mock serve``) with the same workers and threads.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ and ends with 408; one over the limit (announced or chunked) ends with 413 befor
 The app then runs in a pool of threads large enough that calls which wait (mail waits, scenario
 delays, a status query waiting for a conversion) do not hold back other clients: blocked threads
 cost memory, not CPU. Only a few of them run at once (``request_threads.py``), and a call crosses
-between the event loop and its thread once each way: a2wsgi's own dispatch, a round trip per message, served a
-third of the calls a second (docs/performance.md, "Request model").
+between the event loop and its thread once each way: a2wsgi's own dispatch, a round trip per
+message, served a third of the calls a second (docs/performance.md, "Request model").
 """
 
 from __future__ import annotations
