@@ -43,15 +43,20 @@ def _admin(url: str, path: str, **json: str) -> None:
     assert requests.post(f"{url}/__admin/{path}", json=json, timeout=30).ok
 
 
-def test_a_status_query_wakes_when_the_conversion_another_holds_ends(served, monkeypatch):
+def _submitted(served, folio: str):  # type: ignore[no-untyped-def]
+    """A 1.2 MB document submitted with the clock frozen: (url, guid, its job, the job locks)."""
     srv, url = served
     session = url.rsplit("/", 1)[1]
     _admin(url, "clock", freeze="2026-03-01T09:00:00")
     document = base64.b64encode(native_document(1_200_000)).decode("ascii")
-    guid = _post(url, envelope("ASYNC_CONVERT_NATIVE_XML", document, "ESPERA-1")).data(1)
+    guid = _post(url, envelope("ASYNC_CONVERT_NATIVE_XML", document, folio)).data(1)
     with srv.runtime.store.read() as conn:
         job = get_job(conn, session, guid)
-    locks = blobs_for(srv.runtime).locks
+    return url, guid, job, blobs_for(srv.runtime).locks
+
+
+def test_a_status_query_wakes_when_the_conversion_another_holds_ends(served, monkeypatch):
+    url, guid, job, locks = _submitted(served, "ESPERA-1")
 
     waiting, released = threading.Event(), threading.Event()
     woke_after_release: list[bool] = []
@@ -167,14 +172,7 @@ def test_a_wait_on_a_holder_that_never_lets_go_gives_up_at_its_limit(mode, tmp_p
 
 
 def test_a_status_query_answers_pending_when_the_conversion_another_holds_outlasts_the_wait(served, monkeypatch):
-    srv, url = served
-    session = url.rsplit("/", 1)[1]
-    _admin(url, "clock", freeze="2026-03-01T09:00:00")
-    document = base64.b64encode(native_document(1_200_000)).decode("ascii")
-    guid = _post(url, envelope("ASYNC_CONVERT_NATIVE_XML", document, "ESPERA-2")).data(1)
-    with srv.runtime.store.read() as conn:
-        job = get_job(conn, session, guid)
-    locks = blobs_for(srv.runtime).locks
+    url, guid, job, locks = _submitted(served, "ESPERA-2")
     monkeypatch.setattr(locks, "wait_limit", 0.05)
     waits: list[bool] = []
     real_wait = JobLocks.wait
